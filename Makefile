@@ -1,0 +1,30 @@
+# The README's two commands: `make run` (the main job) and `make test` (the whole suite).
+# Both create .venv on a fresh machine and install the pinned versions of constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint generate clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/symact generate definitions/bump.py
+
+generate: $(STAMP)
+	$(BIN)/symact generate definitions/*.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check symact tests generated benchmarks
+	$(BIN)/mypy symact
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,14 @@
+"""Generalized bump with a trainable width (the corrected form of the seeds/003 layer)."""
+
+import sympy as sp
+
+from symact import Activation, Param, x
+
+sigma = Param("sigma", init=0.5, positive=True, bounds=(0.1, 10.0), doc="squared half-width of the support")
+
+bump = Activation(
+    name="bump",
+    expr=sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), x**2 < sigma), (0, True)),
+    params=[sigma],
+    doc="Smooth generalized bump with trainable width, support |x| < sqrt(sigma).",
+)

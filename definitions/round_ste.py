@@ -1,0 +1,12 @@
+"""Rounding with a straight-through gradient estimator."""
+
+import sympy as sp
+
+from symact import Activation, x
+
+round_ste = Activation(
+    name="round_ste",
+    expr=sp.floor(x + sp.Rational(1, 2)),
+    surrogate={x: 1},
+    doc="Round half up in forward; straight-through estimator (gradient 1) in backward.",
+)

@@ -1,0 +1,284 @@
+"""Symbolic core: f and its partial derivatives, branch by branch, in stable form.
+
+:func:`derive` turns an :class:`~symact.spec.Activation` into a :class:`Derivation`:
+the forward formula and one gradient formula for x and for every trainable parameter,
+each split into the branches of its piecewise definition.
+
+Note [Branch-local evaluation]
+    A piecewise formula is emitted as a chain of branches that each run only on inputs
+    that select them: an ``if``/``elif`` chain in scalar kernels; in vectorized backends
+    the "double where", in which an unselected element's input is replaced by the
+    branch's ``safe_x`` before the branch is evaluated. So no branch can put inf or NaN
+    into a value or a gradient on inputs where it is not active (the ``tf.where`` trap).
+
+Note [Gradient at a branch boundary]
+    At a boundary the gradient is that of the branch whose condition holds there, in the
+    order the definition gives (``Max(0, x)`` becomes ``x <= 0 -> 0``, so relu'(0) = 0,
+    as in PyTorch). Conditions are not differentiated: a parameter that only moves a
+    boundary gets a zero gradient, which the audit reports as a dead gradient.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from .functions import diff_ae
+from .numeric import metric_scores, probe_points
+from .rewrite import apply_rewrites, sign_split
+from .spec import Activation, x
+
+__all__ = ["Branch", "Quantity", "Derivation", "derive", "cost"]
+
+#: Seconds that ``sympy.simplify`` may spend on one branch formula.
+SIMPLIFY_BUDGET = 10.0
+
+_PIECEWISE_FUNCTIONS = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside)
+_TRANSCENDENTAL_COST = 10
+_DIVISION_COST = 4
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branch of a piecewise formula."""
+
+    cond: sp.Basic  # active where this holds and no earlier branch's condition does
+    expr: sp.Expr  # the value on this branch, in printed (stable) form
+    safe_x: float | None  # an input that selects this branch for every sampled param; see Note [Branch-local evaluation]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """f, or one partial derivative of it, ready to print."""
+
+    name: str  # "f" or "d_<var>"
+    wrt: sp.Symbol | None  # None for f, else x or a Param
+    kind: str  # "value", "derivative", or "surrogate"
+    exact: sp.Expr  # the mathematical formula, before simplification and rewrites
+    branches: tuple[Branch, ...]  # the printed form, branch by branch
+
+    @property
+    def conditions(self) -> tuple[sp.Basic, ...]:
+        return tuple(b.cond for b in self.branches)
+
+    @property
+    def printed(self) -> sp.Expr:
+        """The printed form as one expression."""
+        if len(self.branches) == 1:
+            return self.branches[0].expr
+        return sp.Piecewise(*[(b.expr, b.cond) for b in self.branches])
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything the emitters and the golden references need about one activation."""
+
+    activation: Activation
+    forward: Quantity  # f
+    gradients: tuple[Quantity, ...]  # d_x, then d_<param> for each trainable param
+    notes: tuple[str, ...]  # what the derivation had to give up on (timeouts, fallbacks)
+
+    @property
+    def quantities(self) -> tuple[Quantity, ...]:
+        return (self.forward, *self.gradients)
+
+
+def cost(expr: sp.Basic) -> int:
+    """Cost model: transcendental calls dominate, then divisions, then arithmetic.
+
+    >>> cost(sp.tanh(sp.log(1 + sp.exp(x))))
+    31
+    """
+    total = 0
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, sp.Function):
+            total += _TRANSCENDENTAL_COST
+        elif isinstance(node, sp.Pow):
+            if node.exp.is_Integer:
+                total += _DIVISION_COST if node.exp < 0 else abs(int(node.exp)) - 1
+            else:
+                total += _TRANSCENDENTAL_COST
+        elif isinstance(node, (sp.Add, sp.Mul)):
+            total += len(node.args) - 1
+    return total
+
+
+class _Timeout(Exception):
+    pass
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[bool]:
+    """Raise :class:`_Timeout` in the body after ``seconds``; yields False where impossible."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield False
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _simplified(expr: sp.Expr, budget: float, notes: list[str], where: str) -> sp.Expr | None:
+    """``simplify(expr)``, or None when it gives up after ``budget`` seconds."""
+    if expr.is_Number or expr.is_Symbol:
+        return None
+    try:
+        with _time_limit(budget) as limited:
+            if not limited:
+                notes.append(f"{where}: simplify skipped (no timer outside the main thread)")
+                return None
+            return sp.simplify(expr)
+    except _Timeout:
+        notes.append(f"{where}: simplify gave up after {budget:g} s; kept the derivative as computed")
+        return None
+
+
+def _measure(exact: sp.Expr, printed: sp.Expr, act: Activation) -> list[tuple[int, float]]:
+    """(points that are not finite, worst error metric) in float32 and in float64."""
+    symbols = (x, *act.params)
+    points = probe_points(act.domain, act.params)
+    out = []
+    for dtype in (np.float32, np.float64):
+        scores = metric_scores(exact, printed, symbols, points, dtype)
+        finite = scores[np.isfinite(scores)]
+        out.append((int(np.isinf(scores).sum()), float(np.max(finite, initial=0.0))))
+    return out
+
+
+def _no_worse(new: list[tuple[int, float]], old: list[tuple[int, float]], slack: float) -> bool:
+    return all(n[0] <= o[0] and n[1] <= max(slack, o[1]) for n, o in zip(new, old))
+
+
+def _choose(exact: sp.Expr, printed: sp.Expr, simpler: sp.Expr | None, act: Activation) -> sp.Expr:
+    """Pick the printed form; measured against the exact formula, the harness decides.
+
+    A simplified form is kept when it is cheaper and no less accurate; a sign split
+    (see :func:`~symact.rewrite.sign_split`) when it is more accurate.
+    """
+    baseline = None
+    if simpler is not None and simpler != printed and cost(simpler) < cost(printed):
+        baseline = _measure(exact, printed, act)
+        candidate = _measure(exact, simpler, act)
+        if _no_worse(candidate, baseline, 2.0):
+            printed, baseline = simpler, candidate
+    split = sign_split(printed)
+    if split is not None:
+        baseline = baseline or _measure(exact, printed, act)
+        candidate = _measure(exact, split, act)
+        better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(candidate, baseline))
+        if better and _no_worse(candidate, baseline, 2.0):
+            printed = split
+    return printed
+
+
+def _canonical(expr: sp.Expr) -> sp.Expr:
+    """Max/Min/Abs/sign/Heaviside as Piecewise, and every Piecewise lifted to the top."""
+    expr = expr.replace(
+        lambda e: isinstance(e, _PIECEWISE_FUNCTIONS), lambda e: e.rewrite(sp.Piecewise)
+    )
+    return sp.piecewise_fold(expr)
+
+
+def _pieces(expr: sp.Expr) -> list[tuple[sp.Basic, sp.Expr]]:
+    if isinstance(expr, sp.Piecewise):
+        return [(c, e) for e, c in expr.args]
+    return [(sp.true, expr)]
+
+
+def _diff(expr: sp.Expr, var: sp.Symbol, act: Activation) -> sp.Expr:
+    try:
+        return diff_ae(expr, var)
+    except ValueError as e:
+        raise act.error(str(e)) from None
+
+
+def _samples(act: Activation) -> list[dict[sp.Symbol, float]]:
+    """Parameter values at which branch choices must hold: init and the sample range ends."""
+    points: list[dict[sp.Symbol, float]] = [{p: p.init for p in act.params}]
+    for p in act.params:
+        for value in p.sample_range():
+            points.append({**points[0], p: value})
+    return points
+
+
+def _finite_at(expr: sp.Basic, values: dict[sp.Symbol, float]) -> bool:
+    try:
+        v = complex(expr.subs(values).evalf())
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return math.isfinite(v.real) and abs(v.imag) <= 1e-12 * max(1.0, abs(v.real))
+
+
+def _safe_x(cond: sp.Basic, exprs: list[sp.Expr], act: Activation) -> float | None:
+    """An input that selects the branch, with every branch formula finite, for all samples."""
+    lo, hi = act.domain
+    candidates = [0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 0.25, -0.25, 4.0, -4.0, lo, hi, (lo + hi) / 2]
+    params = _samples(act)
+    for c in candidates:
+        ok = True
+        for values in params:
+            point = {**values, x: c}
+            held = cond if cond in (sp.true, sp.false) else cond.subs(point)
+            if held is not sp.true or not all(_finite_at(e, point) for e in exprs):
+                ok = False
+                break
+        if ok:
+            return c
+    return None
+
+
+def _quantity(
+    name: str,
+    wrt: sp.Symbol | None,
+    kind: str,
+    exact_pieces: list[tuple[sp.Basic, sp.Expr]],
+    act: Activation,
+    notes: list[str],
+    simplify_budget: float,
+) -> Quantity:
+    branches = []
+    for i, (cond, e) in enumerate(exact_pieces):
+        where = f"{act.name}.{name}" + (f" branch {i + 1}" if len(exact_pieces) > 1 else "")
+        simpler = None if kind == "value" else _simplified(e, simplify_budget, notes, where)
+        printed = _choose(
+            e, apply_rewrites(e), None if simpler is None else apply_rewrites(simpler), act
+        )
+        branches.append(Branch(cond, printed, _safe_x(cond, [printed], act)))
+    if len(exact_pieces) == 1:
+        exact = exact_pieces[0][1]
+    else:
+        exact = sp.Piecewise(*[(e, c) for c, e in exact_pieces])
+    return Quantity(name, wrt, kind, exact, tuple(branches))
+
+
+def derive(act: Activation, simplify_budget: float = SIMPLIFY_BUDGET) -> Derivation:
+    """Derive f, ∂f/∂x and ∂f/∂θ for every trainable θ of ``act``."""
+    notes: list[str] = []
+    pieces = _pieces(_canonical(act.expr))
+    forward = _quantity("f", None, "value", pieces, act, notes, simplify_budget)
+    gradients = []
+    surrogate = act.surrogate or {}
+    for var in (x, *act.trainable_params):
+        name = f"d_{var.name}"
+        if var in surrogate:
+            sur_pieces = _pieces(_canonical(surrogate[var]))
+            gradients.append(_quantity(name, var, "surrogate", sur_pieces, act, notes, simplify_budget))
+            continue
+        d_pieces = [(c, _diff(e, var, act)) for c, e in pieces]
+        gradients.append(_quantity(name, var, "derivative", d_pieces, act, notes, simplify_budget))
+    return Derivation(act, forward, tuple(gradients), tuple(notes))

@@ -1,0 +1,1 @@
+"""Emitters: one module per backend, each rendering whole files from templates."""

@@ -1,0 +1,57 @@
+"""Shared printing: constants folded, scalar code blocks with branch-local CSE."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+from ..derive import Quantity
+from ..errors import UnsupportedFunctionError
+from ..numeric import fold_constants
+
+__all__ = ["BranchGroup", "group_branches", "cse_branch"]
+
+
+@dataclass(frozen=True)
+class BranchGroup:
+    """Quantities that share one chain of branch conditions, printed as one if/elif chain."""
+
+    names: tuple[str, ...]  # quantity names, e.g. ("d_x", "d_sigma")
+    conditions: tuple[sp.Basic, ...]  # the chain's conditions, in order
+    exprs: tuple[tuple[sp.Expr, ...], ...]  # exprs[b][q]: quantity q on branch b
+
+
+def group_branches(quantities: Sequence[Quantity]) -> list[BranchGroup]:
+    """Group quantities by identical condition chains, keeping first-seen order."""
+    groups: dict[tuple[sp.Basic, ...], list[Quantity]] = {}
+    for q in quantities:
+        groups.setdefault(q.conditions, []).append(q)
+    return [
+        BranchGroup(
+            tuple(q.name for q in qs),
+            conds,
+            tuple(tuple(fold_constants(q.branches[b].expr) for q in qs) for b in range(len(conds))),
+        )
+        for conds, qs in groups.items()
+    ]
+
+
+def cse_branch(exprs: Sequence[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Common subexpressions of one branch's formulas, named ``_t0, _t1, ...``."""
+    replacements, reduced = sp.cse(
+        list(exprs), symbols=sp.numbered_symbols("_t", real=True), order="canonical"
+    )
+    return list(replacements), list(reduced)
+
+
+def print_or_fail(printer: sp.printing.codeprinter.CodePrinter, expr: sp.Basic, where: str) -> str:
+    """Print ``expr``; an unsupported node raises one clear error naming it."""
+    try:
+        return printer.doprint(expr)
+    except PrintMethodNotImplementedError as e:
+        raise UnsupportedFunctionError(f"{where}: {e}") from e
+    except ValueError as e:  # strict printers report unknown functions as ValueError
+        raise UnsupportedFunctionError(f"{where}: {e}") from e

@@ -1,0 +1,127 @@
+"""SymPy functions that symact's rewrites introduce and every backend prints stably.
+
+They exist so that a rewrite can name a stable building block (``Sigmoid(u)`` instead
+of ``1/(1 + exp(-u))``) and each printer decides how to evaluate it without overflow.
+Each one differentiates and evaluates numerically like the formula it stands for.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class Sigmoid(sp.Function):
+    """σ(u) = 1/(1 + e^(−u)), evaluated without overflow on both tails.
+
+    >>> from sympy import Symbol, exp
+    >>> u = Symbol("u", real=True)
+    >>> Sigmoid(u).diff(u)
+    Sigmoid(u)*Sigmoid(-u)
+    >>> Sigmoid(u).rewrite(exp)
+    1/(1 + exp(-u))
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        u = self.args[0]
+        return Sigmoid(u) * Sigmoid(-u)
+
+    def _eval_rewrite_as_exp(self, u: sp.Expr, **kwargs: object) -> sp.Expr:
+        return 1 / (1 + sp.exp(-u))
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+
+class Softplus(sp.Function):
+    """softplus(u) = log(1 + e^u), evaluated as max(u, 0) + log1p(e^(−|u|)).
+
+    >>> from sympy import Symbol
+    >>> u = Symbol("u", real=True)
+    >>> Softplus(u).diff(u)
+    Sigmoid(u)
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return Sigmoid(self.args[0])
+
+    def _eval_rewrite_as_log(self, u: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.log(1 + sp.exp(u))
+
+    _eval_rewrite_as_exp = _eval_rewrite_as_log
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.rewrite(sp.log)._eval_evalf(prec)
+
+
+class Erfc(sp.Function):
+    """erfc(u) = 1 − erf(u), kept as written.
+
+    SymPy's own ``erfc`` rewrites ``erfc(-u)`` as ``2 - erfc(u)``, which cancels in
+    exactly the tail where ``erfc(-u)`` is the stable form; this one never does.
+
+    >>> from sympy import Symbol
+    >>> u = Symbol("u", real=True)
+    >>> Erfc(-u)
+    Erfc(-u)
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        u = self.args[0]
+        return -2 * sp.exp(-(u**2)) / sp.sqrt(sp.pi)
+
+    def _eval_rewrite_as_erfc(self, u: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.erfc(u)
+
+    def _eval_rewrite_as_exp(self, u: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.erfc(u)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return sp.erfc(self.args[0])._eval_evalf(prec)
+
+
+#: Every function defined here, for printers and numeric evaluators.
+STABLE_FUNCTIONS = (Sigmoid, Softplus, Erfc)
+
+
+def expand_stable(expr: sp.Expr) -> sp.Expr:
+    """Rewrite symact's stable functions back to elementary SymPy functions."""
+    return expr.replace(
+        lambda e: isinstance(e, STABLE_FUNCTIONS),
+        lambda e: e.rewrite(sp.exp),
+    )
+
+
+_STEP_FUNCTIONS = (sp.floor, sp.ceiling, sp.frac, sp.sign, sp.Heaviside)
+
+
+def diff_ae(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
+    """∂expr/∂var almost everywhere: step functions (floor, sign, ...) contribute 0.
+
+    Raises ValueError when SymPy leaves a derivative of anything else unevaluated.
+
+    >>> from sympy import Symbol, floor
+    >>> t = Symbol("t", real=True)
+    >>> diff_ae(t * floor(t), t)
+    floor(t)
+    """
+    d = sp.diff(expr, var)
+    d = d.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    for node in d.atoms(sp.Derivative, sp.Subs):
+        if not node.expr.atoms(*_STEP_FUNCTIONS) and not isinstance(node.expr, _STEP_FUNCTIONS):
+            raise ValueError(f"SymPy cannot differentiate {node.expr} with respect to {var}")
+    return d.replace(lambda e: isinstance(e, (sp.Derivative, sp.Subs)), lambda e: sp.S.Zero)

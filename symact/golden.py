@@ -1,0 +1,220 @@
+"""Golden references: f and every gradient at chosen points, computed with mpmath at 50 digits.
+
+Sample points (all exactly representable in float32, so one set serves both dtypes):
+random inputs in the domain, both sides of every branch boundary, approaches to every
+pole, and extreme and tiny magnitudes; at the parameters' init, at the ends of each
+parameter's range, and at random parameter settings. References are computed from the
+exact formulas (never from the printed stable forms), together with each quantity's
+condition number κ, which scales the tolerance of the golden tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .derive import Derivation, Quantity
+from .functions import diff_ae
+from .numeric import DIGITS, condition_number, cross_reference, mp_function, reference
+from .spec import Activation, x
+
+__all__ = ["Golden", "compute_golden", "TOLERANCE"]
+
+#: Largest allowed error metric (ULPs / max(1, κ)) in the generated golden tests.
+TOLERANCE = 64.0
+
+_EXTREMES = (0.0, 1e-30, 1e-6, 1e-3, 20.0, 50.0, 88.5, 100.0, 1e3, 1e4)
+_RANDOM_X = 24
+_RANDOM_PARAM_SETTINGS = 2
+_SIGNIFICANT = 25
+
+
+@dataclass(frozen=True)
+class Golden:
+    """Reference values, ready to serialize."""
+
+    columns: list[str]  # "x" then the params
+    quantities: list[str]  # "f", "d_x", ...
+    kinds: dict[str, str]  # quantity -> "value" | "derivative" | "surrogate"
+    points: list[dict[str, Any]]  # {"at": [...], "kind": str, "ref": {...}, "kappa": {...}}
+    unresolved: list[dict[str, Any]]  # points where the exact formula cancels beyond 1920 digits
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _seed(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
+
+
+def _param_settings(act: Activation, rng: np.random.Generator) -> list[tuple[float, ...]]:
+    init = tuple(_f32(p.init) for p in act.params)
+    settings = [init]
+    for i, p in enumerate(act.params):
+        for v in p.sample_range():
+            settings.append((*init[:i], _f32(v), *init[i + 1 :]))
+    for _ in range(_RANDOM_PARAM_SETTINGS if act.params else 0):
+        settings.append(tuple(_f32(rng.uniform(*p.sample_range())) for p in act.params))
+    return list(dict.fromkeys(settings))
+
+
+def _real_roots(expr: sp.Expr, values: dict[sp.Symbol, float]) -> list[float]:
+    """Real x where ``expr`` (with params substituted) vanishes, as floats."""
+    e = sp.nsimplify(expr.subs(values), rational=False)
+    try:
+        roots = sp.solve(e, x)
+    except (NotImplementedError, ValueError, TypeError):
+        return []
+    out = []
+    for r in roots:
+        try:
+            c = complex(r.evalf())
+        except (TypeError, ValueError):
+            continue
+        if abs(c.imag) < 1e-12 and math.isfinite(c.real) and abs(c.real) < 1e6:
+            out.append(c.real)
+    return out
+
+
+def _special_x(quantities: tuple[Quantity, ...], values: dict[sp.Symbol, float]) -> list[tuple[float, str]]:
+    """Branch boundaries and poles, each approached from both sides."""
+    found: list[tuple[float, str]] = []
+    for q in quantities:
+        for branch in q.branches:
+            for rel in branch.cond.atoms(sp.core.relational.Relational):
+                for r in _real_roots(rel.lhs - rel.rhs, values):
+                    found.append((r, "boundary"))
+            for part in sp.preorder_traversal(branch.expr):
+                if isinstance(part, sp.Pow) and part.exp.is_negative:
+                    for r in _real_roots(part.base, values):
+                        found.append((r, "pole"))
+    points = []
+    for r, kind in found:
+        scale = max(abs(r), 1e-3)
+        for offset in (0.0, 1e-6, -1e-6, 1e-3, -1e-3):
+            points.append((_f32(r + offset * scale), kind))
+    return points
+
+
+def _sample(derivation: Derivation) -> list[tuple[tuple[float, ...], str]]:
+    act = derivation.activation
+    rng = np.random.default_rng(_seed(act.name))
+    lo, hi = act.domain
+    points: list[tuple[tuple[float, ...], str]] = []
+    for setting in _param_settings(act, rng):
+        values = dict(zip(act.params, setting))
+        xs = [(_f32(v), "random") for v in rng.uniform(lo, hi, _RANDOM_X)]
+        xs += [(_f32(lo), "domain-end"), (_f32(hi), "domain-end")]
+        xs += _special_x(derivation.quantities, values)
+        xs += [(_f32(s * m), "extreme") for m in _EXTREMES for s in (1.0, -1.0)]
+        for xv, kind in xs:
+            points.append(((xv, *setting), kind))
+    unique: dict[tuple[float, ...], str] = {}
+    for at, kind in points:
+        unique.setdefault(at, kind)
+    return sorted(unique.items())
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, mpmath.mpc):
+        if abs(value.imag) > mpmath.mpf(10) ** (-DIGITS + 5) * max(1, abs(value.real)):
+            return None
+        value = value.real
+    if not mpmath.isfinite(value):
+        return None
+    with mpmath.workdps(DIGITS):
+        return mpmath.nstr(+value, _SIGNIFICANT, min_fixed=-4, max_fixed=8)
+
+
+def compute_golden(derivation: Derivation) -> Golden:
+    """Reference values for every quantity of ``derivation`` at its sample points.
+
+    Raises the activation's DefinitionError when f is complex-valued at a sample point
+    in the domain, or when a user-supplied derivative disagrees with the true one.
+    """
+    act = derivation.activation
+    symbols = (x, *act.params)
+    names = [p.name for p in act.params]
+    quantities = derivation.quantities
+    refs = [mp_function(q.exact, symbols) for q in quantities]
+    stables = [mp_function(q.printed, symbols) for q in quantities]
+    partials = [[mp_function(diff_ae(q.exact, s), symbols) for s in symbols] for q in quantities]
+    user = {
+        f"d_{var.name}": mp_function(expr, symbols) for var, expr in (act.derivative or {}).items()
+    }
+    lo, hi = act.domain
+    points = []
+    unresolved: list[dict[str, Any]] = []
+    for at, kind in _sample(derivation):
+        ref: dict[str, str | None] = {}
+        kappa: dict[str, str | None] = {}
+        for q, fn, stable, dfn in zip(quantities, refs, stables, partials):
+            value = cross_reference(fn, stable, at)
+            if value is None:
+                if kind != "extreme":
+                    raise RuntimeError(
+                        f"internal error: the printed form of {act.name}.{q.name} disagrees with "
+                        f"the exact formula at {_where(names, at)}"
+                    )
+                unresolved.append({"at": list(at), "quantity": q.name})
+                ref[q.name] = kappa[q.name] = None
+                continue
+            if q.name == "f" and isinstance(value, mpmath.mpc) and lo <= at[0] <= hi:
+                if abs(value.imag) > mpmath.mpf(10) ** -30 * max(1, abs(value.real)):
+                    raise act.error(
+                        f"expr is complex-valued at {_where(names, at)} (value {mpmath.nstr(value, 8)}); "
+                        f"restrict domain=... or guard the formula with a Piecewise"
+                    )
+            ref[q.name] = _text(value)
+            if ref[q.name] is None:
+                kappa[q.name] = None
+                continue
+            real = value.real if isinstance(value, mpmath.mpc) else value
+            grads = [reference(d, at) for d in dfn]
+            grads = [g.real if isinstance(g, mpmath.mpc) else g for g in grads]
+            k = condition_number(real, grads, [mpmath.mpf(v) for v in at])
+            with mpmath.workdps(DIGITS):
+                kappa[q.name] = mpmath.nstr(+k, 6) if mpmath.isfinite(k) else "inf"
+            if q.name in user:
+                _check_user_derivative(act, q.name, user[q.name], at, real, k, names)
+        points.append({"at": list(at), "kind": kind, "ref": ref, "kappa": kappa})
+    return Golden(
+        ["x", *names],
+        [q.name for q in quantities],
+        {q.name: q.kind for q in quantities},
+        points,
+        unresolved,
+    )
+
+
+def _where(names: list[str], at: tuple[float, ...]) -> str:
+    return ", ".join(f"{n}={v!r}" for n, v in zip(["x", *names], at))
+
+
+def _check_user_derivative(
+    act: Activation,
+    qname: str,
+    fn: Any,
+    at: tuple[float, ...],
+    true: Any,
+    kappa: Any,
+    names: list[str],
+) -> None:
+    given = reference(fn, at)
+    scale = max(1, abs(true)) * max(1, kappa if mpmath.isfinite(kappa) else 1)
+    if (
+        isinstance(given, mpmath.mpc)
+        or not mpmath.isfinite(given)
+        or abs(given - true) > mpmath.mpf(10) ** -30 * scale
+    ):
+        raise act.error(
+            f"derivative[{qname[2:]}] is wrong: at {_where(names, at)} it gives "
+            f"{mpmath.nstr(given, 12)}, the true value is {mpmath.nstr(true, 12)}"
+        )

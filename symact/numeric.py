@@ -1,0 +1,254 @@
+"""Numbers: 50-digit mpmath references, float32/float64 evaluation, and the error metric.
+
+The metric (used by the golden tests and the derivation's choice of forms): the error of
+a computed value in ULPs of the reference, where the ULP is that of the reference rounded
+to the dtype but never less than the dtype's smallest normal number, divided by
+``max(1, κ)``, κ being the relative condition number of the quantity with respect to x
+and the parameters. A result as good as the problem's own conditioning allows scores ~1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from .functions import diff_ae
+
+__all__ = [
+    "DIGITS",
+    "fold_constants",
+    "mp_function",
+    "np_function",
+    "ulp_errors",
+    "condition_number",
+]
+
+#: Decimal digits of every reference value.
+DIGITS = 50
+
+
+def fold_constants(expr: sp.Basic, digits: int = 30) -> sp.Basic:
+    """Every constant subexpression (√2, π, 1/3) as a Float; rational exponents stay exact.
+
+    >>> from symact import x
+    >>> fold_constants(sp.sqrt(2) * sp.exp(-x / sp.pi) * x**sp.Rational(1, 2))
+    1.41421356237309504880168872421*sqrt(x)*exp(-0.318309886183790671537767526745*x)
+    """
+    if isinstance(expr, (sp.Integer, sp.Float, sp.Symbol)) or expr in (sp.true, sp.false):
+        return expr
+    if isinstance(expr, sp.Pow):
+        exp = expr.exp if expr.exp.is_Rational else fold_constants(expr.exp, digits)
+        return sp.Pow(fold_constants(expr.base, digits), exp)
+    if isinstance(expr, sp.Expr) and expr.is_number:
+        value = sp.N(expr, digits)
+        if value.is_real is False or not value.is_Number:
+            return expr
+        return sp.Float(value, digits)
+    if not expr.args:
+        return expr
+    return expr.func(*[fold_constants(a, digits) for a in expr.args])
+
+
+def _mp_sigmoid(u: Any) -> Any:
+    return 1 / (1 + mpmath.exp(-u))
+
+
+def _mp_softplus(u: Any) -> Any:
+    return mpmath.log1p(mpmath.exp(u))
+
+
+_MP_FUNCTIONS = {
+    "Sigmoid": _mp_sigmoid,
+    "Softplus": _mp_softplus,
+    "Erfc": mpmath.erfc,
+    "log1p": mpmath.log1p,
+    "expm1": mpmath.expm1,
+}
+
+
+def mp_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable[..., Any]:
+    """``expr`` as a function of mpmath numbers (call it inside ``mpmath.workdps``)."""
+    return sp.lambdify(list(symbols), expr, modules=[_MP_FUNCTIONS, "mpmath"])
+
+
+_PRECISIONS = (DIGITS + 10, 2 * DIGITS + 20, 4 * DIGITS + 40, 8 * DIGITS + 80)
+_CROSS_PRECISIONS = tuple(60 * 2**k for k in range(6))  # 60 ... 1920 digits
+
+
+def _at(fn: Callable[..., Any], point: Sequence[float], dps: int) -> Any:
+    with mpmath.workdps(dps):
+        try:
+            value = fn(*[mpmath.mpf(v) for v in point])
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            return mpmath.nan
+        return value if isinstance(value, (mpmath.mpf, mpmath.mpc)) else mpmath.mpmathify(value)
+
+
+def _agree(a: Any, b: Any) -> bool:
+    if not (mpmath.isfinite(a) and mpmath.isfinite(b)):
+        return False
+    if a == 0 or b == 0:
+        return a == b
+    return bool(abs(a - b) <= mpmath.mpf(10) ** (-DIGITS) * abs(a))
+
+
+def reference(fn: Callable[..., Any], point: Sequence[float]) -> Any:
+    """``fn`` at ``point`` to DIGITS significant digits, or NaN where undefined.
+
+    The working precision doubles until two evaluations agree to DIGITS digits. An exact
+    0 is only confirmed at the last precision, since it may be total cancellation
+    (1 + tanh(-300)). Returns an mpf, or an mpc for a complex value.
+    """
+    previous = None
+    value: Any = mpmath.nan
+    for dps in _PRECISIONS:
+        value = _at(fn, point, dps)
+        if not mpmath.isfinite(value):
+            return value
+        if previous is not None and value != 0 and _agree(value, previous):
+            return value
+        previous = value
+    return value
+
+
+def cross_reference(exact: Callable[..., Any], stable: Callable[..., Any], point: Sequence[float]) -> Any:
+    """The exact formula's value, confirmed by a second, independent formula.
+
+    Agreement between precisions is no proof: log(1 + e^-382) is 0 at 60 and at 120
+    digits alike. So the precision doubles (up to 1920 digits) until the exact formula
+    and the stable printed one agree to DIGITS digits. Returns None where they never
+    do: a cancellation beyond reach, or a wrong rewrite (the caller tells which).
+    """
+    for dps in _CROSS_PRECISIONS:
+        a = _at(exact, point, dps)
+        if not mpmath.isfinite(a):
+            return a
+        b = _at(stable, point, dps)
+        if _agree(a, b):
+            return a
+    return None
+
+
+def _np_ufunc(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
+    vectorized = np.frompyfunc(fn, 1, 1)
+
+    def apply(u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u)
+        return np.asarray(vectorized(u.astype(np.float64))).astype(u.dtype)
+
+    return apply
+
+
+def _np_sigmoid(u: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(u))
+    one = np.ones_like(e)
+    return np.where(u >= 0, one / (one + e), e / (one + e))
+
+
+def _np_softplus(u: np.ndarray) -> np.ndarray:
+    return np.maximum(u, np.zeros_like(u)) + np.log1p(np.exp(-np.abs(u)))
+
+
+_NP_FUNCTIONS = {
+    "Sigmoid": _np_sigmoid,
+    "Softplus": _np_softplus,
+    "Erfc": _np_ufunc(math.erfc),
+    "erfc": _np_ufunc(math.erfc),
+    "erf": _np_ufunc(math.erf),
+    "log1p": np.log1p,
+    "expm1": np.expm1,
+}
+
+
+def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
+    """``expr`` as a NumPy function that keeps the dtype of its array arguments.
+
+    Every branch of a Piecewise is evaluated on every element (``numpy.select``): this
+    evaluator is for measuring values, not for gradients.
+    """
+    return sp.lambdify(list(symbols), fold_constants(expr), modules=[_NP_FUNCTIONS, "numpy"])
+
+
+def ulp_errors(computed: np.ndarray, reference: Sequence[Any], dtype: Any) -> np.ndarray:
+    """|computed − reference| in ULPs of the reference in ``dtype`` (floored at its tiny).
+
+    ``reference`` holds mpmath numbers (or floats). Where the reference overflows the
+    dtype, an infinity of the right sign scores 0. NaN or a wrong infinity scores inf.
+    """
+    info = np.finfo(dtype)
+    out = np.empty(len(reference))
+    computed = np.asarray(computed, dtype=np.float64).reshape(-1)
+    for i, (c, r) in enumerate(zip(computed, reference)):
+        r_float = float(r)
+        if abs(r_float) > float(info.max):
+            out[i] = 0.0 if math.isinf(c) and (c > 0) == (r_float > 0) else math.inf
+            continue
+        if not math.isfinite(c):
+            out[i] = math.inf
+            continue
+        rounded = np.abs(np.asarray(r_float, dtype=dtype))
+        unit = max(float(np.spacing(rounded)), float(info.tiny))
+        out[i] = float(abs(mpmath.mpf(c) - r)) / unit if not isinstance(r, float) else abs(c - r) / unit
+    return out
+
+
+def condition_number(value: Any, partials: Sequence[Any], point: Sequence[Any]) -> Any:
+    """κ = Σ |v · ∂q/∂v| / |q| over the inputs v (x and params); inf where q = 0 ≠ Σ."""
+    num = sum(abs(v * d) for v, d in zip(point, partials))
+    if value == 0:
+        return mpmath.mpf(0) if num == 0 else mpmath.inf
+    return num / abs(value)
+
+
+def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tuple[float, ...]]:
+    """Inputs that expose overflow and cancellation: the domain, extremes and tiny values,
+    at every parameter's init and range ends; all exactly representable in float32."""
+    lo, hi = domain
+    xs = list(np.linspace(lo, hi, 17)) + [
+        s * m for s in (1.0, -1.0) for m in (1e-6, 1e-3, 0.3, 3.0, 12.0, 30.0, 88.5, 100.0, 1e4)
+    ]
+    inits = [p.init for p in params]
+    settings = [inits] + [
+        [*inits[:i], v, *inits[i + 1 :]] for i, p in enumerate(params) for v in p.sample_range()
+    ]
+    points = {
+        tuple(float(np.float32(v)) for v in (xv, *ps)) for xv in xs for ps in settings
+    }
+    return sorted(points)
+
+
+def metric_scores(
+    exact: sp.Expr,
+    candidate: sp.Expr,
+    symbols: Sequence[sp.Symbol],
+    points: Sequence[tuple[float, ...]],
+    dtype: Any,
+) -> np.ndarray:
+    """The error metric of ``candidate`` (evaluated in ``dtype``) against ``exact`` per point.
+
+    Points where the exact value is not a finite real number are scored 0.
+    """
+    ref_fn = mp_function(exact, symbols)
+    grads = [mp_function(diff_ae(exact, s), symbols) for s in symbols]
+    cols = np.asarray(points, dtype=dtype).T
+    with np.errstate(all="ignore"):
+        computed = np.broadcast_to(np.asarray(np_function(candidate, symbols)(*cols)), cols[0].shape)
+    refs, kappas, keep = [], [], []
+    for i, pt in enumerate(points):
+        value = reference(ref_fn, pt)
+        if isinstance(value, mpmath.mpc) or not mpmath.isfinite(value):
+            continue
+        partials = [reference(g, pt) for g in grads]
+        refs.append(value)
+        kappas.append(condition_number(value, partials, [mpmath.mpf(v) for v in pt]))
+        keep.append(i)
+    scores = np.zeros(len(points))
+    if keep:
+        errs = ulp_errors(computed[keep], refs, dtype)
+        scores[keep] = [float(e / max(mpmath.mpf(1), k)) if k != mpmath.inf else 0.0 for e, k in zip(errs, kappas)]
+    return scores

@@ -1,0 +1,117 @@
+"""The symbolic core: derivatives, branches, the simplification budget, safe inputs."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symact import Activation, Param, x
+from symact.derive import derive
+from symact.functions import Sigmoid, Softplus
+from symact.numeric import np_function
+
+
+def _act(expr, params=(), **kw):
+    return Activation(name="t", expr=expr, params=list(params), **kw)
+
+
+def _printed(q):
+    return q.printed
+
+
+def test_every_trainable_param_gets_a_gradient_and_fixed_ones_do_not():
+    a = Param("a", init=1.0)
+    k = Param("k", init=2.0, trainable=False)
+    d = derive(_act(a * sp.tanh(k * x), [a, k]))
+    assert [q.name for q in d.quantities] == ["f", "d_x", "d_a"]
+    for q in d.quantities:
+        exact = {"f": a * sp.tanh(k * x), "d_x": sp.diff(a * sp.tanh(k * x), x),
+                 "d_a": sp.tanh(k * x)}[q.name]
+        assert sp.simplify(q.exact - exact) == 0
+
+
+def test_max_abs_and_sign_become_branches_with_relu_gradient_zero_at_zero():
+    d = derive(_act(sp.Max(0, x)))
+    assert len(d.forward.branches) == 2
+    grad = np_function(_printed(d.gradients[0]), [x])
+    np.testing.assert_array_equal(grad(np.array([-1.0, 0.0, 1.0])), [0.0, 0.0, 1.0])
+
+
+def test_step_functions_have_zero_derivative_and_surrogates_replace_it():
+    d = derive(_act(sp.floor(x)))
+    assert d.gradients[0].printed == 0
+    d = derive(_act(sp.floor(x), surrogate={x: sp.exp(-x**2)}))
+    assert d.gradients[0].kind == "surrogate"
+    assert d.gradients[0].printed == sp.exp(-x**2)
+
+
+def test_branches_carry_a_safe_input_for_every_sampled_param():
+    """Note [Branch-local evaluation]: the 'double where' with safe_x never sees inf/NaN."""
+    sigma = Param("sigma", init=0.5, positive=True, bounds=(0.1, 10.0))
+    d = derive(_act(sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), x**2 < sigma), (0, True)), [sigma]))
+    xs = np.array([-3.0, -1.0, -0.7071067, 0.0, 0.3, 1.0, 3.0])
+    for q in d.quantities:
+        for s in (0.1, 0.5, 10.0):
+            total = np.zeros_like(xs)
+            taken = np.zeros(xs.shape, dtype=bool)
+            for b in q.branches:
+                assert b.safe_x is not None
+                cond = np.asarray(np_function(b.cond, [x, sigma])(xs, s), dtype=bool) & ~taken
+                safe = np.where(cond, xs, b.safe_x)
+                with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+                    value = np.broadcast_to(np_function(b.expr, [x, sigma])(safe, s), xs.shape)
+                total = np.where(cond, value, total)
+                taken |= cond
+            assert np.isfinite(total).all()
+
+
+def test_stable_forms_replace_overflowing_ones():
+    beta = Param("beta", init=1.0)
+    d = derive(_act(x / (1 + sp.exp(-beta * x)), [beta]))
+    assert d.forward.printed == x * Sigmoid(beta * x)
+    # The exact x²e^(−βx)/(1+e^(−βx))² is inf/inf = NaN at βx = −100 in float32.
+    xs = np.array([-300.0, -100.0, -1.0, 0.0, 1.0, 100.0, 300.0], dtype=np.float32)
+    for q in d.gradients:
+        with np.errstate(all="ignore"):
+            naive = np_function(q.exact, [x, beta])(xs, np.float32(1.0))
+            stable = np_function(q.printed, [x, beta])(xs, np.float32(1.0))
+        assert not np.isfinite(naive).all()
+        assert np.isfinite(stable).all()
+    d = derive(_act(sp.log(1 + sp.exp(x))))
+    assert d.forward.printed == Softplus(x)
+    assert d.gradients[0].printed == Sigmoid(x)
+
+
+def test_softplus_parameter_gradient_is_split_by_sign():
+    """-softplus(βx)/β² + xσ(βx)/β cancels for βx ≫ 1; the split form does not."""
+    beta = Param("beta", init=1.0, positive=True, bounds=(0.25, 4.0))
+    d = derive(_act(sp.log(1 + sp.exp(beta * x)) / beta, [beta]))
+    printed = d.gradients[1].printed
+    assert isinstance(printed, sp.Piecewise)
+    fn = np_function(printed, [x, beta])
+    value = fn(np.float32(20.0), np.float32(2.0))
+    exact = float((-(40 * sp.exp(-40) / (1 + sp.exp(-40))) - sp.log(1 + sp.exp(-40))) / 4)
+    assert value == pytest.approx(exact, rel=1e-5)
+
+
+def test_simplification_gives_up_after_its_budget_and_says_so():
+    """A tiny budget forces the fallback: the derivative as computed, with a note."""
+    expr = sp.exp(sp.sin(x) ** 3 + sp.cos(x) ** 5) / (1 + x**2 + sp.atan(x) ** 3)
+    d = derive(_act(expr, domain=(-2, 2)), simplify_budget=1e-4)
+    assert any("simplify gave up after 0.0001 s" in note for note in d.notes)
+    assert sp.simplify(d.gradients[0].exact - sp.diff(expr, x)) == 0
+
+
+def test_derive_outside_the_main_thread_skips_simplify_and_says_so():
+    result = {}
+
+    def work():
+        result["d"] = derive(_act(x * sp.exp(-x**2)))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert any("no timer outside the main thread" in n for n in result["d"].notes)

@@ -1,0 +1,111 @@
+"""The Numba printer and the generated kernels' types."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symact import Activation, Param, x
+from symact.derive import derive
+from symact.emit.numba import NumbaPrinter, render_kernels
+from symact.errors import UnsupportedFunctionError
+from symact.functions import Erfc, Sigmoid, Softplus
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = sorted(p.name for p in (ROOT / "generated").iterdir() if (p / "kernels.py").exists())
+
+
+@pytest.mark.parametrize(
+    ("expr", "float32", "float64"),
+    [
+        (x / 2, "(np.float32(0.5))*x", "(0.5)*x"),
+        (x**2, "(x*x)", "(x*x)"),
+        (1 / x**2, "(np.float32(1.0)/(x*x))", "(1.0/(x*x))"),
+        (sp.sqrt(x), "math.sqrt(x)", "math.sqrt(x)"),
+        (x**sp.Rational(1, 3), "x**np.float32(0.3333333333333333)", "x**0.3333333333333333"),
+        (sp.exp(-x), "math.exp(-x)", "math.exp(-x)"),
+        (Sigmoid(x), "_sigmoid_f32(x)", "_sigmoid_f64(x)"),
+        (Softplus(2 * x), "_softplus_f32(np.float32(2.0)*x)", "_softplus_f64(2.0*x)"),
+        (Erfc(-x), "math.erfc(-x)", "math.erfc(-x)"),
+        (sp.sech(x), "(np.float32(1.0)/math.cosh(x))", "(1.0/math.cosh(x))"),
+        (sp.floor(x), "np.floor(x)", "np.floor(x)"),
+        (
+            sp.Piecewise((x, x > 0), (0, True)),
+            "((x) if (x > np.float32(0.0)) else (np.float32(0.0)))",
+            "((x) if (x > 0.0) else (0.0))",
+        ),
+        (sp.Piecewise((x, x > 0)), "((x) if (x > np.float32(0.0)) else (np.float32(np.nan)))",
+         "((x) if (x > 0.0) else (np.nan))"),
+    ],
+)
+def test_printed_strings(expr, float32, float64):
+    assert NumbaPrinter("float32").doprint(expr) == float32
+    assert NumbaPrinter("float64").doprint(expr) == float64
+
+
+def test_unsupported_function_is_named():
+    act = Activation(name="bessel", expr=sp.besselj(0, x))
+    with pytest.raises(UnsupportedFunctionError, match="besselj"):
+        render_kernels(derive(act), "# header", "")
+
+
+def test_param_names_cannot_shadow_generated_names():
+    for name in ("np", "math", "x", "abs", "_t0"):
+        with pytest.raises(Exception, match="reserved"):
+            Param(name, init=1.0)
+
+
+def _kernels(name):
+    module = f"symact_generated_{name}_kernels"
+    if module in sys.modules:
+        return sys.modules[module]
+    spec = importlib.util.spec_from_file_location(module, ROOT / "generated" / name / "kernels.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[module] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_float32_kernels_never_compute_in_float64(name):
+    """Typed constants keep float32 in float32: no float64 value anywhere in the scalar code."""
+    from numba import types
+
+    kernels = _kernels(name)
+    args = [np.float32(0.5)] + [np.float32(v) for v in (1.0,) * len(kernels.PARAMS)]
+    for fn in (kernels._f_f32, kernels._grad_f32):
+        fn(*args)
+        (cres,) = [c for sig, c in fn.overloads.items() if sig == tuple(types.float32 for _ in args)]
+        # Literals are float64 until np.float32(...) converts them at compile time; any
+        # arithmetic on a float64 value would show up as a float64 result.
+        leaks = {
+            var: ty
+            for var, ty in cres.type_annotation.typemap.items()
+            if "float64" in str(ty) and "const" not in var and "load_attr" not in var
+        }
+        assert not leaks, f"{name}.{fn.__name__}: float64 values {leaks}"
+        assert "float64" not in str(cres.signature.return_type)
+
+
+@pytest.mark.parametrize("name", ["bump"])
+def test_kernels_are_loaded_under_one_module_name_whatever_the_import_name(name):
+    """Note [Numba cache and module names]: kernels compiled under one import name load
+    from the on-disk cache under another."""
+    import subprocess
+
+    code = (
+        "import importlib.util, sys, numpy as np\n"
+        f"spec = importlib.util.spec_from_file_location('any_name', {str(ROOT / 'generated' / name / 'kernels.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['any_name'] = m; spec.loader.exec_module(m)\n"
+        "p = [np.float64(1.0)] * len(m.PARAMS)\n"
+        "print(m.forward(np.linspace(-1, 1, 5), *p).dtype)\n"
+    )
+    for _ in range(2):  # the second run loads what the first cached
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == "float64"
