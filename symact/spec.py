@@ -38,9 +38,10 @@ def _caller_origin() -> tuple[str | None, int | None]:
     """File and line of the nearest frame outside the symact package."""
     frame = sys._getframe(1)
     while frame is not None:
-        filename = os.path.abspath(frame.f_code.co_filename)
-        if not filename.startswith(_PACKAGE_DIR + os.sep):
-            return frame.f_code.co_filename, frame.f_lineno
+        name = frame.f_code.co_filename
+        # "<string>" frames are generated code, such as the dataclass's own __init__.
+        if not name.startswith("<") and not os.path.abspath(name).startswith(_PACKAGE_DIR + os.sep):
+            return name, frame.f_lineno
         frame = frame.f_back  # type: ignore[assignment]
     return None, None
 

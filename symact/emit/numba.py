@@ -56,7 +56,7 @@ class NumbaPrinter(PythonCodePrinter):
     """Prints scalar Numba code for one dtype, with every constant typed."""
 
     printmethod = "_numbacode"
-    language = "Python (Numba)"
+    language = "numba"
 
     def __init__(self, dtype: str, settings: dict[str, Any] | None = None):
         super().__init__({"strict": True, "fully_qualified_modules": True, **(settings or {})})

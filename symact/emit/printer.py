@@ -48,10 +48,11 @@ def cse_branch(exprs: Sequence[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]
 
 
 def print_or_fail(printer: sp.printing.codeprinter.CodePrinter, expr: sp.Basic, where: str) -> str:
-    """Print ``expr``; an unsupported node raises one clear error naming it."""
+    """Print ``expr``; an unsupported node raises one clear line naming it."""
     try:
         return printer.doprint(expr)
-    except PrintMethodNotImplementedError as e:
-        raise UnsupportedFunctionError(f"{where}: {e}") from e
-    except ValueError as e:  # strict printers report unknown functions as ValueError
-        raise UnsupportedFunctionError(f"{where}: {e}") from e
+    except (PrintMethodNotImplementedError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        node = first.rsplit(": ", 1)[-1]
+        language = getattr(printer, "language", type(printer).__name__)
+        raise UnsupportedFunctionError(f"{where}: the {language} backend cannot print {node}") from e

@@ -1,0 +1,12 @@
+# Malformed: the same Param is listed twice in params=[...] (Activation on line 8).
+import sympy as sp
+
+from symact import Activation, Param, x
+
+a = Param("a", init=1.0)
+
+act = Activation(
+    name="act",
+    expr=sp.tanh(a * x),
+    params=[a, a],
+)
