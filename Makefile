@@ -1,4 +1,5 @@
-# The README's two commands: `make run` (the main job) and `make test` (the whole suite).
+# The README's two commands: `make run` (the main job: generate + audit of definitions/bump.py)
+# and `make test` (lint, types and the whole suite).
 # Both create .venv on a fresh machine and install the pinned versions of constraints.txt.
 PYTHON ?= python3
 VENV := .venv
@@ -15,6 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 run: $(STAMP)
 	$(BIN)/symact generate definitions/bump.py
+	$(BIN)/symact audit definitions/bump.py
 
 generate: $(STAMP)
 	$(BIN)/symact generate definitions/*.py

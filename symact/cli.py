@@ -89,5 +89,48 @@ def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, 
     progress(f"{len(changed)} of {len(planned)} files changed")
 
 
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for a terminal, json for tools (the documented contract), markdown for a PR comment.",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when any finding is an error.")
+@click.option(
+    "--budget",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds each symbolic question (a limit, a solve) may take; past it, the audit says what it could not decide.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_reported
+def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet: bool) -> None:
+    """Audit each activation in each definition FILE: singularities, asymptotes, range,
+    continuity, dead and vanishing gradients, float32 overflow, user derivatives."""
+    from .audit import audit as audit_one
+    from .report import as_json, as_markdown, as_text
+    from .spec import load_definitions
+
+    activations = [act for path in files for act in load_definitions(path, display=str(path))]
+    reports = []
+    for act in activations:
+        if not quiet:
+            click.echo(f"auditing {act.name} ...", err=True)
+        reports.append(audit_one(act, budget=budget))
+    if fmt == "json":
+        click.echo(as_json(reports), nl=False)
+    elif fmt == "markdown":
+        click.echo(as_markdown(reports))
+    else:
+        click.echo(as_text(reports, colour=sys.stdout.isatty()))
+    if strict and any(r.errors for r in reports):
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

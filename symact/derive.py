@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import sympy as sp
@@ -35,7 +36,9 @@ from .numeric import metric_scores, probe_points
 from .rewrite import apply_rewrites, sign_split
 from .spec import Activation, x
 
-__all__ = ["Branch", "Quantity", "Derivation", "derive", "cost"]
+__all__ = ["Branch", "Quantity", "Derivation", "derive", "cost", "TimeLimit"]
+
+T = TypeVar("T")
 
 #: Seconds that ``sympy.simplify`` may spend on one branch formula.
 SIMPLIFY_BUDGET = 10.0
@@ -133,6 +136,25 @@ def _time_limit(seconds: float) -> Iterator[bool]:
         signal.signal(signal.SIGALRM, previous)
 
 
+class TimeLimit:
+    """Runs SymPy questions under a per-question time budget; remembers what gave up."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.gave_up: list[str] = []
+
+    def run(self, question: Callable[[], T], what: str = "") -> T | None:
+        """``question()``, or None when it takes longer than the budget or SymPy cannot answer."""
+        try:
+            with _time_limit(self.seconds):
+                return question()
+        except _Timeout:
+            self.gave_up.append(what or f"a SymPy step gave up after {self.seconds:g} s")
+            return None
+        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError):
+            return None  # SymPy cannot answer this one; the caller falls back
+
+
 def _simplified(expr: sp.Expr, budget: float, notes: list[str], where: str) -> sp.Expr | None:
     """``simplify(expr)``, or None when it gives up after ``budget`` seconds."""
     if expr.is_Number or expr.is_Symbol:
@@ -186,12 +208,22 @@ def _choose(exact: sp.Expr, printed: sp.Expr, simpler: sp.Expr | None, act: Acti
     return printed
 
 
+def _as_branches(expr: sp.Basic) -> sp.Basic:
+    """Max/Min/Abs/sign/Heaviside in values become Piecewise; conditions stay as written."""
+    if isinstance(expr, (sp.core.relational.Relational, sp.logic.boolalg.Boolean)):
+        return expr
+    if isinstance(expr, _PIECEWISE_FUNCTIONS):
+        return _as_branches(expr.rewrite(sp.Piecewise))
+    if isinstance(expr, sp.Piecewise):
+        return sp.Piecewise(*[(_as_branches(e), c) for e, c in expr.args])
+    if not expr.args:
+        return expr
+    return expr.func(*[_as_branches(a) for a in expr.args])
+
+
 def _canonical(expr: sp.Expr) -> sp.Expr:
     """Max/Min/Abs/sign/Heaviside as Piecewise, and every Piecewise lifted to the top."""
-    expr = expr.replace(
-        lambda e: isinstance(e, _PIECEWISE_FUNCTIONS), lambda e: e.rewrite(sp.Piecewise)
-    )
-    return sp.piecewise_fold(expr)
+    return sp.piecewise_fold(_as_branches(expr))
 
 
 def _pieces(expr: sp.Expr) -> list[tuple[sp.Basic, sp.Expr]]:

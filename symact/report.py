@@ -1,0 +1,96 @@
+"""Audit reports as text (for a terminal), JSON (the contract) and Markdown (for a PR)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .audit import ActivationReport
+
+__all__ = ["as_json", "as_text", "as_markdown"]
+
+_COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+
+
+def as_json(reports: Sequence[ActivationReport]) -> str:
+    """``{"activations": [...]}`` as DESIGN.md §3 specifies."""
+    return json.dumps({"activations": [r.as_json() for r in reports]}, indent=2, ensure_ascii=False) + "\n"
+
+
+def _formula_lines(report: ActivationReport) -> list[str]:
+    args = ", ".join(["x", *(p["name"] for p in report.params)])
+    lines = []
+    for name, formula in report.formulas.items():
+        label = f"f({args})" if name == "f" else f"df/d{name[2:]}"
+        note = " (surrogate)" if formula["kind"] == "surrogate" else ""
+        lines.append(f"{label}{note} = {formula['text']}")
+    return lines
+
+
+def _asymptote_text(a: dict[str, Any]) -> str:
+    if a["kind"] == "vertical":
+        return f"x = {a['x']} (vertical, active {a['active']})"
+    if a["kind"] == "none":
+        return f"f -> {a['y']} as x -> {a['x']} (no asymptote)"
+    return f"y = {a['y']} as x -> {a['x']} ({a['kind']})"
+
+
+def as_text(reports: Sequence[ActivationReport], colour: bool = False) -> str:
+    out: list[str] = []
+
+    def style(text: str, **kw: Any) -> str:
+        return click.style(text, **kw) if colour else text
+
+    for r in reports:
+        counts = {s: sum(f.severity == s for f in r.findings) for s in _COLOURS}
+        summary = ", ".join(f"{n} {s}{'s' if n != 1 else ''}" for s, n in counts.items() if n) or "clean"
+        out.append(style(f"{r.name}", bold=True) + f"  ({summary}; {r.seconds:.1f} s)")
+        out += [f"  {line}" for line in _formula_lines(r)]
+        if r.range:
+            at = f" at {r.range['at']}" if r.range["at"] != "no parameters" else ""
+            out.append(f"  range: {r.range['text']}{at}")
+        if r.asymptotes:
+            out.append("  asymptotes: " + "; ".join(_asymptote_text(a) for a in r.asymptotes))
+        for name, verdict in r.user_derivatives.items():
+            out.append(f"  your derivative {name}: {verdict}")
+        for f in r.findings:
+            tag = style(f"{f.severity:<7}", fg=_COLOURS[f.severity], bold=f.severity == "error")
+            out.append(f"  {tag} {f.code:<19} {f.message}  [{f.method}]")
+        for item in r.undecided:
+            out.append(f"  undecided: {item}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def as_markdown(reports: Sequence[ActivationReport]) -> str:
+    out: list[str] = ["# symact audit", ""]
+    for r in reports:
+        out += [f"## `{r.name}`", ""]
+        out += ["| quantity | formula |", "|---|---|"]
+        for name, formula in r.formulas.items():
+            note = " (surrogate)" if formula["kind"] == "surrogate" else ""
+            out.append(f"| `{name}`{note} | ${_md_cell(formula['latex'])}$ |")
+        out.append("")
+        if r.range:
+            out.append(f"**Range:** `{r.range['text']}` ({r.range['at']})  ")
+        if r.asymptotes:
+            out.append("**Asymptotes:** " + "; ".join(f"`{_asymptote_text(a)}`" for a in r.asymptotes) + "  ")
+        for name, verdict in r.user_derivatives.items():
+            out.append(f"**Your derivative `{name}`:** {verdict}  ")
+        out.append("")
+        if r.findings:
+            out += ["| severity | code | finding |", "|---|---|---|"]
+            out += [f"| {f.severity} | `{f.code}` | {_md_cell(f.message)} |" for f in r.findings]
+        else:
+            out.append("No findings.")
+        if r.undecided:
+            out += ["", "Undecided: " + "; ".join(_md_cell(u) for u in r.undecided)]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,275 @@
+"""The audit on hand-built cases: every finding code, the seed threads, and the contracts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+
+from symact import Activation, Param, load_definitions, x
+from symact.audit import CODES, audit
+from symact.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = sorted((ROOT / "definitions").glob("*.py"))
+
+
+def _codes(report, code=None):
+    found = [f for f in report.findings if code is None or f.code == code]
+    return found
+
+
+def _one(report, code):
+    found = _codes(report, code)
+    assert found, f"no {code} finding in {[(f.code, f.message) for f in report.findings]}"
+    return found
+
+
+# --------------------------------------------------------------------- seeds/003
+
+
+def test_seed003_bump_with_abs_condition_has_poles_inside_the_support_when_sigma_above_one():
+    """|x| < σ instead of x² < σ: poles at ±√σ lie inside the support when σ > 1."""
+    sigma = Param("sigma", init=0.5, positive=True, bounds=(0.1, 10.0))
+    act = Activation(
+        name="bump003",
+        expr=sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), sp.Abs(x) < sigma), (0, True)),
+        params=[sigma],
+    )
+    r = audit(act)
+    poles = [f for f in _one(r, "singularity") if f.where["quantity"] == "f"]
+    assert len(poles) == 1
+    assert poles[0].where["x"] == ["-sqrt(sigma)", "sqrt(sigma)"]
+    assert poles[0].where["condition"] == "when sigma > 1"
+    jumps = _one(r, "discontinuity")
+    assert {f.where["x"] for f in jumps} == {"sigma", "-sigma"}
+    assert all(f.severity == "warning" for f in jumps)
+    assert any(a["kind"] == "vertical" and a["active"] == "when sigma > 1" for a in r.asymptotes)
+
+
+def test_seed003_corrected_bump_is_clean():
+    (act,) = load_definitions(ROOT / "definitions" / "bump.py")
+    r = audit(act)
+    assert not r.errors and not _codes(r, "discontinuity")
+    entries = [s for s in r.singularities if s["quantity"] == "f"]
+    assert {s["x"] for s in entries} == {"sqrt(sigma)", "-sqrt(sigma)"}
+    assert all(s["active"] == "never" and not s["unbounded"] for s in entries)
+
+
+def test_seed003_threshold_param_used_only_in_a_condition_is_a_dead_gradient():
+    t = Param("t", init=0.0, bounds=(-1.0, 1.0))
+    r = audit(Activation(name="thresh", expr=sp.Piecewise((sp.tanh(x), x > t), (0, True)), params=[t]))
+    (dead,) = _one(r, "dead-gradient")
+    assert dead.where == {"wrt": "t"} and "only moves a branch boundary" in dead.message
+    (jump,) = _one(r, "discontinuity")
+    assert "when t = 0" in jump.message
+
+
+def test_seed003_param_that_never_reaches_the_output_is_unused():
+    k = Param("k", init=1.0)
+    r = audit(Activation(name="unused", expr=sp.tanh(x), params=[k]))
+    (finding,) = _one(r, "unused-parameter")
+    assert finding.severity == "error" and "Gradients do not exist" in finding.message
+
+
+# --------------------------------------------------------------------- seeds/004
+
+
+def test_seed004_pulse_has_no_gradient_anywhere_and_jumps_at_four_points():
+    m = Param("m", init=2.0, positive=True, bounds=(1.0, 4.0))
+    e = Param("e", init=0.5, positive=True, bounds=(0.1, 0.9))
+    pulse = sp.Piecewise((1, ((x < m) & (x > m - e)) | ((x > -m) & (x < -m + e))), (0, True))
+    r = audit(Activation(name="pulse", expr=pulse, params=[m, e]))
+    assert {f.where["wrt"] for f in _one(r, "dead-gradient")} == {"x", "m", "e"}
+    assert {f.where["x"] for f in _one(r, "discontinuity")} == {"m", "-m", "-e + m", "e - m"}
+    assert r.range["text"] == "[0, 1]"
+
+
+def test_seed004_pulse_with_a_surrogate_is_reported_as_deliberate():
+    m = Param("m", init=2.0, positive=True, bounds=(1.0, 4.0))
+    pulse = sp.Piecewise((1, (x < m) & (x > -m)), (0, True))
+    r = audit(Activation(name="spike", expr=pulse, params=[m], surrogate={x: sp.exp(-x**2)}))
+    (sur,) = _one(r, "surrogate")
+    assert sur.severity == "info" and "exp(-x**2)" in sur.message
+    assert {f.where["wrt"] for f in _codes(r, "dead-gradient")} == {"m"}
+
+
+def test_rounding_without_surrogate_is_a_dead_gradient():
+    r = audit(Activation(name="rnd", expr=sp.floor(x + sp.Rational(1, 2))))
+    (dead,) = _one(r, "dead-gradient")
+    assert dead.where == {"wrt": "x"} and "surrogate" in dead.message
+
+
+def test_straight_through_rounding_is_a_surrogate_not_an_error():
+    (act,) = load_definitions(ROOT / "definitions" / "round_ste.py")
+    r = audit(act)
+    assert not r.errors and _one(r, "surrogate")
+
+
+# ------------------------------------------------------------- singularities
+
+
+def test_pole_of_a_rational_function():
+    r = audit(Activation(name="inv", expr=1 / x))
+    assert {f.where["quantity"] for f in _one(r, "singularity")} == {"f", "d_x"}
+    assert r.range["text"] == "(-oo, oo)"
+    assert any(a["kind"] == "vertical" and a["x"] == "0" for a in r.asymptotes)
+
+
+def test_log_domain_edge_inside_the_domain():
+    r = audit(Activation(name="logabs", expr=sp.log(x**2 + sp.Rational(1, 10**12)) * 0 + sp.log(sp.Abs(x) + 1) / x))
+    assert _one(r, "singularity")
+
+
+def test_singularity_only_in_a_derivative():
+    """cbrt(x) is finite at 0; its derivative is not."""
+    r = audit(Activation(name="cbrt", expr=sp.Piecewise((x ** sp.Rational(1, 3), x > 0), (0, True)), domain=(-2, 2)))
+    found = _one(r, "singularity")
+    assert {f.where["quantity"] for f in found} == {"d_x"}
+
+
+def test_pole_outside_the_active_branch_is_listed_but_not_an_error():
+    r = audit(Activation(name="guarded", expr=sp.Piecewise((1 / (x - 3), x > 4), (0, True))))
+    assert not _codes(r, "singularity")
+    (entry,) = [s for s in r.singularities if s["quantity"] == "f"]
+    assert entry["x"] == "3" and entry["active"] == "never"
+
+
+# -------------------------------------------------------- boundaries and kinks
+
+
+def test_relu_has_a_kink_with_left_and_right_slopes():
+    (kink,) = _one(audit(Activation(name="relu", expr=sp.Max(0, x))), "kink")
+    assert kink.where["left"] == "0" and kink.where["right"] == "1"
+
+
+def test_elu_kink_disappears_at_alpha_one():
+    (act,) = load_definitions(ROOT / "definitions" / "elu.py")
+    (kink,) = _one(audit(act), "kink")
+    assert "smooth only when alpha = 1" in kink.message
+
+
+def test_step_is_a_discontinuity_with_both_values():
+    (jump,) = _one(audit(Activation(name="step", expr=sp.Heaviside(x, 1))), "discontinuity")
+    assert jump.where["left"] == "0" and jump.where["right"] == "1"
+
+
+# ----------------------------------------------------------- range, asymptotes
+
+
+@pytest.mark.parametrize(
+    ("expr", "text", "bounded"),
+    [
+        (sp.tanh(x), "(-1, 1)", True),
+        (1 / (1 + sp.exp(-x)), "(0, 1)", True),
+        (sp.log(1 + sp.exp(x)), "(0, oo)", False),
+        (x / (1 + sp.exp(-x)), "[-0.278465, oo)", False),
+    ],
+)
+def test_range_and_bounded_range_note(expr, text, bounded):
+    r = audit(Activation(name="act", expr=expr))
+    assert r.range["text"] == text
+    assert bool(_codes(r, "bounded-range")) == bounded
+
+
+def test_oblique_and_horizontal_asymptotes():
+    r = audit(Activation(name="softplus", expr=sp.log(1 + sp.exp(x))))
+    assert {(a["kind"], a["x"], a["y"]) for a in r.asymptotes} == {("oblique", "+oo", "x"), ("horizontal", "-oo", "0")}
+
+
+# ------------------------------------------------------- saturation, float32
+
+
+def test_saturation_intervals_of_tanh():
+    found = _one(audit(Activation(name="tanh", expr=sp.tanh(x))), "saturation")
+    intervals = [f.where["interval"] for f in found]
+    assert intervals == [["-oo", "-7.605"], ["7.605", "oo"]]
+
+
+def test_naive_softplus_overflows_in_float32_and_the_generated_code_does_not():
+    found = _one(audit(Activation(name="sp", expr=sp.log(1 + sp.exp(x)))), "float32-overflow")
+    assert all(f.where["fixed"] for f in found)
+    assert any(f.where["quantity"] == "d_x" for f in found)
+
+
+# ------------------------------------------------------------ user derivatives
+
+
+def test_correct_user_derivative_in_another_form_is_proven():
+    """σ(x)(1 − σ(x)) and e^(−x)/(1 + e^(−x))² are the same function."""
+    s = 1 / (1 + sp.exp(-x))
+    r = audit(Activation(name="sig", expr=s, derivative={x: s * (1 - s)}))
+    assert not _codes(r, "derivative-mismatch")
+    assert r.user_derivatives == {"d_x": "proven equal symbolically"}
+
+
+def test_wrong_user_derivative_is_refuted_with_a_point_and_both_values():
+    beta = Param("beta", init=1.0, bounds=(0.5, 2.0))
+    s = 1 / (1 + sp.exp(-beta * x))
+    act = Activation(name="swish", expr=x * s, params=[beta], derivative={beta: x * s * (1 - s)})
+    (mismatch,) = _one(audit(act), "derivative-mismatch")
+    assert mismatch.severity == "error"
+    assert "it gives" in mismatch.message and "the true value is" in mismatch.message
+    assert set(mismatch.where) == {"x", "beta"}
+
+
+# ------------------------------------------------------------------ contracts
+
+
+def test_every_finding_code_is_covered_by_this_file():
+    source = Path(__file__).read_text()
+    assert all(f'"{code}"' in source for code in CODES)
+
+
+@pytest.mark.parametrize("path", CATALOG, ids=lambda p: p.stem)
+def test_catalog_is_sound_and_fully_described(path):
+    for act in load_definitions(path):
+        r = audit(act)
+        assert not r.errors, [(f.code, f.message) for f in r.errors]
+        assert r.range is not None and r.range["text"]
+        assert {a["x"] for a in r.asymptotes if a["kind"] != "vertical"} == {"+oo", "-oo"}
+
+
+def test_cli_json_contract_and_strict_exit_codes(tmp_path):
+    source = tmp_path / "defs.py"
+    source.write_text(
+        "import sympy as sp\n"
+        "from symact import Activation, x\n"
+        "ok = Activation(name='ok', expr=sp.tanh(x))\n"
+        "bad = Activation(name='bad', expr=sp.floor(x))\n"
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["audit", "-q", "--format", "json", str(source)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [a["name"] for a in data["activations"]] == ["ok", "bad"]
+    for a in data["activations"]:
+        assert {"name", "params", "formulas", "singularities", "asymptotes", "range", "findings"} <= set(a)
+        assert {"unicode", "latex", "text"} <= set(a["formulas"]["f"])
+        for f in a["findings"]:
+            assert {"code", "severity", "message", "where"} <= set(f)
+            assert CODES[f["code"]] == f["severity"]
+    assert runner.invoke(main, ["audit", "-q", "--strict", str(source)]).exit_code == 1
+    only_ok = tmp_path / "ok.py"
+    only_ok.write_text("import sympy as sp\nfrom symact import Activation, x\nok = Activation(name='ok', expr=sp.tanh(x))\n")
+    assert runner.invoke(main, ["audit", "-q", "--strict", str(only_ok)]).exit_code == 0
+    missing = runner.invoke(main, ["audit", str(tmp_path / "nope.py")])
+    assert missing.exit_code == 2 and missing.stderr.strip() == f"symact: {tmp_path / 'nope.py'}: no such file"
+
+
+def test_cli_text_and_markdown(tmp_path):
+    runner = CliRunner()
+    text = runner.invoke(main, ["audit", "-q", str(ROOT / "definitions" / "elu.py")])
+    assert text.exit_code == 0
+    assert "range: (-1, oo) at alpha=1" in text.stdout and "kink" in text.stdout
+    md = runner.invoke(main, ["audit", "-q", "--format", "markdown", str(ROOT / "definitions" / "elu.py")])
+    assert md.exit_code == 0
+    assert "## `elu`" in md.stdout and "| info | `kink` |" in md.stdout and "$" in md.stdout
+
+
+def test_a_tiny_budget_reports_what_it_could_not_decide():
+    r = audit(Activation(name="hard", expr=sp.atan(sp.sinh(x) ** 3) / (1 + sp.exp(sp.sin(x)))), budget=1e-3)
+    assert r.undecided
