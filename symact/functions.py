@@ -16,7 +16,7 @@ class Sigmoid(sp.Function):
     >>> from sympy import Symbol, exp
     >>> u = Symbol("u", real=True)
     >>> Sigmoid(u).diff(u)
-    Sigmoid(u)*Sigmoid(-u)
+    Sigmoid(-u)*Sigmoid(u)
     >>> Sigmoid(u).rewrite(exp)
     1/(1 + exp(-u))
     """
@@ -94,8 +94,38 @@ class Erfc(sp.Function):
         return sp.erfc(self.args[0])._eval_evalf(prec)
 
 
+class Exp(sp.Function):
+    """e^u that SymPy leaves alone: ``Exp(u)**2`` stays a square of one exp call.
+
+    SymPy turns ``exp(u)**2`` into ``exp(2*u)``, a second call; the one-exp rewrites
+    (Note [One exp per element] in rewrite.py) need the square of the first.
+
+    >>> from sympy import Symbol
+    >>> u = Symbol("u", real=True)
+    >>> Exp(-u)**2
+    Exp(-u)**2
+    """
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return self
+
+    def _eval_rewrite_as_exp(self, u: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.exp(u)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_positive(self) -> bool | None:
+        return True if self.args[0].is_real else None
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return sp.exp(self.args[0])._eval_evalf(prec)
+
+
 #: Every function defined here, for printers and numeric evaluators.
-STABLE_FUNCTIONS = (Sigmoid, Softplus, Erfc)
+STABLE_FUNCTIONS = (Sigmoid, Softplus, Erfc, Exp)
 
 
 def expand_stable(expr: sp.Expr) -> sp.Expr:

@@ -41,14 +41,14 @@ def fold_constants(expr: sp.Basic, digits: int = 30) -> sp.Basic:
     """
     if isinstance(expr, (sp.Integer, sp.Float, sp.Symbol)) or expr in (sp.true, sp.false):
         return expr
-    if isinstance(expr, sp.Pow):
-        exp = expr.exp if expr.exp.is_Rational else fold_constants(expr.exp, digits)
-        return sp.Pow(fold_constants(expr.base, digits), exp)
     if isinstance(expr, sp.Expr) and expr.is_number:
         value = sp.N(expr, digits)
         if value.is_real is False or not value.is_Number:
             return expr
         return sp.Float(value, digits)
+    if isinstance(expr, sp.Pow):
+        exp = expr.exp if expr.exp.is_Rational else fold_constants(expr.exp, digits)
+        return sp.Pow(fold_constants(expr.base, digits), exp)
     if not expr.args:
         return expr
     return expr.func(*[fold_constants(a, digits) for a in expr.args])
@@ -66,6 +66,7 @@ _MP_FUNCTIONS = {
     "Sigmoid": _mp_sigmoid,
     "Softplus": _mp_softplus,
     "Erfc": mpmath.erfc,
+    "Exp": mpmath.exp,
     "log1p": mpmath.log1p,
     "expm1": mpmath.expm1,
 }
@@ -120,11 +121,22 @@ def cross_reference(exact: Callable[..., Any], stable: Callable[..., Any], point
     """The exact formula's value, confirmed by a second, independent formula.
 
     Agreement between precisions is no proof: log(1 + e^-382) is 0 at 60 and at 120
-    digits alike. So the precision doubles (up to 1920 digits) until the exact formula
-    and the stable printed one agree to DIGITS digits. Returns None where they never
-    do: a cancellation beyond reach, or a wrong rewrite (the caller tells which).
+    digits alike. So the exact formula must agree to DIGITS digits with the stable printed
+    one. The working precision starts where the stable value's magnitude says the exact
+    formula can resolve it (a value of 1e-300 from terms of size |x| needs 300 more digits)
+    and doubles up to 1920 digits (after one cheap try at 60 digits, which settles every
+    formula that does not cancel). Returns None where they never agree: a cancellation
+    beyond reach, or a wrong rewrite (the caller tells which).
     """
-    for dps in _CROSS_PRECISIONS:
+    guess = _at(stable, point, _CROSS_PRECISIONS[0])
+    need = _CROSS_PRECISIONS[0]
+    if isinstance(guess, mpmath.mpf) and mpmath.isfinite(guess) and guess != 0:
+        size = max(1.0, *(abs(v) for v in point))
+        need = DIGITS + 10 + max(0, int(-mpmath.log10(abs(guess)))) + int(math.log10(size))
+    ladder = [_CROSS_PRECISIONS[0]]
+    if need <= _CROSS_PRECISIONS[-1]:  # else the exact formula cannot resolve it: do not try
+        ladder += [p for p in _CROSS_PRECISIONS[1:] if p * 2 > need]
+    for dps in ladder:
         a = _at(exact, point, dps)
         if not mpmath.isfinite(a):
             return a
@@ -158,6 +170,7 @@ _NP_FUNCTIONS = {
     "Sigmoid": _np_sigmoid,
     "Softplus": _np_softplus,
     "Erfc": _np_ufunc(math.erfc),
+    "Exp": np.exp,
     "erfc": _np_ufunc(math.erfc),
     "erf": _np_ufunc(math.erf),
     "log1p": np.log1p,
@@ -197,6 +210,14 @@ def ulp_errors(computed: np.ndarray, reference: Sequence[Any], dtype: Any) -> np
     return out
 
 
+def kappa_at(partials: Sequence[Callable[..., Any]], value: Any, point: Sequence[float]) -> Any:
+    """κ of a quantity at ``point``: its partials (functions of mpmath numbers, ideally of the
+    stable printed form) at 60 digits; three significant digits are all κ needs."""
+    grads = [_at(d, point, _CROSS_PRECISIONS[0]) for d in partials]
+    grads = [g.real if isinstance(g, mpmath.mpc) else g for g in grads]
+    return condition_number(value, grads, [mpmath.mpf(v) for v in point])
+
+
 def condition_number(value: Any, partials: Sequence[Any], point: Sequence[Any]) -> Any:
     """κ = Σ |v · ∂q/∂v| / |q| over the inputs v (x and params); inf where q = 0 ≠ Σ."""
     num = sum(abs(v * d) for v, d in zip(point, partials))
@@ -206,20 +227,44 @@ def condition_number(value: Any, partials: Sequence[Any], point: Sequence[Any]) 
 
 
 def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tuple[float, ...]]:
-    """Inputs that expose overflow and cancellation: the domain, extremes and tiny values,
-    at every parameter's init and range ends; all exactly representable in float32."""
+    """Inputs that expose overflow and cancellation: the domain (densely at the params'
+    init, coarsely at each end of each param's range), extremes and tiny values; all
+    exactly representable in float32."""
     lo, hi = domain
-    xs = list(np.linspace(lo, hi, 17)) + [
-        s * m for s in (1.0, -1.0) for m in (1e-6, 1e-3, 0.3, 3.0, 12.0, 30.0, 88.5, 100.0, 1e4)
-    ]
+    special = [s * m for s in (1.0, -1.0) for m in (1e-6, 1e-3, 0.3, 3.0, 12.0, 30.0, 88.5, 100.0, 1e4)]
+    dense = list(np.linspace(lo, hi, 121)) + special
+    coarse = list(np.linspace(lo, hi, 17)) + special
     inits = [p.init for p in params]
-    settings = [inits] + [
-        [*inits[:i], v, *inits[i + 1 :]] for i, p in enumerate(params) for v in p.sample_range()
+    settings = [(inits, dense)] + [
+        ([*inits[:i], v, *inits[i + 1 :]], coarse) for i, p in enumerate(params) for v in p.sample_range()
     ]
-    points = {
-        tuple(float(np.float32(v)) for v in (xv, *ps)) for xv in xs for ps in settings
-    }
+    points = {tuple(float(np.float32(v)) for v in (xv, *ps)) for ps, xs in settings for xv in xs}
     return sorted(points)
+
+
+_REFERENCES: dict[tuple[Any, ...], tuple[list[Any], list[Any], list[int]]] = {}
+
+
+def _probe_references(
+    exact: sp.Expr, symbols: Sequence[sp.Symbol], points: Sequence[tuple[float, ...]]
+) -> tuple[list[Any], list[Any], list[int]]:
+    """References and κ of ``exact`` at ``points`` (cached: every candidate form of one
+    quantity is measured against the same references)."""
+    key = (exact, tuple(symbols), tuple(points))
+    if key not in _REFERENCES:
+        ref_fn = mp_function(exact, symbols)
+        grads = [mp_function(diff_ae(exact, s), symbols) for s in symbols]
+        refs, kappas, keep = [], [], []
+        for i, pt in enumerate(points):
+            value = reference(ref_fn, pt)
+            if isinstance(value, mpmath.mpc) or not mpmath.isfinite(value):
+                continue
+            partials = [reference(g, pt) for g in grads]
+            refs.append(value)
+            kappas.append(condition_number(value, partials, [mpmath.mpf(v) for v in pt]))
+            keep.append(i)
+        _REFERENCES[key] = (refs, kappas, keep)
+    return _REFERENCES[key]
 
 
 def metric_scores(
@@ -228,25 +273,18 @@ def metric_scores(
     symbols: Sequence[sp.Symbol],
     points: Sequence[tuple[float, ...]],
     dtype: Any,
+    compute_dtype: Any = None,
 ) -> np.ndarray:
-    """The error metric of ``candidate`` (evaluated in ``dtype``) against ``exact`` per point.
+    """The error metric of ``candidate`` against ``exact`` per point, with inputs and the
+    result in ``dtype`` and the arithmetic in ``compute_dtype`` (default: ``dtype``).
 
     Points where the exact value is not a finite real number are scored 0.
     """
-    ref_fn = mp_function(exact, symbols)
-    grads = [mp_function(diff_ae(exact, s), symbols) for s in symbols]
-    cols = np.asarray(points, dtype=dtype).T
+    cols = np.asarray(points, dtype=dtype).T.astype(compute_dtype or dtype)
     with np.errstate(all="ignore"):
         computed = np.broadcast_to(np.asarray(np_function(candidate, symbols)(*cols)), cols[0].shape)
-    refs, kappas, keep = [], [], []
-    for i, pt in enumerate(points):
-        value = reference(ref_fn, pt)
-        if isinstance(value, mpmath.mpc) or not mpmath.isfinite(value):
-            continue
-        partials = [reference(g, pt) for g in grads]
-        refs.append(value)
-        kappas.append(condition_number(value, partials, [mpmath.mpf(v) for v in pt]))
-        keep.append(i)
+        computed = computed.astype(dtype)
+    refs, kappas, keep = _probe_references(exact, symbols, points)
     scores = np.zeros(len(points))
     if keep:
         errs = ulp_errors(computed[keep], refs, dtype)

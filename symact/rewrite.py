@@ -11,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
 from sympy.codegen.rewriting import expm1_opt, log1p_opt
 
-from .functions import Erfc, Sigmoid, Softplus
+from .functions import Erfc, Exp, Sigmoid, Softplus
 
-__all__ = ["Rewrite", "STABLE_REWRITES", "apply_rewrites", "sign_split"]
+__all__ = ["Rewrite", "STABLE_REWRITES", "apply_rewrites", "sign_split", "exp_basis", "t_rational"]
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def sign_split(expr: sp.Expr) -> sp.Expr | None:
 
     >>> from symact import x
     >>> sign_split(x * Sigmoid(x) - Softplus(x))
-    Piecewise((-x*Sigmoid(-x) - Softplus(-x), x > 0), (x*Sigmoid(x) - Softplus(x), True))
+    Piecewise((-x*Sigmoid(-x) - Softplus(-x), x >= 0), (x*Sigmoid(x) - Softplus(x), True))
     """
     args = sorted({f.args[0] for f in expr.atoms(Softplus)}, key=sp.default_sort_key)
     if not args:
@@ -237,4 +238,158 @@ def sign_split(expr: sp.Expr) -> sp.Expr | None:
     positive = apply_rewrites(sp.expand(positive, deep=False, power_base=False, power_exp=False, log=False, multinomial=False))
     if positive == expr:
         return None
-    return sp.Piecewise((positive, u > 0), (expr, True))
+    return sp.Piecewise((positive, u >= 0), (expr, True))
+
+
+# Note [One exp per element]
+# Sigmoid, softplus, sech and the tanh∘softplus of mish are all rational functions of
+# t = e^(−|a|) for a shared argument a (up to a factor ±1 or ±2). On each side of a = 0
+# the rewrite below replaces every such call by its rational form in t, with t itself
+# computed once; t ∈ (0, 1], so nothing overflows, and no form subtracts nearly equal
+# numbers. tanh(a) alone is left out: (1 − t²)/(1 + t²) cancels as a → 0.
+
+_T = sp.Dummy("t", positive=True)
+_RATIOS = (1, -1, 2, -2)
+
+
+def _kind(node: sp.Basic) -> tuple[str, sp.Expr] | None:
+    if isinstance(node, sp.exp):
+        return "exp", node.args[0]
+    if isinstance(node, Sigmoid):
+        return "sigmoid", node.args[0]
+    if isinstance(node, Softplus):
+        return "softplus", node.args[0]
+    if isinstance(node, (sp.tanh, sp.sech)) and isinstance(node.args[0], Softplus):
+        return f"{type(node).__name__}-softplus", node.args[0].args[0]
+    if isinstance(node, sp.sech):
+        return "sech", node.args[0]
+    return None
+
+
+def _forms(a: sp.Expr, positive: bool) -> dict[tuple[str, int], sp.Expr]:
+    """Each function of k·a as a rational function of t = e^(−|a|), on one side of 0."""
+    t = _T
+    s = 1 if positive else -1  # for a < 0, e^(k·a) = t^(−k): mirror k
+    forms: dict[tuple[str, int], sp.Expr] = {}
+    for k in _RATIOS:
+        m = s * k  # e^(k·a) = t^(−m)
+        forms["exp", k] = t ** (-m)
+        forms["sigmoid", k] = 1 / (1 + t**m) if m > 0 else t ** (-m) / (1 + t ** (-m))
+        forms["sech", k] = 2 * t ** abs(m) / (1 + t ** (2 * abs(m)))
+        forms["softplus", k] = (k * a + log1p(t ** abs(m))) if m > 0 else log1p(t ** abs(m))
+    if positive:  # n = e^a(e^a + 2) = (1 + 2t)/t²
+        forms["tanh-softplus", 1] = (1 + 2 * t) / (1 + 2 * t + 2 * t**2)
+        forms["sech-softplus", 1] = 2 * t * (1 + t) / (1 + 2 * t + 2 * t**2)
+    else:  # n = t(t + 2)
+        forms["tanh-softplus", 1] = t * (t + 2) / (t * (t + 2) + 2)
+        forms["sech-softplus", 1] = 2 * (t + 1) / (t * (t + 2) + 2)
+    return forms
+
+
+def _ratio(arg: sp.Expr, core: sp.Expr) -> int | None:
+    for k in _RATIOS:
+        if sp.expand(arg - k * core) == 0:
+            return k
+    return None
+
+
+def _core(atoms: list[tuple[sp.Basic, str, sp.Expr]]) -> sp.Expr | None:
+    """The argument a that covers the most calls; ties go to the simplest."""
+    candidates = {c for _, _, arg in atoms for c in (arg, -arg, arg / 2, -arg / 2)}
+    best, best_count = None, 0
+    for c in sorted(candidates, key=lambda e: (sp.count_ops(e), sp.default_sort_key(e))):
+        count = sum(
+            1 for _, kind, arg in atoms if _ratio(arg, c) is not None and (not kind.endswith("-softplus") or arg == c)
+        )
+        if count > best_count:
+            best, best_count = c, count
+    return best if best_count >= 2 or any(k.endswith("-softplus") or k in ("sigmoid", "softplus") for _, k, _ in atoms) else None
+
+
+def exp_basis(expr: sp.Expr) -> sp.Expr | None:
+    """Every sigmoid/softplus/sech/exp of ±a, ±2a (and mish's tanh∘softplus) from one exp.
+
+    See Note [One exp per element]. Returns ``Piecewise((form for a ≥ 0, a >= 0),
+    (form for a < 0, True))``, or None when nothing is covered.
+
+    >>> from symact import x
+    >>> exp_basis(x * Sigmoid(x))
+    Piecewise((x/(Exp(-x) + 1), x >= 0), (x*Exp(x)/(Exp(x) + 1), True))
+    """
+    if isinstance(expr, sp.Piecewise):
+        parts = [(exp_basis(e) or e, c) for e, c in expr.args]
+        if all(p is e for (p, _), (e, _) in zip(parts, expr.args)):
+            return None
+        return sp.piecewise_fold(sp.Piecewise(*parts))
+    atoms = []
+    for node in sp.preorder_traversal(expr):
+        found = _kind(node)
+        if found is not None:
+            atoms.append((node, *found))
+    if not atoms:
+        return None
+    a = _core(atoms)
+    if a is None:
+        return None
+    sides = []
+    for positive in (True, False):
+        forms = _forms(a, positive)
+        mapping = {}
+        for node, kind, arg in sorted(atoms, key=lambda n: -sp.count_ops(n[0])):
+            k = _ratio(arg, a)
+            if k is not None and (kind, k) in forms and node not in mapping:
+                mapping[node] = forms[kind, k]
+        if not mapping:
+            return None
+        t_value = Exp(-a) if positive else Exp(a)
+        sides.append(expr.xreplace(mapping).xreplace({_T: t_value}))
+    return sp.Piecewise((sides[0], a >= 0), (sides[1], True))
+
+
+def t_rational(expr: sp.Expr, offset: bool = False) -> sp.Expr | None:
+    """A one-exp form as one fraction of polynomials in t, each in Horner form.
+
+    Summing the terms of a one-exp form rounds each term and may cancel; over a common
+    denominator the numerator's coefficients often keep one sign on each side of 0 (for
+    mish', t³ + 4t² + (6 + 4x)t + 4(1 + x) for x < 0), so nothing cancels. With
+    ``offset``, a fraction N/D that tends to L = N(0)/D(0) ≠ 0 as t → 0 is written
+    L + (N − L·D)/D, the numerator expanded so that its constant term cancels exactly:
+    the rounding then falls on a small correction, not on the whole value (mish' for
+    x > 0 is 1 + t²((4x − 2) + (4x − 4)t − 4t²)/D²); where L = 0 the plain fraction
+    stays. Returns None when a branch is not rational in a single Exp.
+
+    >>> from symact import x
+    >>> t_rational(sp.Piecewise((x / (Exp(-x) + 1) + Exp(-x) / (Exp(-x) + 1), x >= 0), (x, True)))
+    Piecewise(((x + Exp(-x))/(Exp(-x) + 1), x >= 0), (x, True))
+    >>> t_rational(x * (1 + 2 * Exp(-x)) / (1 + 2 * Exp(-x) + 2 * Exp(-x) ** 2), offset=True)
+    x - 2*x*Exp(-x)**2/((2*Exp(-x) + 2)*Exp(-x) + 1)
+    """
+    if isinstance(expr, sp.Piecewise):
+        parts = [(t_rational(e, offset), e, c) for e, c in expr.args]
+        if all(p is None for p, _, _ in parts):
+            return None
+        return sp.Piecewise(*[(p if p is not None else e, c) for p, e, c in parts])
+    exps = expr.atoms(Exp)
+    if len(exps) != 1:
+        return None
+    (e,) = exps
+    t = sp.Dummy("t", positive=True)
+    num, den = sp.fraction(sp.together(expr.xreplace({e: t})))
+    if not (num.is_polynomial(t) and den.is_polynomial(t)):
+        return None
+
+    def horner(poly: sp.Expr) -> sp.Expr:
+        out = []
+        for f in sp.Mul.make_args(poly):
+            base, power = f.as_base_exp()
+            out.append(sp.horner(sp.expand(base), t) ** power if base.has(t) else f)
+        return sp.Mul(*out)
+
+    limit = sp.cancel(num.subs(t, 0) / den.subs(t, 0)) if offset and den.subs(t, 0) != 0 else sp.S.Zero
+    if limit != 0:
+        rest = sp.expand(num - limit * sp.expand(den))
+        if rest == 0:
+            return limit
+        rest_num, rest_den = sp.fraction(sp.together(rest))
+        return (limit + horner(sp.factor_terms(rest_num)) / (horner(den) * rest_den)).xreplace({t: e})
+    return (horner(num) / horner(den)).xreplace({t: e})

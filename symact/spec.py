@@ -29,6 +29,7 @@ x = sp.Symbol("x", real=True)
 #: Names a parameter may not take: they are used by the generated code.
 RESERVED_NAMES = frozenset(
     {"x", "np", "math", "numba", "abs", "max", "min", "range", "forward", "backward", "nan", "inf"}
+    | {"torch", "nn", "self", "grad", "ctx", "info", "num_parameters", "device", "dtype"}
 )
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -96,9 +96,9 @@ class NumbaPrinter(PythonCodePrinter):
                 return f"({self.const(1)}/({product}))"
             return f"({product})" if exp > 1 else product
         if exp == sp.S.Half:
-            return f"math.sqrt({self._print(base)})"
+            return f"{self._module_format('math.sqrt')}({self._print(base)})"
         if exp == -sp.S.Half:
-            return f"({self.const(1)}/math.sqrt({self._print(base)}))"
+            return f"({self.const(1)}/{self._module_format('math.sqrt')}({self._print(base)}))"
         return f"{b}**{self.const(float(exp))}"
 
     def _print_Function(self, expr: sp.Function) -> str:
@@ -115,10 +115,13 @@ class NumbaPrinter(PythonCodePrinter):
     _print_Softplus = _print_Sigmoid
 
     def _print_Erfc(self, expr: sp.Function) -> str:
-        return f"math.erfc({self._print(expr.args[0])})"
+        return f"{self._module_format('math.erfc')}({self._print(expr.args[0])})"
+
+    def _print_Exp(self, expr: sp.Function) -> str:
+        return f"{self._module_format('math.exp')}({self._print(expr.args[0])})"
 
     def _print_sech(self, expr: sp.Function) -> str:
-        return f"({self.const(1)}/math.cosh({self._print(expr.args[0])}))"
+        return f"({self.const(1)}/{self._module_format('math.cosh')}({self._print(expr.args[0])}))"
 
     def _print_floor(self, expr: sp.Function) -> str:
         return f"np.floor({self._print(expr.args[0])})"
@@ -262,6 +265,23 @@ def _loops(sfx: str, params: list[str], grads: list[str]) -> str:
     return "\n".join(out)
 
 
+def _widened(name: str, derivation: Derivation, quantities: list[Any]) -> str:
+    """A float32 scalar function that computes in float64 and rounds once."""
+    params = [p.name for p in derivation.activation.params]
+    args = ", ".join(["x", *params])
+    wide = ", ".join(f"np.float64({a})" for a in ["x", *params])
+    names = [f"_{q.name}" for q in quantities]
+    return "\n".join(
+        [
+            '@numba.njit(inline="always", error_model="numpy")',
+            f"def {name}_f32({args}):",
+            "    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.",
+            f"    {', '.join(names)} = {name}_f64({wide})",
+            f"    return {', '.join(f'np.float32({n})' for n in names)}",
+        ]
+    )
+
+
 def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     """The whole ``kernels.py`` for one activation."""
     act = derivation.activation
@@ -274,8 +294,11 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     uses_math = False
     for sfx, dtype in DTYPES.items():
         printer = NumbaPrinter(dtype)
-        functions.append(_scalar_function("_f", derivation, [derivation.forward], printer))
-        functions.append(_scalar_function("_grad", derivation, list(derivation.gradients), printer))
+        for name, quantities in (("_f", [derivation.forward]), ("_grad", list(derivation.gradients))):
+            if sfx == "f32" and any(q.float32_via_float64 for q in quantities):
+                functions.append(_widened(name, derivation, quantities))
+            else:
+                functions.append(_scalar_function(name, derivation, quantities, printer))
         unknown = set(printer.module_imports) - {"math"}
         if unknown:
             raise UnsupportedFunctionError(
@@ -305,6 +328,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
         trainable_list=", ".join(trainable) if trainable else "none",
         params_tuple=as_tuple(params),
         trainable_tuple=as_tuple(trainable),
+        widened_tuple=as_tuple([q.name for q in derivation.quantities if q.float32_via_float64]),
         helpers="\n\n\n".join(helpers) if helpers else "# (no helper functions)",
         scalar_functions="\n\n\n".join(functions),
         loops="\n\n\n".join(loops),

@@ -1,0 +1,70 @@
+"""The accuracy harness, and the bounds every catalog activation must meet with it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symact import Activation, load_definitions, x
+from symact.accuracy import (
+    MAX_BOUND,
+    P99_BOUND,
+    measure_kernels,
+    measure_torch_formulas,
+    references,
+    score,
+    sweep,
+)
+from symact.derive import derive
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = [(path, act.name) for path in sorted((ROOT / "definitions").glob("*.py")) for act in load_definitions(path)]
+
+
+@pytest.mark.parametrize(("path", "name"), CATALOG, ids=[n for _, n in CATALOG])
+def test_generated_kernels_meet_the_accuracy_bounds(path, name):
+    """max ≤ 16 and p99 ≤ 2 (ULPs / max(1, κ)) for f and every gradient, float32 and float64,
+    Numba kernels and (with torch) the torch-op formulas, on a reduced sweep; and no NaN/inf
+    where the reference is finite."""
+    (act,) = [a for a in load_definitions(path) if a.name == name]
+    derivation = derive(act)
+    folder = Path(os.environ.get("SYMACT_GENERATED", ROOT / "generated")) / name
+    backends = {"numba": measure_kernels(derivation, folder, reduced=True)}
+    torch_stats = measure_torch_formulas(derivation, folder, reduced=True)
+    if torch_stats is not None:
+        backends["torch ops"] = torch_stats
+    for backend, stats in backends.items():
+        assert {q for _, q in stats} == {"f", "d_x", *(f"d_{p.name}" for p in act.trainable_params)}
+        for (dtype, quantity), s in stats.items():
+            assert s.points > 30
+            assert s.nonfinite == 0, f"{name} {backend} {dtype} {quantity}: {s.nonfinite} NaN/inf"
+            assert s.max <= MAX_BOUND and s.p99 <= P99_BOUND, f"{name} {backend} {dtype} {quantity}: {s.row()}"
+
+
+def test_the_harness_sees_cancellation():
+    """The naive 1 − tanh² scores far above the bound in float32 where the stable form passes."""
+    act = Activation(name="t", expr=sp.tanh(x))
+    derivation = derive(act)
+    points = sweep(derivation, np.float32, reduced=True)
+    refs = references(derivation, points, quantities=["d_x"])
+    xs = points[:, 0].astype(np.float32)
+    naive = 1 - np.tanh(xs) ** 2
+    with np.errstate(over="ignore"):
+        stable = (1 / np.cosh(xs.astype(np.float64)) ** 2).astype(np.float32)
+    assert score(naive, refs, "d_x", np.float32).max > 1e3
+    assert score(stable, refs, "d_x", np.float32).max <= 2
+
+
+def test_sweep_covers_the_specified_inputs():
+    (act,) = load_definitions(ROOT / "definitions" / "swish.py")
+    rows = sweep(derive(act), np.float32)
+    xs = set(rows[:, 0])
+    for v in (0.0, 88.0, -88.0, 700.0, -700.0, 1e4, -1e4):
+        assert v in xs
+    assert any(0 < abs(v) < np.finfo(np.float32).tiny for v in xs)  # subnormal inputs
+    assert set(rows[:, 1]) >= {1.0, np.float32(0.1), np.float32(4.0)}  # init and both bounds
+    assert (np.abs(rows[:, 0]) <= 10).sum() > 200 and ((np.abs(rows[:, 0]) > 10) & (np.abs(rows[:, 0]) <= 100)).sum() > 200
