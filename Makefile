@@ -8,9 +8,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint generate clean
 
+# torch is installed first, pinned (the CPU build of constraints.txt): resolving the range in
+# pyproject.toml could pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 

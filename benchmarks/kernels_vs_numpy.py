@@ -94,8 +94,8 @@ def main(n: int) -> None:
         k = _kernels(name)
         with np.errstate(all="ignore"):
             pairs = [
-                ("forward", lambda: np_fwd(x, *params), lambda: k.forward(x, *params)),
-                ("backward", lambda: np_bwd(g, x, *params), lambda: k.backward(g, x, *params)),
+                ("forward", lambda f=np_fwd, p=params: f(x, *p), lambda k=k, p=params: k.forward(x, *p)),
+                ("backward", lambda f=np_bwd, p=params: f(g, x, *p), lambda k=k, p=params: k.backward(g, x, *p)),
             ]
             for label, ref, ours in pairs:
                 t_ref, t_ours = _best(ref), _best(ours)

@@ -59,7 +59,7 @@ def _backends(value: str) -> list[str]:
 @click.option(
     "--backend",
     "backend",
-    default="numba",
+    default="numba,torch",
     show_default=True,
     help="Comma-separated backends to emit.",
 )
@@ -129,6 +129,61 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
     else:
         click.echo(as_text(reports, colour=sys.stdout.isatty()))
     if strict and any(r.errors for r in reports):
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--generated",
+    "generated_dir",
+    default="generated",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder holding the generated code to measure (one sub-folder per activation).",
+)
+@click.option("--reduced", is_flag=True, help="A small sweep (seconds) instead of the full one (minutes).")
+@click.option("--builtins/--no-builtins", default=True, show_default=True, help="Also measure PyTorch's own kernels.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_reported
+def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builtins: bool, quiet: bool) -> None:
+    """Measure the generated kernels of each activation in each FILE against 50-digit
+    references: max and p99 of ULPs / max(1, condition number), per dtype and quantity."""
+    from .accuracy import (
+        MAX_BOUND,
+        P99_BOUND,
+        measure_kernels,
+        measure_torch_builtin,
+        measure_torch_formulas,
+        table,
+    )
+    from .derive import derive
+    from .errors import SymactError
+    from .spec import load_definitions
+
+    rows = {}
+    for act in (a for path in files for a in load_definitions(path, display=str(path))):
+        folder = generated_dir / act.name
+        if not (folder / "kernels.py").exists():
+            raise SymactError(f"{folder}: no generated kernels.py; run `symact generate` first")
+        if not quiet:
+            click.echo(f"measuring {act.name} ...", err=True)
+        derivation = derive(act)
+        rows[f"{act.name}:symact numba"] = measure_kernels(derivation, folder, reduced=reduced)
+        formulas = measure_torch_formulas(derivation, folder, reduced=reduced)
+        if formulas is not None:
+            rows[f"{act.name}:symact torch ops"] = formulas
+        native = measure_torch_builtin(derivation, reduced=reduced) if builtins else None
+        if native is not None:
+            rows[f"{act.name}:torch built-in"] = native
+    click.echo(table(rows))
+    worst = [
+        (label, key, s) for label, stats in rows.items() if "symact" in label for key, s in stats.items()
+        if s.max > MAX_BOUND or s.p99 > P99_BOUND or s.nonfinite
+    ]
+    for label, (dtype, quantity), s in worst:
+        click.echo(f"over the bound ({MAX_BOUND:g} max, {P99_BOUND:g} p99): {label} {dtype} {quantity}: {s.row()}", err=True)
+    if worst:
         sys.exit(1)
 
 

@@ -20,13 +20,13 @@ import sympy as sp
 
 from .derive import Derivation, derive
 from .errors import SymactError, UnsupportedFunctionError
-from .golden import TOLERANCE, compute_golden
+from .golden import P99_TOLERANCE, TOLERANCE, compute_golden
 from .spec import Activation, load_definitions
 
 __all__ = ["BACKENDS", "GeneratedFile", "plan", "write", "stale", "display_path"]
 
 #: Backends this version can emit, in the order files are written.
-BACKENDS = ("numba",)
+BACKENDS = ("numba", "torch")
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,7 @@ def _golden_json(derivation: Derivation, source: str, digest: str) -> str:
         "activation": act.name,
         "digits": 50,
         "tolerance": TOLERANCE,
+        "p99_tolerance": P99_TOLERANCE,
         "columns": golden.columns,
         "trainable": [p.name for p in act.trainable_params],
         "init": [p.init for p in act.params],
@@ -97,6 +98,7 @@ def render(derivation: Derivation, source: str, digest: str, backends: Sequence[
     """File name -> content for one activation."""
     from .emit.numba import render_kernels
     from .emit.templates import load
+    from .emit.torch import render_torch_ops
 
     act = derivation.activation
     header = _header(source, digest)
@@ -104,10 +106,14 @@ def render(derivation: Derivation, source: str, digest: str, backends: Sequence[
     try:
         if "numba" in backends:
             files["kernels.py"] = render_kernels(derivation, header, _formulas(derivation))
+        if "torch" in backends:
+            files["torch_ops.py"] = render_torch_ops(derivation, header, _formulas(derivation), digest)
     except UnsupportedFunctionError as e:
         raise act.error(str(e).removeprefix(f"activation {act.name!r}: ")) from None
     files["golden.json"] = _golden_json(derivation, source, digest)
-    files[f"test_{act.name}.py"] = load("test.py").substitute(header=header, name=act.name)
+    files[f"test_{act.name}.py"] = load("test.py").substitute(
+        header=header, name=act.name, class_name=act.class_name
+    )
     return files
 
 
@@ -123,6 +129,8 @@ def plan(
         raise SymactError(
             f"unknown or unavailable backend {unknown[0]!r}; this version emits: {', '.join(BACKENDS)}"
         )
+    if "torch" in backends and "numba" not in backends:
+        raise SymactError("the torch backend runs the numba kernels on CPU: use --backend numba,torch")
     say = progress or (lambda message: None)
     loaded: list[tuple[Activation, str, str]] = []
     names: dict[str, str] = {}

@@ -48,6 +48,8 @@ __name__ = "symact_generated_gaussian_bump_kernels"  # noqa: A001
 
 PARAMS = ('a', 'b', 'c',)
 TRAINABLE = ('a', 'b', 'c',)
+#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+FLOAT32_VIA_FLOAT64 = ()
 
 
 # (no helper functions)

@@ -11,7 +11,8 @@ Formulas (exact; the kernels evaluate the stable forms listed after them):
 
 Stable forms, branch by branch:
     f: x*Sigmoid(2*sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))
-    d_x: sqrt(2)*x*(26829*x**2/200000 + 1)*sech(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2/(2*sqrt(pi)) + Sigmoid(2*sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))
+    d_x where sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi) >= 0: 2*sqrt(2)*x*(26829*x**2/200000 + 1)*Exp(-sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2/(sqrt(pi)*(Exp(-sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2 + 1)**2) + 1/(Exp(-sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2 + 1)
+    d_x: 2*sqrt(2)*x*(26829*x**2/200000 + 1)*Exp(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2/(sqrt(pi)*(Exp(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2 + 1)**2) + Exp(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2/(Exp(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2 + 1)
 
 Functions:
     forward(x) -> f, same shape as x
@@ -42,6 +43,8 @@ __name__ = "symact_generated_gelu_tanh_kernels"  # noqa: A001
 
 PARAMS = ()
 TRAINABLE = ()
+#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+FLOAT32_VIA_FLOAT64 = ('d_x',)
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -66,25 +69,22 @@ def _sigmoid_f64(u):
 def _f_f32(x):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.float32(np.nan)
-    _f = x*_sigmoid_f32(np.float32(1.1283791670955126)*math.sqrt(np.float32(2.0))*(np.float32(0.044715)*(x*x*x) + x))
+    _f = x*_sigmoid_f32(np.float32(0.07135481627260025)*(x*x*x) + np.float32(1.5957691216057308)*x)
     return _f
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _grad_f32(x):
-    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
-        return np.float32(np.nan)
-    _t0 = math.sqrt(np.float32(2.0))
-    _t1 = _t0*(np.float32(0.044715)*(x*x*x) + x)
-    _d_x = np.float32(0.28209479177387814)*_t0*x*(np.float32(0.134145)*(x*x) + np.float32(1.0))*((np.float32(1.0)/math.cosh(np.float32(0.5641895835477563)*_t1))*(np.float32(1.0)/math.cosh(np.float32(0.5641895835477563)*_t1))) + _sigmoid_f32(np.float32(1.1283791670955126)*_t1)
-    return _d_x
+    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
+    _d_x = _grad_f64(np.float64(x))
+    return np.float32(_d_x)
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _f_f64(x):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan
-    _f = x*_sigmoid_f64(1.1283791670955126*math.sqrt(2.0)*(0.044715*(x*x*x) + x))
+    _f = x*_sigmoid_f64(0.07135481627260025*(x*x*x) + 1.5957691216057308*x)
     return _f
 
 
@@ -92,9 +92,14 @@ def _f_f64(x):
 def _grad_f64(x):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan
-    _t0 = math.sqrt(2.0)
-    _t1 = _t0*(0.044715*(x*x*x) + x)
-    _d_x = 0.28209479177387814*_t0*x*(0.134145*(x*x) + 1.0)*((1.0/math.cosh(0.5641895835477563*_t1))*(1.0/math.cosh(0.5641895835477563*_t1))) + _sigmoid_f64(1.1283791670955126*_t1)
+    if (math.sqrt(2.0)*((0.044715)*(x*x*x) + x)/math.sqrt(math.pi) >= 0.0):
+        _t0 = (math.exp(-0.035677408136300125*(x*x*x) - 0.7978845608028654*x)*math.exp(-0.035677408136300125*(x*x*x) - 0.7978845608028654*x))
+        _t1 = _t0 + 1.0
+        _d_x = 1.5957691216057308*_t0*x*(0.134145*(x*x) + 1.0)/(_t1*_t1) + (1.0/(_t1))
+    else:
+        _t0 = (math.exp(0.035677408136300125*(x*x*x) + 0.7978845608028654*x)*math.exp(0.035677408136300125*(x*x*x) + 0.7978845608028654*x))
+        _t1 = _t0 + 1.0
+        _d_x = _t0/_t1 + 1.5957691216057308*_t0*x*(0.134145*(x*x) + 1.0)/(_t1*_t1)
     return _d_x
 
 

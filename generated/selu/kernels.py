@@ -44,6 +44,8 @@ __name__ = "symact_generated_selu_kernels"  # noqa: A001
 
 PARAMS = ()
 TRAINABLE = ()
+#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+FLOAT32_VIA_FLOAT64 = ()
 
 
 # (no helper functions)

@@ -13,7 +13,8 @@ Formulas (exact; the kernels evaluate the stable forms listed after them):
 Stable forms, branch by branch:
     f: Softplus(beta*x)/beta
     d_x: Sigmoid(beta*x)
-    d_beta: Piecewise((-(beta*x*Sigmoid(-beta*x) + Softplus(-beta*x))/beta**2, beta*x > 0), (x*Sigmoid(beta*x)/beta - Softplus(beta*x)/beta**2, True))
+    d_beta where beta*x >= 0: -(beta*x*Exp(-beta*x)/(Exp(-beta*x) + 1) + log1p(Exp(-beta*x)))/beta**2
+    d_beta: x*Exp(beta*x)/(beta*(Exp(beta*x) + 1)) - log1p(Exp(beta*x))/beta**2
 
 Functions:
     forward(x, beta) -> f, same shape as x
@@ -44,6 +45,8 @@ __name__ = "symact_generated_softplus_kernels"  # noqa: A001
 
 PARAMS = ('beta',)
 TRAINABLE = ('beta',)
+#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+FLOAT32_VIA_FLOAT64 = ()
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -88,12 +91,14 @@ def _f_f32(x, beta):
 def _grad_f32(x, beta):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.float32(np.nan), np.float32(np.nan)
-    _t0 = beta*x
-    _t1 = _sigmoid_f32(_t0)
-    _t2 = (np.float32(1.0)/(beta*beta))
-    _t3 = -_t0
-    _d_x = _t1
-    _d_beta = ((-_t2*(_t0*_sigmoid_f32(_t3) + _softplus_f32(_t3))) if (_t0 > np.float32(0.0)) else (-_t2*_softplus_f32(_t0) + _t1*x/beta))
+    _d_x = _sigmoid_f32(beta*x)
+    if (beta*x >= np.float32(0.0)):
+        _t0 = beta*x
+        _t1 = math.exp(-_t0)
+        _d_beta = -(_t0*_t1/(_t1 + np.float32(1.0)) + math.log1p(_t1))/(beta*beta)
+    else:
+        _t0 = math.exp(beta*x)
+        _d_beta = _t0*x/(beta*(_t0 + np.float32(1.0))) - math.log1p(_t0)/(beta*beta)
     return _d_x, _d_beta
 
 
@@ -109,12 +114,14 @@ def _f_f64(x, beta):
 def _grad_f64(x, beta):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan, np.nan
-    _t0 = beta*x
-    _t1 = _sigmoid_f64(_t0)
-    _t2 = (1.0/(beta*beta))
-    _t3 = -_t0
-    _d_x = _t1
-    _d_beta = ((-_t2*(_t0*_sigmoid_f64(_t3) + _softplus_f64(_t3))) if (_t0 > 0.0) else (-_t2*_softplus_f64(_t0) + _t1*x/beta))
+    _d_x = _sigmoid_f64(beta*x)
+    if (beta*x >= 0.0):
+        _t0 = beta*x
+        _t1 = math.exp(-_t0)
+        _d_beta = -(_t0*_t1/(_t1 + 1.0) + math.log1p(_t1))/(beta*beta)
+    else:
+        _t0 = math.exp(beta*x)
+        _d_beta = _t0*x/(beta*(_t0 + 1.0)) - math.log1p(_t0)/(beta*beta)
     return _d_x, _d_beta
 
 

@@ -12,8 +12,9 @@ Formulas (exact; the kernels evaluate the stable forms listed after them):
 
 Stable forms, branch by branch:
     f: x*Sigmoid(beta*x)
-    d_x: (beta*x*Sigmoid(-beta*x) + 1)*Sigmoid(beta*x)
-    d_beta: x**2*Sigmoid(-beta*x)*Sigmoid(beta*x)
+    d_x where beta*x >= 0: 1 + (beta*x - Exp(-beta*x) - 1)*Exp(-beta*x)/(Exp(-beta*x) + 1)**2
+    d_x: (beta*x + Exp(beta*x) + 1)*Exp(beta*x)/(Exp(beta*x) + 1)**2
+    d_beta: x**2/(4*cosh(beta*x/2)**2)
 
 Functions:
     forward(x, beta) -> f, same shape as x
@@ -44,6 +45,8 @@ __name__ = "symact_generated_swish_kernels"  # noqa: A001
 
 PARAMS = ('beta',)
 TRAINABLE = ('beta',)
+#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+FLOAT32_VIA_FLOAT64 = ()
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -76,11 +79,17 @@ def _f_f32(x, beta):
 def _grad_f32(x, beta):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.float32(np.nan), np.float32(np.nan)
-    _t0 = beta*x
-    _t1 = _sigmoid_f32(_t0)
-    _t2 = _sigmoid_f32(-_t0)
-    _d_x = _t1*(_t0*_t2 + np.float32(1.0))
-    _d_beta = _t1*_t2*(x*x)
+    if (beta*x >= np.float32(0.0)):
+        _t0 = -beta*x
+        _t1 = math.exp(_t0)
+        _t2 = _t1 + np.float32(1.0)
+        _d_x = _t1*(-_t0 - _t2)/(_t2*_t2) + np.float32(1.0)
+    else:
+        _t0 = beta*x
+        _t1 = math.exp(_t0)
+        _t2 = _t1 + np.float32(1.0)
+        _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
+    _d_beta = np.float32(0.25)*(x*x)/(math.cosh(np.float32(0.5)*beta*x)*math.cosh(np.float32(0.5)*beta*x))
     return _d_x, _d_beta
 
 
@@ -96,11 +105,17 @@ def _f_f64(x, beta):
 def _grad_f64(x, beta):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan, np.nan
-    _t0 = beta*x
-    _t1 = _sigmoid_f64(_t0)
-    _t2 = _sigmoid_f64(-_t0)
-    _d_x = _t1*(_t0*_t2 + 1.0)
-    _d_beta = _t1*_t2*(x*x)
+    if (beta*x >= 0.0):
+        _t0 = -beta*x
+        _t1 = math.exp(_t0)
+        _t2 = _t1 + 1.0
+        _d_x = _t1*(-_t0 - _t2)/(_t2*_t2) + 1.0
+    else:
+        _t0 = beta*x
+        _t1 = math.exp(_t0)
+        _t2 = _t1 + 1.0
+        _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
+    _d_beta = 0.25*(x*x)/(math.cosh(0.5*beta*x)*math.cosh(0.5*beta*x))
     return _d_x, _d_beta
 
 
