@@ -17,7 +17,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import Derivation
 from ..errors import UnsupportedFunctionError
-from .printer import cse_branch, group_branches, print_or_fail
+from .printer import cse_branch, group_branches, integer_power, print_or_fail
 from .templates import load
 
 __all__ = ["NumbaPrinter", "render_kernels"]
@@ -90,11 +90,9 @@ class NumbaPrinter(PythonCodePrinter):
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         base, exp = expr.base, expr.exp
         b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"] + 1)
-        if exp.is_Integer and 0 < abs(int(exp)) <= 8:
-            product = "*".join([b] * abs(int(exp)))
-            if exp < 0:
-                return f"({self.const(1)}/({product}))"
-            return f"({product})" if exp > 1 else product
+        small = integer_power(b, int(exp), self.const(1)) if exp.is_Integer else None
+        if small is not None:
+            return small
         if exp == sp.S.Half:
             return f"{self._module_format('math.sqrt')}({self._print(base)})"
         if exp == -sp.S.Half:

@@ -12,7 +12,18 @@ from ..derive import Quantity
 from ..errors import UnsupportedFunctionError
 from ..numeric import fold_constants
 
-__all__ = ["BranchGroup", "group_branches", "cse_branch"]
+__all__ = ["BranchGroup", "group_branches", "cse_branch", "integer_power"]
+
+
+def integer_power(base: str, n: int, one: str) -> str | None:
+    """``base**n`` for a small integer n as repeated multiplication (exact in any dtype,
+    no pow call), or None when |n| is 0 or above 8."""
+    if not 0 < abs(n) <= 8:
+        return None
+    product = "*".join([base] * abs(n))
+    if n < 0:
+        return f"({one}/({product}))"
+    return f"({product})" if n > 1 else product
 
 
 @dataclass(frozen=True)

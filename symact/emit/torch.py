@@ -25,7 +25,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..derive import Derivation, Quantity
 from ..errors import UnsupportedFunctionError
 from ..spec import Param, x
-from .printer import cse_branch, group_branches, print_or_fail
+from .printer import cse_branch, group_branches, integer_power, print_or_fail
 from .templates import load
 
 __all__ = ["TorchPrinter", "FUNCTIONS", "render_torch_ops"]
@@ -148,11 +148,9 @@ class TorchPrinter(PythonCodePrinter):
         if expr.is_number:  # sqrt(2): fold_constants keeps rational powers exact
             return self.const(float(expr))
         b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"] + 1)
-        if exp.is_Integer and 0 < abs(int(exp)) <= 8:
-            product = "*".join([b] * abs(int(exp)))
-            if exp < 0:
-                return f"({self.const(1)}/({product}))"
-            return f"({product})" if exp > 1 else product
+        small = integer_power(b, int(exp), self.const(1)) if exp.is_Integer else None
+        if small is not None:
+            return small
         if exp == sp.S.Half:
             return f"{self._module_format('torch.sqrt')}({self._print(base)})"
         if exp == -sp.S.Half:
