@@ -68,3 +68,40 @@ def test_sweep_covers_the_specified_inputs():
     assert any(0 < abs(v) < np.finfo(np.float32).tiny for v in xs)  # subnormal inputs
     assert set(rows[:, 1]) >= {1.0, np.float32(0.1), np.float32(4.0)}  # init and both bounds
     assert (np.abs(rows[:, 0]) <= 10).sum() > 200 and ((np.abs(rows[:, 0]) > 10) & (np.abs(rows[:, 0]) <= 100)).sum() > 200
+
+
+def test_cli_prints_the_table_and_fails_over_the_bound(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from symact.cli import main
+
+    runner = CliRunner()
+    ok = runner.invoke(main, ["accuracy", "-q", "--reduced", "--no-builtins", str(ROOT / "definitions" / "elu.py")])
+    assert ok.exit_code == 0, ok.output
+    assert "| elu | symact numba | float32 | d_alpha |" in ok.stdout
+    missing = runner.invoke(main, ["accuracy", "-q", "--generated", str(tmp_path), str(ROOT / "definitions" / "elu.py")])
+    assert missing.exit_code == 2 and "run `symact generate` first" in missing.stderr
+    # A kernel that is off by 1e-3 relative fails the bounds: exit 1 and the offending rows named.
+    folder = tmp_path / "elu"
+    folder.mkdir()
+    source = (ROOT / "generated" / "elu" / "kernels.py").read_text()
+    (folder / "kernels.py").write_text(
+        source.replace('sys.modules.setdefault("symact_generated_elu_kernels"', 'sys.modules.setdefault("off_by_a_bit_elu_kernels"')
+        .replace('__name__ = "symact_generated_elu_kernels"', '__name__ = "off_by_a_bit_elu_kernels"')
+        .replace("    return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out", "    return out * (1 + 1e-3)")
+    )
+    monkeypatch.setattr("symact.accuracy.load_module", lambda path, name: _load_fresh(path))
+    bad = runner.invoke(main, ["accuracy", "-q", "--reduced", "--no-builtins", "--generated", str(tmp_path), str(ROOT / "definitions" / "elu.py")])
+    assert bad.exit_code == 1
+    assert "over the bound" in bad.stderr and "elu:symact numba float32 f:" in bad.stderr
+
+
+def _load_fresh(path):
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("off_by_a_bit_elu_kernels", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["off_by_a_bit_elu_kernels"] = module
+    spec.loader.exec_module(module)
+    return module
