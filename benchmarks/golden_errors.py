@@ -9,28 +9,19 @@ where the metric is worst. It reuses the scoring of the generated tests themselv
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 
-
-def _load(path: Path, name: str):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from symact.accuracy import load_module
 
 
 def report(folder: Path) -> list[str]:
     rows = []
     for sub in sorted(p for p in folder.iterdir() if (p / "golden.json").exists()):
-        test = _load(sub / f"test_{sub.name}.py", f"golden_errors_{sub.name}_test")
-        kernels = _load(sub / "kernels.py", f"symact_generated_{sub.name}_kernels")
+        test = load_module(sub / f"test_{sub.name}.py", f"golden_errors_{sub.name}_test")
+        kernels = load_module(sub / "kernels.py", f"symact_generated_{sub.name}_kernels")
         for dtype in (np.float32, np.float64):
             x, params = test._inputs(dtype)
             values = {"f": kernels.forward(x, *params)}

@@ -9,7 +9,6 @@ derivative formulas elementwise plus the parameter sums, as hand-written code wo
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 import time
@@ -17,16 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from symact.accuracy import load_module
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _kernels(name):
-    module = f"symact_generated_{name}_kernels"
-    spec = importlib.util.spec_from_file_location(module, ROOT / "generated" / name / "kernels.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
 
 
 def _best(fn, repeat=5):

@@ -19,7 +19,6 @@ units of the input's bytes.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import platform
@@ -30,16 +29,13 @@ from pathlib import Path
 
 import torch
 
+from symact.accuracy import load_module
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _torch_ops(name: str):
-    module = f"symact_generated_{name}_torch_ops"
-    spec = importlib.util.spec_from_file_location(module, ROOT / "generated" / name / "torch_ops.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "generated" / name / "torch_ops.py", f"symact_generated_{name}_torch_ops")
 
 
 def _fwd_bwd_time(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, repeat: int) -> float:

@@ -11,9 +11,10 @@ saves the final parameters to ``OUT_DIR/rank<RANK>.pt``.
 from __future__ import annotations
 
 import datetime
-import importlib.util
 import sys
 from pathlib import Path
+
+from symact.accuracy import load_module
 
 try:
     import torch
@@ -26,14 +27,7 @@ SAMPLES = 64
 
 
 def load_torch_ops(name: str = "bump"):
-    module = f"symact_generated_{name}_torch_ops"
-    if module in sys.modules:
-        return sys.modules[module]
-    spec = importlib.util.spec_from_file_location(module, ROOT / "generated" / name / "torch_ops.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "generated" / name / "torch_ops.py", f"symact_generated_{name}_torch_ops")
 
 
 def make_model() -> torch.nn.Module:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import sympy as sp
 
 from symact import Activation, Param, x
+from symact.accuracy import load_module
 from symact.derive import derive
 from symact.emit.numba import NumbaPrinter, render_kernels
 from symact.errors import UnsupportedFunctionError
@@ -61,14 +61,7 @@ def test_param_names_cannot_shadow_generated_names():
 
 
 def _kernels(name):
-    module = f"symact_generated_{name}_kernels"
-    if module in sys.modules:
-        return sys.modules[module]
-    spec = importlib.util.spec_from_file_location(module, ROOT / "generated" / name / "kernels.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_module(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
 
 
 @pytest.mark.parametrize("name", CATALOG)

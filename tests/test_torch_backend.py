@@ -19,6 +19,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from symact import Activation, Param, x
+from symact.accuracy import load_module
 from symact.derive import Branch, Derivation, Quantity, derive
 from symact.emit.numba import render_kernels
 from symact.emit.torch import TorchPrinter, render_torch_ops
@@ -139,14 +140,7 @@ requires_torch = pytest.mark.skipif(
 )
 
 
-def _load(path: Path, module: str):
-    if module in sys.modules:
-        return sys.modules[module]
-    spec = importlib.util.spec_from_file_location(module, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[module] = mod
-    spec.loader.exec_module(mod)
-    return mod
+_load = load_module
 
 
 def _torch_ops(name: str):

@@ -17,7 +17,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import Derivation
 from ..errors import UnsupportedFunctionError
-from .printer import cse_branch, group_branches, integer_power, print_or_fail
+from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
 from .templates import load
 
 __all__ = ["NumbaPrinter", "render_kernels"]
@@ -52,7 +52,7 @@ def _softplus_{sfx}(u):
 }
 
 
-class NumbaPrinter(PythonCodePrinter):
+class NumbaPrinter(TypedConstants, PythonCodePrinter):
     """Prints scalar Numba code for one dtype, with every constant typed."""
 
     printmethod = "_numbacode"
@@ -72,20 +72,6 @@ class NumbaPrinter(PythonCodePrinter):
         if self.dtype == "float32":
             return f"np.float32({text})"
         return text
-
-    def _print_Float(self, expr: sp.Float) -> str:
-        return self.const(float(expr))
-
-    def _print_Integer(self, expr: sp.Integer) -> str:
-        return self.const(float(expr))
-
-    def _print_Rational(self, expr: sp.Rational) -> str:
-        return self.const(float(expr))
-
-    _print_Half = _print_Rational
-    _print_One = _print_Integer
-    _print_Zero = _print_Integer
-    _print_NegativeOne = _print_Integer
 
     def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
         base, exp = expr.base, expr.exp

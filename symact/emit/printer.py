@@ -12,7 +12,28 @@ from ..derive import Quantity
 from ..errors import UnsupportedFunctionError
 from ..numeric import fold_constants
 
-__all__ = ["BranchGroup", "group_branches", "cse_branch", "integer_power"]
+__all__ = ["BranchGroup", "group_branches", "cse_branch", "integer_power", "TypedConstants"]
+
+
+class TypedConstants:
+    """Printer mixin: every number goes through the backend's ``const`` (typed literals)."""
+
+    def const(self, value: float) -> str:
+        raise NotImplementedError
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return self.const(float(expr))
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return self.const(float(expr))
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return self.const(float(expr))
+
+    _print_Half = _print_Rational
+    _print_One = _print_Integer
+    _print_Zero = _print_Integer
+    _print_NegativeOne = _print_Integer
 
 
 def integer_power(base: str, n: int, one: str) -> str | None:

@@ -25,7 +25,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..derive import Derivation, Quantity
 from ..errors import UnsupportedFunctionError
 from ..spec import Param, x
-from .printer import cse_branch, group_branches, integer_power, print_or_fail
+from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
 from .templates import load
 
 __all__ = ["TorchPrinter", "FUNCTIONS", "render_torch_ops"]
@@ -87,7 +87,7 @@ TORCH_RESERVED = frozenset(
 )
 
 
-class TorchPrinter(PythonCodePrinter):
+class TorchPrinter(TypedConstants, PythonCodePrinter):
     """Prints elementwise torch expressions; constants are Python floats.
 
     A Python float combined with a tensor takes the tensor's dtype, so float32 stays
@@ -110,20 +110,6 @@ class TorchPrinter(PythonCodePrinter):
         if math.isinf(value):
             return ("-" if value < 0 else "") + self._module_format("torch.inf")
         return repr(value)
-
-    def _print_Float(self, expr: sp.Float) -> str:
-        return self.const(float(expr))
-
-    def _print_Integer(self, expr: sp.Integer) -> str:
-        return self.const(float(expr))
-
-    def _print_Rational(self, expr: sp.Rational) -> str:
-        return self.const(float(expr))
-
-    _print_Half = _print_Rational
-    _print_One = _print_Integer
-    _print_Zero = _print_Integer
-    _print_NegativeOne = _print_Integer
 
     def _print_NumberSymbol(self, expr: sp.Basic) -> str:
         return self.const(float(expr))
