@@ -208,8 +208,9 @@ def _measure(exact: sp.Expr, printed: sp.Expr, act: Activation) -> list[tuple[in
 
 
 #: Below these (max, p99 of the error metric) two forms count as equally accurate: the
-#: difference is a rounding or two, well inside the bounds the harness enforces (16, 2).
-_EQUAL_MAX, _EQUAL_P99 = 4.0, 1.75
+#: difference is a few roundings, inside the bounds the harness enforces (16, 2). The max
+#: may go up to half its bound: the p99 is what the bounds hold tightest.
+_EQUAL_MAX, _EQUAL_P99 = 8.0, 1.75
 
 
 def _no_worse(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
@@ -362,7 +363,10 @@ def _quantity(
 # sum that cancels, as in mish'), its float32 kernel converts the inputs to float64,
 # evaluates the float64 formula and rounds once. The harness decides per quantity; the
 # cost is float64 library calls instead of float32 ones.
-_F32_MAX, _F32_P99 = 8.0, 1.5  # native float32 must stay within half of the bounds (16, 2)
+# Native float32 must keep its worst probe error within the p99 bound (2): a golden file
+# has some fifty points per setting, where the 99th percentile is about the worst value;
+# and its p99 within 1.5.
+_F32_MAX, _F32_P99 = 2.0, 1.5
 
 
 def _float32_via_float64(exact: sp.Expr, printed: sp.Expr, act: Activation) -> bool:

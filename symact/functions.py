@@ -94,6 +94,24 @@ class Erfc(sp.Function):
         return sp.erfc(self.args[0])._eval_evalf(prec)
 
 
+class Erfcx(sp.Function):
+    """erfcx(u) = e^(u²)·erfc(u), the scaled complementary error function, for u ≥ 0.
+
+    Only the float32 kernels that compute in float64 use it, where erfc(u) is printed as
+    e^(−u²)·erfcx(|u|) (symact.emit.elementary.erfc_through_erfcx), so that an e^(−u²)
+    already in the formula (gelu's derivative has one) is computed once.
+    """
+
+    nargs = 1
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        u = self.args[0]
+        return (sp.exp(u**2) * sp.erfc(u))._eval_evalf(prec)
+
+
 class Exp(sp.Function):
     """e^u that SymPy leaves alone: ``Exp(u)**2`` stays a square of one exp call.
 

@@ -9,6 +9,7 @@ and the parameters. A result as good as the problem's own conditioning allows sc
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .emit import elementary
 from .functions import diff_ae
 
 __all__ = [
@@ -156,35 +158,46 @@ def _np_ufunc(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray
     return apply
 
 
-def _np_sigmoid(u: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(u))
-    one = np.ones_like(e)
-    return np.where(u >= 0, one / (one + e), e / (one + e))
+@functools.cache
+def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
+    """How the NumPy evaluator computes each function: exp, cosh and erfc as the generated
+    kernels do, so that measurements of a candidate formula see the kernels' own rounding:
+    float32 by the vectorizable helpers (Note [Vectorizable elementary functions]),
+    float64 by libm, or with ``vector64`` (float32 computed in float64) by the helpers."""
+    elem = elementary.numpy_functions(vector64)
+    exp = elem["exp"]
+
+    def sigmoid(u: np.ndarray) -> np.ndarray:
+        e = exp(-np.abs(u))
+        one = np.ones_like(e)
+        return np.where(u >= 0, one / (one + e), e / (one + e))
+
+    def softplus(u: np.ndarray) -> np.ndarray:
+        return np.maximum(u, np.zeros_like(u)) + np.log1p(exp(-np.abs(u)))
+
+    return {
+        **elem,
+        "sech": lambda u: 1 / elem["cosh"](u),
+        "Sigmoid": sigmoid,
+        "Softplus": softplus,
+        "erf": _np_ufunc(math.erf),
+        "log1p": np.log1p,
+        "expm1": np.expm1,
+    }
 
 
-def _np_softplus(u: np.ndarray) -> np.ndarray:
-    return np.maximum(u, np.zeros_like(u)) + np.log1p(np.exp(-np.abs(u)))
-
-
-_NP_FUNCTIONS = {
-    "Sigmoid": _np_sigmoid,
-    "Softplus": _np_softplus,
-    "Erfc": _np_ufunc(math.erfc),
-    "Exp": np.exp,
-    "erfc": _np_ufunc(math.erfc),
-    "erf": _np_ufunc(math.erf),
-    "log1p": np.log1p,
-    "expm1": np.expm1,
-}
-
-
-def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable[..., np.ndarray]:
-    """``expr`` as a NumPy function that keeps the dtype of its array arguments.
+def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol], vector64: bool = False) -> Callable[..., np.ndarray]:
+    """``expr`` as a NumPy function that keeps the dtype of its array arguments; float64
+    arithmetic as the float64 kernels do it, or with ``vector64`` as the float32 kernels
+    that compute in float64 do.
 
     Every branch of a Piecewise is evaluated on every element (``numpy.select``): this
     evaluator is for measuring values, not for gradients.
     """
-    return sp.lambdify(list(symbols), fold_constants(expr), modules=[_NP_FUNCTIONS, "numpy"])
+    modules = [_np_functions(vector64), "numpy"]
+    if vector64:  # as the float32-computed-in-float64 kernels print it
+        expr = elementary.erfc_through_erfcx(expr)
+    return sp.lambdify(list(symbols), fold_constants(expr), modules=modules)
 
 
 def ulp_errors(computed: np.ndarray, reference: Sequence[Any], dtype: Any) -> np.ndarray:
@@ -232,8 +245,12 @@ def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tup
     exactly representable in float32."""
     lo, hi = domain
     special = [s * m for s in (1.0, -1.0) for m in (1e-6, 1e-3, 0.3, 3.0, 12.0, 30.0, 88.5, 100.0, 1e4)]
-    dense = list(np.linspace(lo, hi, 121)) + special
-    coarse = list(np.linspace(lo, hi, 17)) + special
+    # Random points spread like the accuracy sweep's (symact.accuracy.sweep), from another
+    # seed: a form chosen here must meet the bounds there, at points it was not chosen on.
+    rng = np.random.default_rng(1234)
+    spread = [v for v in np.concatenate([rng.uniform(-10, 10, 60), rng.uniform(-100, 100, 30)]) if lo <= v <= hi]
+    dense = list(np.linspace(lo, hi, 121)) + special + spread
+    coarse = list(np.linspace(lo, hi, 17)) + special + spread[::3]
     inits = [p.init for p in params]
     settings = [(inits, dense)] + [
         ([*inits[:i], v, *inits[i + 1 :]], coarse) for i, p in enumerate(params) for v in p.sample_range()
@@ -282,7 +299,9 @@ def metric_scores(
     """
     cols = np.asarray(points, dtype=dtype).T.astype(compute_dtype or dtype)
     with np.errstate(all="ignore"):
-        computed = np.broadcast_to(np.asarray(np_function(candidate, symbols)(*cols)), cols[0].shape)
+        vector64 = np.dtype(dtype) == np.float32 and np.dtype(compute_dtype or dtype) == np.float64
+        fn = np_function(candidate, symbols, vector64=vector64)
+        computed = np.broadcast_to(np.asarray(fn(*cols)), cols[0].shape)
         computed = computed.astype(dtype)
     refs, kappas, keep = _probe_references(exact, symbols, points)
     scores = np.zeros(len(points))

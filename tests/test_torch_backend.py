@@ -264,7 +264,9 @@ def test_operators_pass_opcheck(name):
             for shape in [(), (3, 1)]:
                 params = [torch.full(shape, v, dtype=torch.float64, requires_grad=True) for v in _inits(ops)]
                 torch.library.opcheck(ops._forward_op, (xs.requires_grad_(), *params))
-                torch.library.opcheck(ops._backward_op, (grad, xs.detach(), *(p.detach() for p in params)))
+                for x_only in (False, True):
+                    args = (grad, xs.detach(), *(p.detach() for p in params), x_only)
+                    torch.library.opcheck(ops._backward_op, args)
 
 
 @requires_torch

@@ -21,6 +21,8 @@ Stable forms, branch by branch:
 Functions:
     forward(x, alpha) -> f, same shape as x
     backward(grad_out, x, alpha) -> (grad_x, grad_alpha)
+    backward_x(grad_out, x, alpha) -> grad_x, the same as backward(...)[0], faster when
+        there are trainable parameters (their gradients are not computed)
 
 x may have any shape and layout. float32 and float64 are computed in their own dtype;
 float16 is computed in float32 and returned as float16; other dtypes as float64.
@@ -51,7 +53,41 @@ TRAINABLE = ('alpha',)
 FLOAT32_VIA_FLOAT64 = ()
 
 
-# (no helper functions)
+@numba.njit(inline="always", error_model="numpy")
+def _exphl_f32(x, lo):
+    # Note [Vectorizable elementary functions]
+    x = np.minimum(np.maximum(x, np.float32(-104.0)), np.float32(89.0))
+    n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
+    r = ((x - n * np.float32(0.693359375)) + lo) - n * np.float32(-0.00021219444005469057)
+    p = np.float32(0.0001984126984126984)
+    p = p * r + np.float32(0.001388888888888889)
+    p = p * r + np.float32(0.008333333333333333)
+    p = p * r + np.float32(0.041666666666666664)
+    p = p * r + np.float32(0.16666666666666666)
+    p = p * r + np.float32(0.5)
+    p = (p * r) * r + r + np.float32(1.0)
+    k = np.int32(n)
+    h = k >> np.int32(1)
+    s = np.int32((h + np.int32(127)) << np.int32(23)).view(np.float32)
+    t = np.int32((k - h + np.int32(127)) << np.int32(23)).view(np.float32)
+    return p * s * t
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp_f32(x):
+    return _exphl_f32(x, np.float32(0.0))
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _add_lanes(_lanes, _buf, _m):
+    # Note [Vectorized reductions]: 8 running sums, each in a fixed order.
+    _full = _m - _m % 8
+    for _p in range(_buf.shape[0]):
+        for _b in range(0, _full, 8):
+            for _l in range(8):
+                _lanes[_p, _l] += _buf[_p, _b + _l]
+        for _j in range(_full, _m):
+            _lanes[_p, _j - _full] += _buf[_p, _j]
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -73,9 +109,20 @@ def _grad_f32(x, alpha):
         _d_x = np.float32(1.0)
         _d_alpha = np.float32(0.0)
     else:
-        _d_x = alpha*math.exp(x)
+        _d_x = alpha*_exp_f32(x)
         _d_alpha = math.expm1(x)
     return _d_x, _d_alpha
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _gradx_f32(x, alpha):
+    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
+        return np.float32(np.nan)
+    if (x > np.float32(0.0)):
+        _d_x = np.float32(1.0)
+    else:
+        _d_x = alpha*_exp_f32(x)
+    return _d_x
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -102,6 +149,17 @@ def _grad_f64(x, alpha):
     return _d_x, _d_alpha
 
 
+@numba.njit(inline="always", error_model="numpy")
+def _gradx_f64(x, alpha):
+    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
+        return np.nan
+    if (x > 0.0):
+        _d_x = 1.0
+    else:
+        _d_x = alpha*math.exp(x)
+    return _d_x
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _forward_flat_f32(x, _out, alpha):
     for _i in numba.prange(x.shape[0]):
@@ -115,8 +173,9 @@ def _forward_chan_f32(x, _out, alpha):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
+        _xr, _or = x[_a, _c], _out[_a, _c]
         for _b in range(_inner):
-            _out[_a, _c, _b] = _f_f32(x[_a, _c, _b], _c_alpha)
+            _or[_b] = _f_f32(_xr[_b], _c_alpha)
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
@@ -124,32 +183,84 @@ def _backward_flat_f32(_g, x, _gx, _chunks, alpha):
     _n = x.shape[0]
     _partial = np.zeros((_chunks, 1), dtype=np.float64)
     _size = (_n + _chunks - 1) // _chunks
+    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
+    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
     for _k in numba.prange(_chunks):
-        _acc_alpha = 0.0
-        for _i in range(_k * _size, min(_n, (_k + 1) * _size)):
-            _d_x, _d_alpha = _grad_f32(x[_i], alpha)
-            _gi = _g[_i]
-            _gx[_i] = _gi * _d_x
-            _acc_alpha += _gi * _d_alpha
-        _partial[_k, 0] = _acc_alpha
+        _buf = _bufs[_k]
+        _lanes = _sums[_k]
+        _lo = min(_n, _k * _size)
+        _hi = min(_n, _lo + _size)
+        _lanes[:, :] = 0.0
+        for _s in range(_lo, _hi, 64):
+            _m = min(64, _hi - _s)
+            _xb, _gb, _gxb = x[_s : _s + _m], _g[_s : _s + _m], _gx[_s : _s + _m]
+            for _j in range(_m):
+                _d_x, _d_alpha = _grad_f32(_xb[_j], alpha)
+                _gi = _gb[_j]
+                _gxb[_j] = _gi * _d_x
+                _buf[0, _j] = np.float64(_gi) * _d_alpha
+            _add_lanes(_lanes, _buf, _m)
+        for _p in range(1):
+            _partial[_k, _p] = _lanes[_p, :8].sum()
     return _partial
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f32(_g, x, _gx, alpha):
+def _backward_chan_f32(_g, x, _gx, _chunks, alpha):
     _outer, _channels, _inner = x.shape
-    _partial = np.zeros((_outer * _channels, 1), dtype=np.float64)
-    for _r in numba.prange(_outer * _channels):
+    _rows = _outer * _channels
+    _partial = np.zeros((_rows, 1), dtype=np.float64)
+    _size = (_rows + _chunks - 1) // _chunks
+    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
+    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
+    for _k in numba.prange(_chunks):
+        _buf = _bufs[_k]
+        _lanes = _sums[_k]
+        for _r in range(min(_rows, _k * _size), min(_rows, (_k + 1) * _size)):
+            _a = _r // _channels
+            _c = _r - _a * _channels
+            _c_alpha = alpha[_c]
+            _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
+            _lanes[:, :] = 0.0
+            for _s in range(0, _inner, 64):
+                _m = min(64, _inner - _s)
+                _xb, _gb, _gxb = _xr[_s : _s + _m], _gr[_s : _s + _m], _gxr[_s : _s + _m]
+                for _j in range(_m):
+                    _d_x, _d_alpha = _grad_f32(_xb[_j], _c_alpha)
+                    _gi = _gb[_j]
+                    _gxb[_j] = _gi * _d_x
+                    _buf[0, _j] = np.float64(_gi) * _d_alpha
+                _add_lanes(_lanes, _buf, _m)
+            for _p in range(1):
+                _partial[_r, _p] = _lanes[_p, :8].sum()
+    return _partial
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _backward_x_flat_f32(_g, x, _gx, _chunks, alpha):
+    _n = x.shape[0]
+    _partial = np.zeros((_chunks, 0), dtype=np.float64)
+    for _i in numba.prange(_n):
+        _d_x = _gradx_f32(x[_i], alpha)
+        _gi = _g[_i]
+        _gx[_i] = _gi * _d_x
+    return _partial
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _backward_x_chan_f32(_g, x, _gx, _chunks, alpha):
+    _outer, _channels, _inner = x.shape
+    _rows = _outer * _channels
+    _partial = np.zeros((_rows, 0), dtype=np.float64)
+    for _r in numba.prange(_rows):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
-        _acc_alpha = 0.0
+        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
         for _b in range(_inner):
-            _d_x, _d_alpha = _grad_f32(x[_a, _c, _b], _c_alpha)
-            _gi = _g[_a, _c, _b]
-            _gx[_a, _c, _b] = _gi * _d_x
-            _acc_alpha += _gi * _d_alpha
-        _partial[_r, 0] = _acc_alpha
+            _d_x = _gradx_f32(_xr[_b], _c_alpha)
+            _gi = _gr[_b]
+            _gxr[_b] = _gi * _d_x
     return _partial
 
 
@@ -166,8 +277,9 @@ def _forward_chan_f64(x, _out, alpha):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
+        _xr, _or = x[_a, _c], _out[_a, _c]
         for _b in range(_inner):
-            _out[_a, _c, _b] = _f_f64(x[_a, _c, _b], _c_alpha)
+            _or[_b] = _f_f64(_xr[_b], _c_alpha)
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
@@ -175,38 +287,92 @@ def _backward_flat_f64(_g, x, _gx, _chunks, alpha):
     _n = x.shape[0]
     _partial = np.zeros((_chunks, 1), dtype=np.float64)
     _size = (_n + _chunks - 1) // _chunks
+    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
+    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
     for _k in numba.prange(_chunks):
-        _acc_alpha = 0.0
-        for _i in range(_k * _size, min(_n, (_k + 1) * _size)):
-            _d_x, _d_alpha = _grad_f64(x[_i], alpha)
-            _gi = _g[_i]
-            _gx[_i] = _gi * _d_x
-            _acc_alpha += _gi * _d_alpha
-        _partial[_k, 0] = _acc_alpha
+        _buf = _bufs[_k]
+        _lanes = _sums[_k]
+        _lo = min(_n, _k * _size)
+        _hi = min(_n, _lo + _size)
+        _lanes[:, :] = 0.0
+        for _s in range(_lo, _hi, 64):
+            _m = min(64, _hi - _s)
+            _xb, _gb, _gxb = x[_s : _s + _m], _g[_s : _s + _m], _gx[_s : _s + _m]
+            for _j in range(_m):
+                _d_x, _d_alpha = _grad_f64(_xb[_j], alpha)
+                _gi = _gb[_j]
+                _gxb[_j] = _gi * _d_x
+                _buf[0, _j] = np.float64(_gi) * _d_alpha
+            _add_lanes(_lanes, _buf, _m)
+        for _p in range(1):
+            _partial[_k, _p] = _lanes[_p, :8].sum()
     return _partial
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f64(_g, x, _gx, alpha):
+def _backward_chan_f64(_g, x, _gx, _chunks, alpha):
     _outer, _channels, _inner = x.shape
-    _partial = np.zeros((_outer * _channels, 1), dtype=np.float64)
-    for _r in numba.prange(_outer * _channels):
-        _a = _r // _channels
-        _c = _r - _a * _channels
-        _c_alpha = alpha[_c]
-        _acc_alpha = 0.0
-        for _b in range(_inner):
-            _d_x, _d_alpha = _grad_f64(x[_a, _c, _b], _c_alpha)
-            _gi = _g[_a, _c, _b]
-            _gx[_a, _c, _b] = _gi * _d_x
-            _acc_alpha += _gi * _d_alpha
-        _partial[_r, 0] = _acc_alpha
+    _rows = _outer * _channels
+    _partial = np.zeros((_rows, 1), dtype=np.float64)
+    _size = (_rows + _chunks - 1) // _chunks
+    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
+    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
+    for _k in numba.prange(_chunks):
+        _buf = _bufs[_k]
+        _lanes = _sums[_k]
+        for _r in range(min(_rows, _k * _size), min(_rows, (_k + 1) * _size)):
+            _a = _r // _channels
+            _c = _r - _a * _channels
+            _c_alpha = alpha[_c]
+            _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
+            _lanes[:, :] = 0.0
+            for _s in range(0, _inner, 64):
+                _m = min(64, _inner - _s)
+                _xb, _gb, _gxb = _xr[_s : _s + _m], _gr[_s : _s + _m], _gxr[_s : _s + _m]
+                for _j in range(_m):
+                    _d_x, _d_alpha = _grad_f64(_xb[_j], _c_alpha)
+                    _gi = _gb[_j]
+                    _gxb[_j] = _gi * _d_x
+                    _buf[0, _j] = np.float64(_gi) * _d_alpha
+                _add_lanes(_lanes, _buf, _m)
+            for _p in range(1):
+                _partial[_r, _p] = _lanes[_p, :8].sum()
     return _partial
 
 
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _backward_x_flat_f64(_g, x, _gx, _chunks, alpha):
+    _n = x.shape[0]
+    _partial = np.zeros((_chunks, 0), dtype=np.float64)
+    for _i in numba.prange(_n):
+        _d_x = _gradx_f64(x[_i], alpha)
+        _gi = _g[_i]
+        _gx[_i] = _gi * _d_x
+    return _partial
+
+
+@numba.njit(parallel=True, cache=True, error_model="numpy")
+def _backward_x_chan_f64(_g, x, _gx, _chunks, alpha):
+    _outer, _channels, _inner = x.shape
+    _rows = _outer * _channels
+    _partial = np.zeros((_rows, 0), dtype=np.float64)
+    for _r in numba.prange(_rows):
+        _a = _r // _channels
+        _c = _r - _a * _channels
+        _c_alpha = alpha[_c]
+        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
+        for _b in range(_inner):
+            _d_x = _gradx_f64(_xr[_b], _c_alpha)
+            _gi = _gr[_b]
+            _gxr[_b] = _gi * _d_x
+    return _partial
+
+
+#: Per dtype: forward (flat, per channel), backward (flat, per channel), backward of x alone
+#: (flat, per channel).
 _KERNELS = {
-    np.dtype(np.float32): (_forward_flat_f32, _forward_chan_f32, _backward_flat_f32, _backward_chan_f32),
-    np.dtype(np.float64): (_forward_flat_f64, _forward_chan_f64, _backward_flat_f64, _backward_chan_f64),
+    np.dtype(np.float32): (_forward_flat_f32, _forward_chan_f32, _backward_flat_f32, _backward_chan_f32, _backward_x_flat_f32, _backward_x_chan_f32),
+    np.dtype(np.float64): (_forward_flat_f64, _forward_chan_f64, _backward_flat_f64, _backward_chan_f64, _backward_x_flat_f64, _backward_x_chan_f64),
 }
 
 
@@ -274,7 +440,7 @@ def forward(x, *params):
     xc = np.ascontiguousarray(x, dtype=dtype)
     out = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
-    flat, chan, _, _ = _KERNELS[dtype]
+    flat, chan = _KERNELS[dtype][:2]
     if mode == "flat":
         flat(xc.reshape(-1), out.reshape(-1), *values)
     else:
@@ -282,8 +448,8 @@ def forward(x, *params):
     return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out
 
 
-def backward(grad_out, x, *params):
-    """Gradients of sum(grad_out * f(x, alpha)) w.r.t. x and each trainable parameter."""
+def _run_backward(grad_out, x, params, x_only):
+    """(grad_x, column sums per trainable parameter, layout mode, xc)."""
     _check_params(params)
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
@@ -291,18 +457,31 @@ def backward(grad_out, x, *params):
     g = np.ascontiguousarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape))
     grad_x = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
-    _, _, flat, chan = _KERNELS[dtype]
+    flat, chan = _KERNELS[dtype][4:] if x_only else _KERNELS[dtype][2:4]
     if mode == "flat":
         chunks = max(1, min(xc.size, 4 * numba.get_num_threads()))
         sums = flat(g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1), chunks, *values).sum(axis=0)
     else:
-        partial = chan(g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout), *values)
+        chunks = max(1, min(layout[0] * layout[1], 4 * numba.get_num_threads()))
+        partial = chan(g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout), chunks, *values)
         sums = partial.reshape(layout[0], layout[1], -1).sum(axis=0).T
-    grads = [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
+    return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), sums, mode, xc
+
+
+def backward(grad_out, x, *params):
+    """Gradients of sum(grad_out * f(x, alpha)) w.r.t. x and each trainable parameter."""
+    grad_x, sums, mode, xc = _run_backward(grad_out, x, params, x_only=False)
+    grads = [grad_x]
     for k, name in enumerate(TRAINABLE):
         shape = np.shape(params[PARAMS.index(name)])
         if mode == "full":
-            grads.append(_sum_to(sums[k], shape, xc.shape).astype(dtype, copy=False))
+            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
         else:
-            grads.append(np.asarray(sums[k], dtype=dtype).reshape(shape))
+            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
     return tuple(grads)
+
+
+def backward_x(grad_out, x, *params):
+    """The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter
+    gradients: for callers whose parameters are frozen."""
+    return _run_backward(grad_out, x, params, x_only=True)[0]

@@ -93,13 +93,14 @@ def _forward_torch(x, *params):
     return _f_torch(x.contiguous().to(dtype), *(p.to(dtype) for p in params)).to(x.dtype)
 
 
-def _backward_torch(grad, x, *params):
-    """[grad_x, *grad_trainable] by torch ops; differentiable (Note [Double backward])."""
+def _backward_torch(grad, x, *params, x_only=False):
+    """[grad_x, *grad_trainable] by torch ops, or [grad_x] with ``x_only``; differentiable
+    (Note [Double backward])."""
     dtype = _compute_dtype(x.dtype, _WIDE_GRAD)
     g = grad.contiguous().to(dtype)
     d = _grad_torch(x.contiguous().to(dtype), *(p.to(dtype) for p in params))
     grads = [(g * d[0]).to(x.dtype)]
-    for k, name in enumerate(TRAINABLE):
+    for k, name in enumerate(() if x_only else TRAINABLE):
         p = params[PARAMS.index(name)]
         grads.append((g * d[1 + k]).sum_to_size(p.shape).to(p.dtype))
     return grads
@@ -134,10 +135,14 @@ def _forward_cpu(x, *params):
     return torch.from_numpy(out).to(x.dtype)
 
 
-def _backward_cpu(grad, x, *params):
-    """[grad_x, *grad_trainable] by the fused Numba kernel, in one pass."""
+def _backward_cpu(grad, x, *params, x_only=False):
+    """[grad_x, *grad_trainable] by the fused Numba kernel, in one pass; [grad_x] with
+    ``x_only``, by a kernel that does not compute the parameter gradients."""
     dtype = _compute_dtype(x.dtype)
-    out = _kernels().backward(_numpy(grad, dtype), _numpy(x, dtype), *(_numpy(p, dtype) for p in params))
+    arrays = (_numpy(grad, dtype), _numpy(x, dtype), *(_numpy(p, dtype) for p in params))
+    if x_only:
+        return [torch.from_numpy(_kernels().backward_x(*arrays)).to(x.dtype)]
+    out = _kernels().backward(*arrays)
     grads = [torch.from_numpy(out[0]).to(x.dtype)]
     for k, name in enumerate(TRAINABLE):
         grad = torch.as_tensor(out[1 + k]).to(params[PARAMS.index(name)].dtype)
@@ -162,19 +167,20 @@ def _forward_op_fake(x):
 
 
 @torch.library.custom_op("symact::gelu_859adef51f4b_backward", mutates_args=())
-def _backward_op(grad: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
-    """[grad_x, *grad_trainable]; this default runs on any device; CPU has its own kernel."""
-    return _backward_torch(grad, x)
+def _backward_op(grad: torch.Tensor, x: torch.Tensor, x_only: bool) -> list[torch.Tensor]:
+    """[grad_x, *grad_trainable], or [grad_x] with ``x_only``; this default runs on any
+    device; CPU has its own kernel."""
+    return _backward_torch(grad, x, x_only=x_only)
 
 
 @_backward_op.register_kernel("cpu")
-def _backward_op_cpu(grad: torch.Tensor, x: torch.Tensor) -> list[torch.Tensor]:
-    return _backward_cpu(grad, x)
+def _backward_op_cpu(grad: torch.Tensor, x: torch.Tensor, x_only: bool) -> list[torch.Tensor]:
+    return _backward_cpu(grad, x, x_only=x_only)
 
 
 @_backward_op.register_fake
-def _backward_op_fake(grad, x):
-    return [x.new_empty(x.shape), *(p.new_empty(p.shape) for p in ())]
+def _backward_op_fake(grad, x, x_only):
+    return [x.new_empty(x.shape), *(p.new_empty(p.shape) for p in (() if x_only else ()))]
 
 
 def _setup_context(ctx, inputs, output):
@@ -183,10 +189,13 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad):
     x, *params = ctx.saved_tensors
+    # Frozen parameters (requires_grad=False): grad_x alone, by a kernel that skips their
+    # gradients.
+    x_only = not any(ctx.needs_input_grad[1 + PARAMS.index(name)] for name in TRAINABLE)
     if torch.is_grad_enabled():  # Note [Double backward]
-        grads = _backward_torch(grad, x, *params)
+        grads = _backward_torch(grad, x, *params, x_only=x_only)
     else:
-        grads = _backward_op(grad, x, *params)
+        grads = _backward_op(grad, x, *params, x_only)
     by_name = dict(zip(TRAINABLE, grads[1:]))
     return (grads[0], *(by_name.get(name) for name in PARAMS))
 
@@ -262,10 +271,11 @@ def _forward_vmap(info, in_dims, x, *params):
 
 
 @_backward_op.register_vmap
-def _backward_vmap(info, in_dims, grad, x, *params):
-    (grad, x), lanes, shapes = _batched(info, in_dims, (grad, x), params, per_lane=True)
-    grads = _backward_op(grad, x, *lanes)
-    for k, name in enumerate(TRAINABLE):
+def _backward_vmap(info, in_dims, grad, x, *rest):
+    params, x_only = rest[:-1], rest[-1]
+    (grad, x), lanes, shapes = _batched(info, in_dims[:-1], (grad, x), params, per_lane=True)
+    grads = _backward_op(grad, x, *lanes, x_only)
+    for k, name in enumerate(() if x_only else TRAINABLE):
         grads[1 + k] = grads[1 + k].reshape(info.batch_size, *shapes[PARAMS.index(name)])
     return grads, [0] * len(grads)
 

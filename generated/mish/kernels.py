@@ -18,6 +18,8 @@ Stable forms, branch by branch:
 Functions:
     forward(x) -> f, same shape as x
     backward(grad_out, x) -> (grad_x)
+    backward_x(grad_out, x) -> grad_x, the same as backward(...)[0], faster when
+        there are trainable parameters (their gradients are not computed)
 
 x may have any shape and layout. float32 and float64 are computed in their own dtype;
 float16 is computed in float32 and returned as float16; other dtypes as float64.
@@ -48,7 +50,49 @@ TRAINABLE = ()
 FLOAT32_VIA_FLOAT64 = ('d_x',)
 
 
-# (no helper functions)
+@numba.njit(inline="always", error_model="numpy")
+def _exphl_f32(x, lo):
+    # Note [Vectorizable elementary functions]
+    x = np.minimum(np.maximum(x, np.float32(-104.0)), np.float32(89.0))
+    n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
+    r = ((x - n * np.float32(0.693359375)) + lo) - n * np.float32(-0.00021219444005469057)
+    p = np.float32(0.0001984126984126984)
+    p = p * r + np.float32(0.001388888888888889)
+    p = p * r + np.float32(0.008333333333333333)
+    p = p * r + np.float32(0.041666666666666664)
+    p = p * r + np.float32(0.16666666666666666)
+    p = p * r + np.float32(0.5)
+    p = (p * r) * r + r + np.float32(1.0)
+    k = np.int32(n)
+    h = k >> np.int32(1)
+    s = np.int32((h + np.int32(127)) << np.int32(23)).view(np.float32)
+    t = np.int32((k - h + np.int32(127)) << np.int32(23)).view(np.float32)
+    return p * s * t
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp_f32(x):
+    return _exphl_f32(x, np.float32(0.0))
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp_w(x):
+    # Note [Vectorizable elementary functions]
+    x = np.minimum(np.maximum(x, -746.0), 710.0)
+    n = np.floor(x * 1.4426950408889634 + 0.5)
+    r = (x - n * 0.693145751953125) - n * 1.4286068203094173e-06
+    p = 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = (p * r) * r + r + 1.0
+    k = np.int64(n)
+    h = k >> np.int64(1)
+    s = np.int64((h + np.int64(1023)) << np.int64(52)).view(np.float64)
+    t = np.int64((k - h + np.int64(1023)) << np.int64(52)).view(np.float64)
+    return p * s * t
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -56,10 +100,10 @@ def _f_f32(x):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.float32(np.nan)
     if (x >= np.float32(0.0)):
-        _t0 = math.exp(-x)
+        _t0 = _exp_f32(-abs(x))
         _f = -np.float32(2.0)*(_t0*_t0)*x/(_t0*(np.float32(2.0)*_t0 + np.float32(2.0)) + np.float32(1.0)) + x
     else:
-        _t0 = math.exp(x)
+        _t0 = _exp_f32(-abs(x))
         _t1 = _t0*(_t0 + np.float32(2.0))
         _f = _t1*x/(_t1 + np.float32(2.0))
     return _f
@@ -68,7 +112,7 @@ def _f_f32(x):
 @numba.njit(inline="always", error_model="numpy")
 def _grad_f32(x):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
-    _d_x = _grad_f64(np.float64(x))
+    _d_x = _grad_w(np.float64(x))
     return np.float32(_d_x)
 
 
@@ -101,6 +145,21 @@ def _grad_f64(x):
     return _d_x
 
 
+@numba.njit(inline="always", error_model="numpy")
+def _grad_w(x):
+    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
+        return np.nan
+    if (x >= 0.0):
+        _t0 = _exp_w(-abs(x))
+        _t1 = 2.0*_t0 + 2.0
+        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+    else:
+        _t0 = _exp_w(-abs(x))
+        _t1 = 4.0*x
+        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    return _d_x
+
+
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _forward_flat_f32(x, _out):
     for _i in numba.prange(x.shape[0]):
@@ -113,34 +172,35 @@ def _forward_chan_f32(x, _out):
     for _r in numba.prange(_outer * _channels):
         _a = _r // _channels
         _c = _r - _a * _channels
+        _xr, _or = x[_a, _c], _out[_a, _c]
         for _b in range(_inner):
-            _out[_a, _c, _b] = _f_f32(x[_a, _c, _b])
+            _or[_b] = _f_f32(_xr[_b])
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _backward_flat_f32(_g, x, _gx, _chunks):
     _n = x.shape[0]
     _partial = np.zeros((_chunks, 0), dtype=np.float64)
-    _size = (_n + _chunks - 1) // _chunks
-    for _k in numba.prange(_chunks):
-        for _i in range(_k * _size, min(_n, (_k + 1) * _size)):
-            _d_x = _grad_f32(x[_i])
-            _gi = _g[_i]
-            _gx[_i] = _gi * _d_x
+    for _i in numba.prange(_n):
+        _d_x = _grad_f32(x[_i])
+        _gi = _g[_i]
+        _gx[_i] = _gi * _d_x
     return _partial
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f32(_g, x, _gx):
+def _backward_chan_f32(_g, x, _gx, _chunks):
     _outer, _channels, _inner = x.shape
-    _partial = np.zeros((_outer * _channels, 0), dtype=np.float64)
-    for _r in numba.prange(_outer * _channels):
+    _rows = _outer * _channels
+    _partial = np.zeros((_rows, 0), dtype=np.float64)
+    for _r in numba.prange(_rows):
         _a = _r // _channels
         _c = _r - _a * _channels
+        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
         for _b in range(_inner):
-            _d_x = _grad_f32(x[_a, _c, _b])
-            _gi = _g[_a, _c, _b]
-            _gx[_a, _c, _b] = _gi * _d_x
+            _d_x = _grad_f32(_xr[_b])
+            _gi = _gr[_b]
+            _gxr[_b] = _gi * _d_x
     return _partial
 
 
@@ -156,40 +216,43 @@ def _forward_chan_f64(x, _out):
     for _r in numba.prange(_outer * _channels):
         _a = _r // _channels
         _c = _r - _a * _channels
+        _xr, _or = x[_a, _c], _out[_a, _c]
         for _b in range(_inner):
-            _out[_a, _c, _b] = _f_f64(x[_a, _c, _b])
+            _or[_b] = _f_f64(_xr[_b])
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
 def _backward_flat_f64(_g, x, _gx, _chunks):
     _n = x.shape[0]
     _partial = np.zeros((_chunks, 0), dtype=np.float64)
-    _size = (_n + _chunks - 1) // _chunks
-    for _k in numba.prange(_chunks):
-        for _i in range(_k * _size, min(_n, (_k + 1) * _size)):
-            _d_x = _grad_f64(x[_i])
-            _gi = _g[_i]
-            _gx[_i] = _gi * _d_x
+    for _i in numba.prange(_n):
+        _d_x = _grad_f64(x[_i])
+        _gi = _g[_i]
+        _gx[_i] = _gi * _d_x
     return _partial
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f64(_g, x, _gx):
+def _backward_chan_f64(_g, x, _gx, _chunks):
     _outer, _channels, _inner = x.shape
-    _partial = np.zeros((_outer * _channels, 0), dtype=np.float64)
-    for _r in numba.prange(_outer * _channels):
+    _rows = _outer * _channels
+    _partial = np.zeros((_rows, 0), dtype=np.float64)
+    for _r in numba.prange(_rows):
         _a = _r // _channels
         _c = _r - _a * _channels
+        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
         for _b in range(_inner):
-            _d_x = _grad_f64(x[_a, _c, _b])
-            _gi = _g[_a, _c, _b]
-            _gx[_a, _c, _b] = _gi * _d_x
+            _d_x = _grad_f64(_xr[_b])
+            _gi = _gr[_b]
+            _gxr[_b] = _gi * _d_x
     return _partial
 
 
+#: Per dtype: forward (flat, per channel), backward (flat, per channel), backward of x alone
+#: (flat, per channel).
 _KERNELS = {
-    np.dtype(np.float32): (_forward_flat_f32, _forward_chan_f32, _backward_flat_f32, _backward_chan_f32),
-    np.dtype(np.float64): (_forward_flat_f64, _forward_chan_f64, _backward_flat_f64, _backward_chan_f64),
+    np.dtype(np.float32): (_forward_flat_f32, _forward_chan_f32, _backward_flat_f32, _backward_chan_f32, _backward_flat_f32, _backward_chan_f32),
+    np.dtype(np.float64): (_forward_flat_f64, _forward_chan_f64, _backward_flat_f64, _backward_chan_f64, _backward_flat_f64, _backward_chan_f64),
 }
 
 
@@ -257,7 +320,7 @@ def forward(x, *params):
     xc = np.ascontiguousarray(x, dtype=dtype)
     out = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
-    flat, chan, _, _ = _KERNELS[dtype]
+    flat, chan = _KERNELS[dtype][:2]
     if mode == "flat":
         flat(xc.reshape(-1), out.reshape(-1), *values)
     else:
@@ -265,8 +328,8 @@ def forward(x, *params):
     return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out
 
 
-def backward(grad_out, x, *params):
-    """Gradients of sum(grad_out * f(x)) w.r.t. x and each trainable parameter."""
+def _run_backward(grad_out, x, params, x_only):
+    """(grad_x, column sums per trainable parameter, layout mode, xc)."""
     _check_params(params)
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
@@ -274,18 +337,31 @@ def backward(grad_out, x, *params):
     g = np.ascontiguousarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape))
     grad_x = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
-    _, _, flat, chan = _KERNELS[dtype]
+    flat, chan = _KERNELS[dtype][4:] if x_only else _KERNELS[dtype][2:4]
     if mode == "flat":
         chunks = max(1, min(xc.size, 4 * numba.get_num_threads()))
         sums = flat(g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1), chunks, *values).sum(axis=0)
     else:
-        partial = chan(g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout), *values)
+        chunks = max(1, min(layout[0] * layout[1], 4 * numba.get_num_threads()))
+        partial = chan(g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout), chunks, *values)
         sums = partial.reshape(layout[0], layout[1], -1).sum(axis=0).T
-    grads = [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
+    return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), sums, mode, xc
+
+
+def backward(grad_out, x, *params):
+    """Gradients of sum(grad_out * f(x)) w.r.t. x and each trainable parameter."""
+    grad_x, sums, mode, xc = _run_backward(grad_out, x, params, x_only=False)
+    grads = [grad_x]
     for k, name in enumerate(TRAINABLE):
         shape = np.shape(params[PARAMS.index(name)])
         if mode == "full":
-            grads.append(_sum_to(sums[k], shape, xc.shape).astype(dtype, copy=False))
+            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
         else:
-            grads.append(np.asarray(sums[k], dtype=dtype).reshape(shape))
+            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
     return tuple(grads)
+
+
+def backward_x(grad_out, x, *params):
+    """The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter
+    gradients: for callers whose parameters are frozen."""
+    return _run_backward(grad_out, x, params, x_only=True)[0]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -56,8 +56,11 @@ class BranchGroup:
     exprs: tuple[tuple[sp.Expr, ...], ...]  # exprs[b][q]: quantity q on branch b
 
 
-def group_branches(quantities: Sequence[Quantity]) -> list[BranchGroup]:
-    """Group quantities by identical condition chains, keeping first-seen order."""
+def group_branches(
+    quantities: Sequence[Quantity], transform: Callable[[sp.Expr], sp.Expr] = lambda e: e
+) -> list[BranchGroup]:
+    """Group quantities by identical condition chains, keeping first-seen order; each
+    branch's formula is ``transform``-ed (exactly, before constants are folded)."""
     groups: dict[tuple[sp.Basic, ...], list[Quantity]] = {}
     for q in quantities:
         groups.setdefault(q.conditions, []).append(q)
@@ -65,7 +68,7 @@ def group_branches(quantities: Sequence[Quantity]) -> list[BranchGroup]:
         BranchGroup(
             tuple(q.name for q in qs),
             conds,
-            tuple(tuple(fold_constants(q.branches[b].expr) for q in qs) for b in range(len(conds))),
+            tuple(tuple(fold_constants(transform(q.branches[b].expr)) for q in qs) for b in range(len(conds))),
         )
         for conds, qs in groups.items()
     ]

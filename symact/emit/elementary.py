@@ -1,0 +1,353 @@
+"""Elementary functions written as plain arithmetic, so that LLVM vectorizes the kernel loops.
+
+Note [Vectorizable elementary functions]: Numba compiles ``math.exp`` and ``math.erfc`` to
+one libm call per element, and a loop with a call in it is not vectorized. So the kernels
+call the functions below instead: range reduction, a polynomial and exponent bit
+arithmetic, with no call and no data-dependent branch, which LLVM turns into SIMD code
+(AVX-512 or AVX2, whatever the machine has). Each function is one source text used twice:
+
+- printed into the generated ``kernels.py`` under ``@numba.njit(inline="always")``, and
+- executed here with NumPy arrays (``numpy_functions``), so that the error measurements
+  that choose a formula (``symact.derive``) and the accuracy harness see the same
+  arithmetic, bit for bit, as the kernels (tests/test_elementary.py checks both).
+
+Only ``+ - * /``, comparisons, ``np.floor``, ``np.minimum``/``np.maximum``, ``np.where`` and
+integer bit operations appear, all of which mean the same on NumPy arrays and on Numba
+scalars. Nothing here may be rewritten by the compiler: the kernels are compiled without
+fastmath, so the rounding of every operation is that of the source.
+
+The functions and their accuracy (measured by tests/test_elementary.py against mpmath):
+
+- ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
+  so n times it is exact), e^r by its Taylor polynomial (degree 7 for float32, 13 for
+  float64: the truncation error is below 1e-9 and 1e-17 relative for |r| ≤ ln 2 / 2), and
+  2^n as two normal powers of two built from exponent bits (so that the product reaches
+  the subnormals and overflows to inf exactly where e^x does). ``exphl(hi, lo)`` is
+  e^(hi + lo) for a small ``lo`` added after the reduction, which keeps the low part of an
+  argument that is not a float.
+- ``cosh``: e + 1/(4e) with e = e^(|x| − ln 2), finite wherever cosh is.
+- ``erfc``: for |x| < 1/2, 1 − x·P(x²) with P a fit of erf(√u)/√u; otherwise, for a = |x|,
+  erfc(a) = e^(−a²) · 2/(1 + 2a) · Q((a − k)/(a + k)), Q a Chebyshev fit over [−1, 1] of the
+  smooth function left (Weideman's form of erfcx; the coefficients are computed here with
+  mpmath, not copied), and erfc(−a) = 2 − erfc(a). e^(−a²) is computed from a² split into
+  an exactly squared head and a small tail, so the tail does not lose accuracy to the
+  rounding of a² (an error of about a²/2 ULP otherwise). float32 computes in float64 with
+  a shorter fit, a shorter exp (``expw``), and neither the split nor the formula near 0,
+  which its accuracy does not need, and rounds once.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..functions import Erfc, Erfcx
+
+__all__ = ["FUNCTIONS", "closure", "erfc_through_erfcx", "numpy_functions", "source"]
+
+#: f32 and f64: float32 and float64 arithmetic, to the accuracy of the dtype; w: float64
+#: arithmetic to float32 accuracy, for float32 quantities computed in float64 (Note
+#: [float32 computed in float64] in symact/derive.py), where the float64 helpers would
+#: spend time on digits that the final rounding drops.
+SUFFIXES = ("f32", "f64", "w")
+
+#: The functions, by the sympy name they replace, and the helper each prints as.
+FUNCTIONS = {"exp": "_exp", "Exp": "_exp", "cosh": "_cosh", "erfc": "_erfc", "Erfc": "_erfc"}
+
+#: Terms of the exp Taylor polynomial (degree + 1) per dtype, and for exp in float64 to
+#: float32 accuracy (``_expw``, used by the float32 erfc).
+_EXP_TERMS = {"f32": 8, "f64": 14, "w": 8}
+#: ln 2 = _LN2_HI + _LN2_LO per dtype; _LN2_HI has few significant bits so that n·_LN2_HI is
+#: exact for every n the clamped argument gives.
+_LN2_HI = {"f32": 0.693359375, "f64": 0.693145751953125}
+with mpmath.workdps(50):
+    _LN2_LO = {sfx: float(mpmath.log(2) - mpmath.mpf(hi)) for sfx, hi in _LN2_HI.items()}
+#: Arguments are clamped here: beyond, e^x is 0 or inf in the dtype.
+_EXP_RANGE = {"f32": (-104.0, 89.0), "f64": (-746.0, 710.0)}
+#: (exponent bias, mantissa bits, integer type) per dtype.
+_BITS = {"f32": (127, 23, "np.int32"), "f64": (1023, 52, "np.int64")}
+
+#: Terms of the erfc fits: (erf near 0, erfcx form), chosen for a fit error below 1e-9
+#: (float32) and 1e-17 (float64) relative.
+_ERFC_TERMS = {"w": (0, 12), "f64": (9, 26)}
+#: Beyond this |x|, erfc(|x|) is 0 in float64 (the float32 path rounds that to 0 too).
+_ERFC_CLAMP = 28.0
+#: Adding and subtracting this rounds a ≤ 28 to a multiple of 2^-20 (at most 25 bits), so
+#: its square is exact in float64.
+_SPLIT = 2.0**32
+
+
+def _arith(sfx: str) -> str:
+    """The dtype suffix of the arithmetic of helpers with suffix ``sfx``."""
+    return "f64" if sfx == "w" else sfx
+
+
+def _const(sfx: str, value: float) -> str:
+    text = repr(float(value))
+    return f"np.float32({text})" if sfx == "f32" else text
+
+
+def _horner(var: str, out: str, coeffs: Sequence[float], const: Callable[[float], str]) -> list[str]:
+    """Lines computing the polynomial with ``coeffs`` (highest degree first) in ``var``."""
+    lines = [f"{out} = {const(coeffs[0])}"]
+    lines += [f"{out} = {out} * {var} + {const(c)}" for c in coeffs[1:]]
+    return lines
+
+
+@functools.cache
+def _erf_coefficients(terms: int) -> tuple[float, ...]:
+    """P(u) ≈ erf(√u)/√u on [0, 1/4], highest degree first."""
+    with mpmath.workdps(50):
+
+        def g(u: Any) -> Any:
+            return mpmath.erf(mpmath.sqrt(u)) / mpmath.sqrt(u) if u > 0 else 2 / mpmath.sqrt(mpmath.pi)
+
+        coeffs, _ = mpmath.chebyfit(g, [0, mpmath.mpf(1) / 4], terms, error=True)
+        return tuple(float(c) for c in coeffs)
+
+
+@functools.cache
+def _erfcx_g_coefficients(terms: int) -> tuple[float, tuple[float, ...]]:
+    """(k, G) with erfc(a)·e^(a²)·(a + k) ≈ G((a − k)/(a + k)) for a ≥ 0."""
+    with mpmath.workdps(50):
+        k = mpmath.sqrt(terms / mpmath.sqrt(2))
+
+        def g(z: Any) -> Any:
+            if z >= 1:
+                return 1 / mpmath.sqrt(mpmath.pi)
+            a = k * (1 + z) / (1 - z)
+            return mpmath.erfc(a) * mpmath.exp(a * a) * (a + k)
+
+        coeffs, _ = mpmath.chebyfit(g, [-1, 1], terms, error=True)
+        return float(k), tuple(float(c) for c in coeffs)
+
+
+@functools.cache
+def _erfcx_coefficients(terms: int) -> tuple[float, tuple[float, ...]]:
+    """(k, Q) with erfc(a)·e^(a²)·(1 + 2a)/2 ≈ Q((a − k)/(a + k)) for a ≥ 0; k as Weideman
+    chooses it, √(terms/√2)."""
+    with mpmath.workdps(50):
+        k = mpmath.sqrt(terms / mpmath.sqrt(2))
+
+        def g(z: Any) -> Any:
+            if z >= 1:
+                return 1 / mpmath.sqrt(mpmath.pi)
+            a = k * (1 + z) / (1 - z)
+            return mpmath.erfc(a) * mpmath.exp(a * a) * (1 + 2 * a) / 2
+
+        coeffs, _ = mpmath.chebyfit(g, [-1, 1], terms, error=True)
+        return float(k), tuple(float(c) for c in coeffs)
+
+
+def _exp_source(name: str, sfx: str, terms: int, low_part: bool) -> list[str]:
+    """e^x (or e^(x + lo) with ``low_part``) by a Taylor polynomial with ``terms`` terms."""
+    c = functools.partial(_const, sfx)
+    arith = _arith(sfx)
+    bias, bits, itype = _BITS[arith]
+    lo, hi = _EXP_RANGE[arith]
+    taylor = [1.0 / math.factorial(k) for k in range(terms - 1, 1, -1)]
+    float_type = "np.float32" if arith == "f32" else "np.float64"
+    return [
+        f"def {name}_{sfx}(x{', lo' if low_part else ''}):",
+        "    # Note [Vectorizable elementary functions]",
+        f"    x = np.minimum(np.maximum(x, {c(lo)}), {c(hi)})",
+        f"    n = np.floor(x * {c(1 / math.log(2))} + {c(0.5)})",
+        f"    r = {'((x - n * ' + c(_LN2_HI[arith]) + ') + lo)' if low_part else '(x - n * ' + c(_LN2_HI[arith]) + ')'} - n * {c(_LN2_LO[arith])}",
+        *("    " + line for line in _horner("r", "p", taylor, c)),
+        f"    p = (p * r) * r + r + {c(1.0)}",
+        f"    k = {itype}(n)",
+        f"    h = k >> {itype}(1)",
+        f"    s = {itype}((h + {itype}({bias})) << {itype}({bits})).view({float_type})",
+        f"    t = {itype}((k - h + {itype}({bias})) << {itype}({bits})).view({float_type})",
+        "    return p * s * t",
+    ]
+
+
+def _exphl(sfx: str, target: str) -> list[str]:
+    return _exp_source("_exphl", sfx, _EXP_TERMS[sfx], low_part=True)
+
+
+def _exp(sfx: str, target: str) -> list[str]:
+    if sfx == "w":
+        return _exp_source("_exp", sfx, _EXP_TERMS[sfx], low_part=False)
+    return [f"def _exp_{sfx}(x):", f"    return _exphl_{sfx}(x, {_const(sfx, 0.0)})"]
+
+
+def _cosh(sfx: str, target: str) -> list[str]:
+    c = functools.partial(_const, sfx)
+    return [
+        f"def _cosh_{sfx}(x):",
+        "    # e = e^(|x| - ln 2) = e^|x|/2, finite wherever cosh is; |x| - the high part of",
+        "    # ln 2 is exact for large |x|, where an error in the argument would be multiplied",
+        f"    e = _exphl_{_arith(sfx)}(np.abs(x) - {c(_LN2_HI[_arith(sfx)])}, -{c(_LN2_LO[_arith(sfx)])})",
+        f"    return e + {c(0.25)} / e",
+    ]
+
+
+def _select(target: str, cond: str, a: str, b: str) -> str:
+    """``a`` where ``cond`` else ``b``: np.where for NumPy arrays; for Numba a conditional
+    expression on scalars (np.where there returns a 0-d array), which LLVM compiles to a
+    vector select when both sides are computed already."""
+    return f"np.where({cond}, {a}, {b})" if target == "numpy" else f"({a} if {cond} else {b})"
+
+
+def _erfc(sfx: str, target: str) -> list[str]:
+    c = functools.partial(_const, "f64")
+    if sfx == "f32":
+        return [f"def _erfc_{sfx}(x):", "    return np.float32(_erfc_w(np.float64(x)))"]
+    small_terms, large_terms = _ERFC_TERMS[sfx]
+    k, q = _erfcx_coefficients(large_terms)
+    large = [
+        f"z = (a - {c(k)}) / (a + {c(k)})",
+        *_horner("z", "q", q, c),
+    ]
+    sign = f"y = {_select(target, f'x < {c(0.0)}', f'{c(2.0)} - y', 'y')}"
+    if sfx == "w":
+        # float64 arithmetic rounds far below float32's ULP: no split of a², no separate
+        # formula near 0, a shorter exp
+        body = [
+            f"a = np.minimum(np.abs(x), {c(_ERFC_CLAMP)})",
+            "y = _exp_w(-(a * a)) * _erfcx_w(a)",
+            sign,
+        ]
+        return [f"def _erfc_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+    body = [
+        f"a = np.minimum(np.abs(x), {c(_ERFC_CLAMP)})",
+        "u = x * x",
+        *_horner("u", "p", _erf_coefficients(small_terms), c),
+        f"small = {c(1.0)} - x * p",
+        *large,
+        f"s = (a + {c(_SPLIT)}) - {c(_SPLIT)}",
+        "d = (a - s) * (a + s)",
+        f"y = ({c(2.0)} * _exphl_f64(-(s * s), -d) * q) / ({c(1.0)} + {c(2.0)} * a)",
+        sign,
+        f"y = {_select(target, f'a < {c(0.5)}', 'small', 'y')}",
+    ]
+    return [f"def _erfc_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _erfcx(sfx: str, target: str) -> list[str]:
+    """e^(a²)·erfc(a) for a ≥ 0, to float32 accuracy in float64 ("w" only)."""
+    c = functools.partial(_const, "f64")
+    k, g = _erfcx_g_coefficients(_ERFC_TERMS["w"][1])
+    body = [
+        f"w = {c(1.0)} / (a + {c(k)})",
+        f"z = (a - {c(k)}) * w",
+        *_horner("z", "q", g, c),
+        "return q * w",
+    ]
+    return [f"def _erfcx_{sfx}(a):"] + ["    " + line for line in body]
+
+
+_BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
+    "_exphl": _exphl,
+    "_exp": _exp,
+    "_cosh": _cosh,
+    "_erfc": _erfc,
+    "_erfcx": _erfcx,
+}
+
+
+def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
+    """The (helper, suffix) pairs that helper ``name`` for ``sfx`` calls."""
+    if name == "_exp":
+        return [] if sfx == "w" else [("_exphl", sfx)]
+    if name == "_cosh":
+        return [("_exphl", _arith(sfx))]
+    if name == "_erfc":
+        return {"f32": [("_erfc", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_exphl", "f64")]}[sfx]
+    return []
+
+
+def closure(names: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The (helper, suffix) pairs needed by ``names``, each after what it calls."""
+    order: list[tuple[str, str]] = []
+
+    def visit(item: tuple[str, str]) -> None:
+        if item in order:
+            return
+        for dep in _depends(*item):
+            visit(dep)
+        order.append(item)
+
+    for item in sorted(names):
+        visit(item)
+    return order
+
+
+def source(name: str, sfx: str, target: str = "numba") -> str:
+    """The source text of helper ``name`` (e.g. ``"_exp"``) for suffix ``sfx``, undecorated,
+    for ``target`` "numba" (scalars) or "numpy" (arrays); the two differ only in how a
+    select is written."""
+    return "\n".join(_BUILDERS[name](sfx, target))
+
+
+@functools.cache
+def _namespace() -> dict[str, Any]:
+    namespace: dict[str, Any] = {"np": np}
+    pairs = [(n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w")]
+    for name, sfx in closure(p for p in pairs if p[0] != "_erfcx" or p[1] == "w"):
+        exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
+    return namespace
+
+
+def numpy_function(name: str, sfx: str) -> Callable[..., Any]:
+    """Helper ``name`` for suffix ``sfx`` as a function of NumPy arrays or scalars (the
+    overflow to inf and the NaN of NaN inputs are results, not warnings)."""
+    fn: Callable[..., Any] = _namespace()[f"{name}_{sfx}"]
+
+    @functools.wraps(fn)
+    def quiet(*args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    return quiet
+
+
+@functools.cache
+def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
+    """The sympy function names in FUNCTIONS mapped to NumPy functions that compute as the
+    kernels do for their argument's dtype: the float32 helpers for float32; for float64
+    (and other dtypes, as float64) libm as the float64 kernels do, or with ``vector64``
+    the ``w`` helpers, as float32 kernels that compute in float64 do (see
+    symact.emit.numba.NumbaPrinter)."""
+    libm = {"_exp": np.exp, "_cosh": np.cosh, "_erfc": np.frompyfunc(math.erfc, 1, 1)}
+
+    def by_dtype(name: str) -> Callable[[Any], Any]:
+        f32 = numpy_function(name, "f32")
+        f64 = numpy_function(name, "w") if vector64 else libm[name]
+
+        def apply(u: Any) -> Any:
+            u = np.asarray(u)
+            with np.errstate(all="ignore"):
+                if u.dtype == np.float32:
+                    return f32(u)
+                return np.asarray(f64(u.astype(np.float64, copy=False)), dtype=np.float64)
+
+        apply.__name__ = name
+        return apply
+
+    functions = {sympy_name: by_dtype(helper) for sympy_name, helper in FUNCTIONS.items()}
+    if vector64:
+        functions["Erfcx"] = numpy_function("_erfcx", "w")
+    return functions
+
+
+def erfc_through_erfcx(expr: sp.Expr) -> sp.Expr:
+    """erfc(u) as e^(−u²)·erfcx(|u|) for u ≥ 0 and 2 − e^(−u²)·erfcx(|u|) below, for the
+    float32 quantities computed in float64 ("w"): the e^(−u²) is then a subexpression that
+    common-subexpression elimination shares with an equal one elsewhere in the formula
+    (gelu' = Φ(x) + x·φ(x) computes e^(−x²/2) once instead of twice). Values agree with
+    erfc to float32 accuracy, as ``_erfc_w`` does."""
+
+    def split(u: sp.Expr) -> sp.Expr:
+        scaled = sp.exp(-(u**2)) * Erfcx(sp.Abs(u))
+        return sp.Piecewise((scaled, u >= 0), (2 - scaled, True))
+
+    return expr.replace(lambda e: isinstance(e, (Erfc, sp.erfc)), lambda e: split(e.args[0]))

@@ -1,0 +1,184 @@
+"""The vectorizable elementary functions (symact.emit.elementary): accuracy against mpmath,
+special values, the same bits from the NumPy and the Numba versions, and loops over them
+(and the generated kernels) compiled to SIMD code."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import mpmath
+import numba
+import numpy as np
+import pytest
+
+from symact.accuracy import load_module
+from symact.emit import elementary
+
+ROOT = Path(__file__).resolve().parents[1]
+DTYPES = {"f32": np.float32, "f64": np.float64}
+#: Every helper suffix and the dtype of its arguments; "w" is float64 arithmetic to float32
+#: accuracy.
+SUFFIXES = {**DTYPES, "w": np.float64}
+REFERENCE = {"_exp": mpmath.exp, "_cosh": mpmath.cosh, "_erfc": mpmath.erfc}
+#: Where each function is not 0 or inf, per dtype; the grids span these.
+RANGES = {
+    "_exp": {"f32": (-104.0, 89.0), "f64": (-746.0, 710.0)},
+    "_cosh": {"f32": (-90.0, 90.0), "f64": (-711.0, 711.0)},
+    "_erfc": {"f32": (-5.0, 11.0), "f64": (-7.0, 27.3)},
+}
+#: Worst error in ULPs (of the true value, rounded to the dtype), with some margin over
+#: what was measured (exp 0.96/0.84, cosh 1.21/1.29, erfc 0.63/2.51).
+BOUND = {
+    ("_exp", "f32"): 1.0,
+    ("_exp", "f64"): 1.0,
+    ("_cosh", "f32"): 1.5,
+    ("_cosh", "f64"): 1.5,
+    ("_erfc", "f32"): 1.0,
+    ("_erfc", "f64"): 3.0,
+}
+
+
+def _grid(name: str, sfx: str) -> np.ndarray:
+    lo, hi = RANGES[name]["f32" if sfx == "w" else sfx]
+    rng = np.random.default_rng(7)
+    xs = [rng.uniform(lo, hi, 1500), rng.uniform(-2, 2, 500), rng.uniform(-0.6, 0.6, 300)]
+    xs.append(np.array([0.0, -0.0, 0.5, -0.5, 1e-30, -1e-30, lo, hi]))
+    return np.concatenate(xs).astype(SUFFIXES[sfx])
+
+
+def _ulps(name: str, sfx: str, xs: np.ndarray, got: np.ndarray) -> np.ndarray:
+    dtype = DTYPES[sfx]
+    info = np.finfo(dtype)
+    errs = []
+    with mpmath.workdps(40):
+        for xv, g in zip(xs, got):
+            ref = REFERENCE[name](mpmath.mpf(float(xv)))
+            if abs(ref) > info.max:
+                errs.append(0.0 if np.isinf(g) and g > 0 else np.inf)
+                continue
+            unit = max(float(np.spacing(dtype(abs(float(ref))))), float(info.smallest_subnormal))
+            errs.append(float(abs(mpmath.mpf(float(g)) - ref)) / unit)
+    return np.array(errs)
+
+
+@pytest.mark.parametrize("sfx", DTYPES)
+@pytest.mark.parametrize("name", ["_exp", "_cosh", "_erfc"])
+def test_accuracy_against_mpmath(name, sfx):
+    xs = _grid(name, sfx)
+    got = elementary.numpy_function(name, sfx)(xs)
+    assert got.dtype == DTYPES[sfx]
+    errs = _ulps(name, sfx, xs, got)
+    worst = int(np.argmax(errs))
+    assert errs[worst] <= BOUND[name, sfx], f"{name}_{sfx}({xs[worst]!r}): {errs[worst]:.2f} ULP"
+
+
+@pytest.mark.parametrize("name", ["_exp", "_cosh", "_erfc"])
+def test_float64_arithmetic_to_float32_accuracy(name):
+    """The "w" helpers: relative error below 1.5e-8, at most a quarter of a float32 ULP."""
+    xs = _grid(name, "w")
+    got = elementary.numpy_function(name, "w")(xs)
+    assert got.dtype == np.float64
+    with mpmath.workdps(30):
+        rel = [
+            float(abs(mpmath.mpf(float(g)) / r - 1)) if r != 0 else float(g != 0)
+            for g, r in ((g, REFERENCE[name](mpmath.mpf(float(v)))) for v, g in zip(xs, got))
+        ]
+    worst = int(np.argmax(rel))
+    assert rel[worst] < 1.5e-8, f"{name}_w({xs[worst]!r}): relative error {rel[worst]:.3g}"
+
+
+@pytest.mark.parametrize("sfx", DTYPES)
+def test_special_values(sfx):
+    dtype = DTYPES[sfx]
+    exp, cosh, erfc = (elementary.numpy_function(n, sfx) for n in ("_exp", "_cosh", "_erfc"))
+    special = np.array([np.nan, np.inf, -np.inf], dtype=dtype)
+    with np.errstate(all="ignore"):
+        assert np.array_equal(exp(special), [np.nan, np.inf, 0.0], equal_nan=True)
+        assert np.array_equal(cosh(special), [np.nan, np.inf, np.inf], equal_nan=True)
+        assert np.array_equal(erfc(special), [np.nan, 0.0, 2.0], equal_nan=True)
+    big = np.finfo(dtype).max
+    # Overflow exactly where e^x leaves the dtype; the subnormal range is reached.
+    top = np.log(np.float64(big))
+    below, above = np.nextafter(dtype(top), dtype(0)), np.nextafter(dtype(top), dtype(np.inf))
+    with np.errstate(over="ignore"):
+        assert np.isfinite(exp(np.array([below], dtype=dtype)))[0]
+        assert np.isinf(exp(np.array([above], dtype=dtype)))[0]
+    tiny = np.finfo(dtype).smallest_subnormal
+    x_tiny = dtype(np.log(np.float64(tiny)))
+    assert 0 < exp(np.array([x_tiny], dtype=dtype))[0] <= 2 * tiny
+    assert exp(np.array([0.0], dtype=dtype))[0] == 1.0
+
+
+def _numba_namespace() -> dict:
+    namespace = {"np": np, "numba": numba}
+    for name, sfx in elementary.closure([(n, s) for n in ("_exp", "_cosh", "_erfc") for s in SUFFIXES]):
+        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
+        exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
+    return namespace
+
+
+def _loop(fn):
+    """A plain loop applying ``fn`` (a closure variable, so Numba inlines it)."""
+
+    def loop(x, out):
+        for i in range(x.shape[0]):
+            out[i] = fn(x[i])
+
+    return numba.njit(error_model="numpy")(loop)
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    namespace = _numba_namespace()
+    return {(name, sfx): _loop(namespace[f"{name}_{sfx}"]) for name in ("_exp", "_cosh", "_erfc") for sfx in SUFFIXES}
+
+
+@pytest.mark.parametrize("sfx", SUFFIXES)
+@pytest.mark.parametrize("name", ["_exp", "_cosh", "_erfc"])
+def test_numba_and_numpy_agree_bit_for_bit(compiled, name, sfx):
+    """The measurements in symact see exactly what the kernels compute."""
+    xs = np.concatenate([_grid(name, sfx), np.array([np.nan, np.inf, -np.inf], dtype=SUFFIXES[sfx])])
+    out = np.empty_like(xs)
+    compiled[name, sfx](xs, out)
+    with np.errstate(all="ignore"):
+        ref = elementary.numpy_function(name, sfx)(xs)
+    assert np.array_equal(out.view(np.uint8), ref.view(np.uint8))
+
+
+def _vector_types(llvm: str) -> int:
+    return len(re.findall(r"<\d+ x (?:float|double)>", llvm))
+
+
+@pytest.mark.parametrize("sfx", SUFFIXES)
+@pytest.mark.parametrize("name", ["_exp", "_cosh", "_erfc"])
+def test_loops_over_the_functions_vectorize(compiled, name, sfx):
+    loop = compiled[name, sfx]
+    xs = _grid(name, sfx)
+    loop(xs, np.empty_like(xs))
+    assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0
+
+
+@pytest.mark.parametrize(
+    ("activation", "params"), [("mish", ()), ("swish", (1.0,)), ("gelu", ()), ("bump", (1.0,))]
+)
+def test_generated_kernel_loops_vectorize(tmp_path, activation, params):
+    """The forward and both backward loops of generated kernels (the ones with a parameter
+    reduction included: Note [Vectorized reductions]) compile to SIMD code. Uses an
+    uncached copy, since Numba cannot show the code of cached functions."""
+    source = (ROOT / "generated" / activation / "kernels.py").read_text()
+    copy = tmp_path / "kernels.py"
+    copy.write_text(source.replace("cache=True", "cache=False").replace(
+        f"symact_generated_{activation}_kernels", f"symact_test_vector_{activation}_kernels"
+    ))
+    kernels = load_module(copy, f"symact_test_vector_{activation}_kernels")
+    x = np.linspace(-5, 5, 4099, dtype=np.float32)
+    g = np.ones_like(x)
+    p = [np.float32(v) for v in params]
+    fwd_flat, _, bwd_flat, _, bwdx_flat, _ = kernels._KERNELS[np.dtype(np.float32)]
+    fwd_flat(x, np.empty_like(x), *p)
+    bwd_flat(g, x, np.empty_like(x), 4, *p)
+    bwdx_flat(g, x, np.empty_like(x), 4, *p)
+    for kernel in (fwd_flat, bwd_flat, bwdx_flat):
+        llvm = "\n".join(kernel.inspect_llvm().values())
+        assert "vector.body" in llvm and _vector_types(llvm) > 0, kernel.__name__
