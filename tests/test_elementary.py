@@ -182,3 +182,45 @@ def test_generated_kernel_loops_vectorize(tmp_path, activation, params):
     for kernel in (fwd_flat, bwd_flat, bwdx_flat):
         llvm = "\n".join(kernel.inspect_llvm().values())
         assert "vector.body" in llvm and _vector_types(llvm) > 0, kernel.__name__
+
+
+def test_erfc_through_erfcx_shares_the_exp_and_keeps_the_value():
+    """gelu' = Φ(x) + x·φ(x): with erfc as e^(−u²)·erfcx(|u|), e^(−x²/2) is one
+    subexpression, and the values agree with erfc to float32 accuracy."""
+    import sympy as sp
+
+    from symact import x
+    from symact.emit.printer import cse_branch
+    from symact.functions import Erfc
+    from symact.numeric import fold_constants, np_function
+
+    d_x = Erfc(-x / sp.sqrt(2)) / 2 + x * sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+    split = elementary.erfc_through_erfcx(d_x)
+    replacements, _ = cse_branch([fold_constants(split)])
+    assert any(isinstance(e, sp.exp) for _, e in replacements), replacements
+    xs = np.linspace(-12, 12, 2001)
+    exact = np_function(d_x, [x])(xs)  # libm erfc and exp, float64
+    shared = np_function(d_x, [x], vector64=True)(xs)  # the "w" helpers, erfc split
+    # relative to the terms (about 0.2 where they cancel near the zero of d_x at −0.75)
+    np.testing.assert_allclose(shared, exact, rtol=1.5e-8, atol=5e-9)
+
+
+def test_sign_split_sides_share_one_exp():
+    """Note [Branch-free sign splits]: both sides of swish's d_x call e^(−|βx|)."""
+    source = (ROOT / "generated" / "swish" / "kernels.py").read_text()
+    body = source.split("def _grad_f32(")[1].split("\n\n")[0]
+    sides = body.split("else:")
+    assert len(sides) == 2 and all("_exp_f32(-abs(" in side for side in sides), body
+
+
+def test_erfcx_is_printed_only_for_float32_computed_in_float64():
+    import sympy as sp
+
+    from symact import x
+    from symact.emit.numba import NumbaPrinter
+    from symact.errors import UnsupportedFunctionError
+    from symact.functions import Erfcx
+
+    assert NumbaPrinter("float64", vector=True).doprint(Erfcx(sp.Abs(x))) == "_erfcx_w(abs(x))"
+    with pytest.raises(UnsupportedFunctionError):
+        NumbaPrinter("float32").doprint(Erfcx(x))

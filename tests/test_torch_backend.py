@@ -299,6 +299,18 @@ def test_vmap_and_func_transforms():
         leaf = b[0].clone().requires_grad_()
         torch.testing.assert_close(per_sample[i], torch.autograd.grad(loss(xs[i], a[0], leaf, c[0]), leaf)[0])
 
+    # grad w.r.t. x alone (the parameters need no gradient: the x-only backward), per
+    # sample, with the parameters batched too
+    per_x = torch.func.vmap(torch.func.grad(loss, argnums=0))(xs, a, b, c)
+    for i in range(5):
+        leaf = xs[i].clone().requires_grad_()
+        torch.testing.assert_close(per_x[i], torch.autograd.grad(loss(leaf, a[i], b[i], c[i]), leaf)[0])
+    with torch.no_grad():  # the operator itself, batched, in its x-only form
+        grad = torch.ones_like(xs)
+        (x_only,) = torch.func.vmap(lambda g, t, p, q, r: ops._backward_op(g, t, p, q, r, True))(grad, xs, a, b, c)
+        full = torch.func.vmap(lambda g, t, p, q, r: ops._backward_op(g, t, p, q, r, False))(grad, xs, a, b, c)
+    torch.testing.assert_close(x_only, full[0])
+
     point = xs[0]
     _, tangent = torch.func.jvp(lambda t: fn(t, a[0], b[0], c[0]), (point,), (torch.ones_like(point),))
     torch.testing.assert_close(tangent, reference[0])

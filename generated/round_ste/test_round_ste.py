@@ -170,7 +170,8 @@ def test_kernels_param_gradient_is_the_sum_over_elements(kernels, dtype):
     if not TRAINABLE:
         pytest.skip("no trainable parameter")
     rng = np.random.default_rng(0)
-    x = rng.uniform(-3, 3, size=(5, 7)).astype(dtype)
+    # 2627 elements: several blocks of the blocked reduction and a partial one per chunk
+    x = rng.uniform(-3, 3, size=(37, 71)).astype(dtype)
     g = rng.uniform(-1, 1, size=x.shape).astype(dtype)
     scalars = [dtype(v) for v in GOLDEN["init"]]
     per_element = [np.full(x.shape, v, dtype=dtype) for v in scalars]
@@ -180,6 +181,12 @@ def test_kernels_param_gradient_is_the_sum_over_elements(kernels, dtype):
     np.testing.assert_array_equal(summed[0], elementwise[0])
     for s, e in zip(summed[1:], elementwise[1:]):
         np.testing.assert_allclose(s, e.astype(np.float64).sum(), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-30)
+    # The same bits on every call (the order of the additions is fixed), and grad_x alone
+    # from backward_x is grad_x from backward.
+    again = kernels.backward(g, x, *scalars)
+    assert all(np.array_equal(a, b) for a, b in zip(summed, again))
+    np.testing.assert_array_equal(kernels.backward_x(g, x, *scalars), summed[0])
+    np.testing.assert_array_equal(kernels.backward_x(g, x, *per_element), summed[0])
 
 
 def test_kernels_per_channel_params(kernels):
@@ -405,6 +412,29 @@ def test_torch_saves_only_the_inputs(torch_ops):
     assert sorted(t.numel() for t in saved) == sorted([x.numel(), *(p.numel() for p in params)])
     assert any(t.data_ptr() == x.data_ptr() for t in saved)
     y.sum().backward()
+
+
+def test_torch_frozen_parameters(torch_ops, monkeypatch):
+    """Parameters that need no gradient: the same grad_x, no parameter gradient, and on CPU
+    the kernel that does not compute parameter gradients (backward is never called)."""
+    if not TRAINABLE:
+        pytest.skip("no trainable parameter")
+    fn = getattr(torch_ops, GOLDEN["activation"])
+    x = torch.linspace(-3, 3, 301, dtype=torch.float32)
+    trained = [torch.tensor(v, requires_grad=name in TRAINABLE) for name, v in zip(PARAMS, GOLDEN["init"])]
+    leaf = x.clone().requires_grad_()
+    fn(leaf, *trained).sum().backward()
+    frozen = [p.detach() for p in trained]
+    kernels = torch_ops._kernels()
+
+    def refuse(*args):
+        raise AssertionError("backward called with frozen parameters")
+
+    monkeypatch.setattr(kernels, "backward", refuse)
+    leaf_frozen = x.clone().requires_grad_()
+    fn(leaf_frozen, *frozen).sum().backward()
+    torch.testing.assert_close(leaf_frozen.grad, leaf.grad, rtol=0, atol=0)
+    assert all(p.grad is None for p in frozen)
 
 
 def test_torch_nan_empty_and_strided(torch_ops):
