@@ -69,6 +69,28 @@ def _exp_w(x):
 
 
 @numba.njit(inline="always", error_model="numpy")
+def _erfc_f32(x):
+    x = np.float64(x)
+    a = np.minimum(np.abs(x), 10.5)
+    w = 1.0 / (a + 3.0)
+    z = (a - 3.0) * w
+    q = -1.0881946852738757e-06
+    q = q * z + -0.00032945175800914956
+    q = q * z + -0.00048565773375207837
+    q = q * z + 0.0030836965026036526
+    q = q * z + -0.0012236998236023935
+    q = q * z + -0.02684072490318169
+    q = q * z + 0.11952829959305035
+    q = q * z + -0.3104659072170755
+    q = q * z + 0.5902283635198738
+    q = q * z + -0.883394490593955
+    q = q * z + 1.0740069069724196
+    y = _exp_w(-(a * a)) * (q * w)
+    y = (2.0 - y if x < 0.0 else y)
+    return np.float32(y)
+
+
+@numba.njit(inline="always", error_model="numpy")
 def _erfcx_w(a):
     w = 1.0 / (a + 2.9129506302439405)
     z = (a - 2.9129506302439405) * w
@@ -85,19 +107,6 @@ def _erfcx_w(a):
     q = q * z + -0.8717508392647871
     q = q * z + 1.0711363085804533
     return q * w
-
-
-@numba.njit(inline="always", error_model="numpy")
-def _erfc_w(x):
-    a = np.minimum(np.abs(x), 28.0)
-    y = _exp_w(-(a * a)) * _erfcx_w(a)
-    y = (2.0 - y if x < 0.0 else y)
-    return y
-
-
-@numba.njit(inline="always", error_model="numpy")
-def _erfc_f32(x):
-    return np.float32(_erfc_w(np.float64(x)))
 
 
 @numba.njit(inline="always", error_model="numpy")

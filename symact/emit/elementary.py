@@ -78,6 +78,9 @@ _BITS = {"f32": (127, 23, "np.int32"), "f64": (1023, 52, "np.int64")}
 _ERFC_TERMS = {"w": (0, 12), "f64": (9, 26)}
 #: Beyond this |x|, erfc(|x|) is 0 in float64 (the float32 path rounds that to 0 too).
 _ERFC_CLAMP = 28.0
+#: Beyond this |x|, erfc(|x|) rounds to 0 in float32 (erfc(10.06) is float32's smallest
+#: subnormal).
+_ERFC32_CLAMP = 10.5
 #: Adding and subtracting this rounds a ≤ 28 to a multiple of 2^-20 (at most 25 bits), so
 #: its square is exact in float64.
 _SPLIT = 2.0**32
@@ -113,10 +116,13 @@ def _erf_coefficients(terms: int) -> tuple[float, ...]:
 
 
 @functools.cache
-def _erfcx_g_coefficients(terms: int) -> tuple[float, tuple[float, ...]]:
-    """(k, G) with erfc(a)·e^(a²)·(a + k) ≈ G((a − k)/(a + k)) for a ≥ 0."""
+def _erfcx_g_coefficients(
+    terms: int, k_value: float | None = None, a_max: float | None = None
+) -> tuple[float, tuple[float, ...]]:
+    """(k, G) with erfc(a)·e^(a²)·(a + k) ≈ G((a − k)/(a + k)) for 0 ≤ a (≤ a_max); k as
+    Weideman chooses it, √(terms/√2), unless given."""
     with mpmath.workdps(50):
-        k = mpmath.sqrt(terms / mpmath.sqrt(2))
+        k = mpmath.sqrt(terms / mpmath.sqrt(2)) if k_value is None else mpmath.mpf(k_value)
 
         def g(z: Any) -> Any:
             if z >= 1:
@@ -124,7 +130,8 @@ def _erfcx_g_coefficients(terms: int) -> tuple[float, tuple[float, ...]]:
             a = k * (1 + z) / (1 - z)
             return mpmath.erfc(a) * mpmath.exp(a * a) * (a + k)
 
-        coeffs, _ = mpmath.chebyfit(g, [-1, 1], terms, error=True)
+        top = 1 if a_max is None else (a_max - k) / (a_max + k)
+        coeffs, _ = mpmath.chebyfit(g, [-1, top], terms, error=True)
         return float(k), tuple(float(c) for c in coeffs)
 
 
@@ -200,7 +207,18 @@ def _select(target: str, cond: str, a: str, b: str) -> str:
 def _erfc(sfx: str, target: str) -> list[str]:
     c = functools.partial(_const, "f64")
     if sfx == "f32":
-        return [f"def _erfc_{sfx}(x):", "    return np.float32(_erfc_w(np.float64(x)))"]
+        # float64 arithmetic; a shorter fit, over a ≤ 10.5 only: beyond, erfc is 0 in float32
+        k32, g32 = _erfcx_g_coefficients(11, 3.0, _ERFC32_CLAMP)
+        body = [
+            "x = np.float64(x)",
+            f"a = np.minimum(np.abs(x), {c(_ERFC32_CLAMP)})",
+            f"w = {c(1.0)} / (a + {c(k32)})",
+            f"z = (a - {c(k32)}) * w",
+            *_horner("z", "q", g32, c),
+            "y = _exp_w(-(a * a)) * (q * w)",
+            f"y = {_select(target, f'x < {c(0.0)}', f'{c(2.0)} - y', 'y')}",
+        ]
+        return [f"def _erfc_{sfx}(x):"] + ["    " + line for line in body] + ["    return np.float32(y)"]
     small_terms, large_terms = _ERFC_TERMS[sfx]
     k, q = _erfcx_coefficients(large_terms)
     large = [
@@ -261,7 +279,7 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
     if name == "_cosh":
         return [("_exphl", _arith(sfx))]
     if name == "_erfc":
-        return {"f32": [("_erfc", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_exphl", "f64")]}[sfx]
+        return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_exphl", "f64")]}[sfx]
     return []
 
 
