@@ -53,6 +53,13 @@ TRAINABLE = ('alpha',)
 FLOAT32_VIA_FLOAT64 = ()
 
 
+# Note [Vectorizable elementary functions]: the exp, cosh and erfc below are plain
+# arithmetic (range reduction, a polynomial, exponent bits), not libm calls, so that LLVM
+# vectorizes the loops that call them. Errors against 50-digit references: float32 exp
+# below 1 ULP, cosh 1.5, erfc 1; "_w" versions compute in float64 to float32 accuracy (for
+# float32 quantities computed in float64). float64 formulas call libm (math.*).
+
+
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
     # Note [Vectorizable elementary functions]
@@ -80,7 +87,9 @@ def _exp_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _add_lanes(_lanes, _buf, _m):
-    # Note [Vectorized reductions]: 8 running sums, each in a fixed order.
+    # Note [Vectorized reductions]: a loop adding into one running sum does not vectorize,
+    # so the backward loop stores g*df/dp into a small buffer and this adds the buffer into
+    # 8 running sums, in an order fixed by the chunks alone (the same bits every run).
     _full = _m - _m % 8
     for _p in range(_buf.shape[0]):
         for _b in range(0, _full, 8):

@@ -51,6 +51,13 @@ def _softplus_{sfx}(u):
 ''',
 }
 
+ELEMENTARY_NOTE = """\
+# Note [Vectorizable elementary functions]: the exp, cosh and erfc below are plain
+# arithmetic (range reduction, a polynomial, exponent bits), not libm calls, so that LLVM
+# vectorizes the loops that call them. Errors against 50-digit references: float32 exp
+# below 1 ULP, cosh 1.5, erfc 1; "_w" versions compute in float64 to float32 accuracy (for
+# float32 quantities computed in float64). float64 formulas call libm (math.*)."""
+
 #: The elementary functions each helper above calls (symact.emit.elementary).
 _HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp",)}
 
@@ -247,7 +254,9 @@ PAD = 16
 _ADD_LANES = f'''
 @numba.njit(inline="always", error_model="numpy")
 def _add_lanes(_lanes, _buf, _m):
-    # Note [Vectorized reductions]: {LANES} running sums, each in a fixed order.
+    # Note [Vectorized reductions]: a loop adding into one running sum does not vectorize,
+    # so the backward loop stores g*df/dp into a small buffer and this adds the buffer into
+    # {LANES} running sums, in an order fixed by the chunks alone (the same bits every run).
     _full = _m - _m % {LANES}
     for _p in range(_buf.shape[0]):
         for _b in range(0, _full, {LANES}):
@@ -462,6 +471,8 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
 
     jit = '@numba.njit(inline="always", error_model="numpy")'
     helpers[:0] = [f"{jit}\n{elementary.source(name, sfx)}" for name, sfx in elementary.closure(needed)]
+    if needed:
+        helpers.insert(0, ELEMENTARY_NOTE)
     if trainable:
         helpers.append(_ADD_LANES)
 
