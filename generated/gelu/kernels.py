@@ -94,7 +94,8 @@ def _erfc_f32(x):
     q = q * z + 1.0740069069724196
     y = _exp_w(-(a * a)) * (q * w)
     y = (2.0 - y if x < 0.0 else y)
-    return np.float32(y)
+    y = np.float32(y)
+    return y
 
 
 @numba.njit(inline="always", error_model="numpy")
