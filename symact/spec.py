@@ -7,7 +7,6 @@ or raises :class:`~symact.errors.DefinitionError` located at ``file:line``.
 
 from __future__ import annotations
 
-import keyword
 import math
 import os
 import sys
@@ -19,18 +18,20 @@ from typing import Any
 
 import sympy as sp
 
+from . import names as names_
 from .errors import DefinitionError
 
-__all__ = ["Param", "Activation", "x", "load_definitions", "RESERVED_NAMES"]
+__all__ = ["Param", "Activation", "x", "load_definitions", "RESERVED_NAMES", "MAX_ABS"]
 
 #: The real input of every activation.
 x = sp.Symbol("x", real=True)
 
-#: Names a parameter may not take: they are used by the generated code.
-RESERVED_NAMES = frozenset(
-    {"x", "np", "math", "numba", "abs", "max", "min", "range", "forward", "backward", "nan", "inf"}
-    | {"torch", "nn", "self", "grad", "ctx", "info", "num_parameters", "device", "dtype"}
-)
+#: Names no activation or parameter may take (see :mod:`symact.names`).
+RESERVED_NAMES = names_.RESERVED
+
+#: Largest magnitude accepted for an init, a bound or a domain end: sampling, float32
+#: tests and the references need a range float32 can hold with room to spare.
+MAX_ABS = 1e30
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -48,19 +49,19 @@ def _caller_origin() -> tuple[str | None, int | None]:
 
 
 def _check_identifier(kind: str, name: object, origin: tuple[str | None, int | None]) -> str:
-    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
-        raise DefinitionError(
-            f"{kind} name {name!r} is not a valid Python identifier", *origin
-        )
-    return name
+    problem = names_.check_name(kind, name)
+    if problem is not None:
+        raise DefinitionError(problem, *origin)
+    return name  # type: ignore[return-value]
 
 
 def _finite_real(value: object) -> float | None:
+    """``value`` as a float when it is a real number within ±MAX_ABS, else None."""
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and abs(number) <= MAX_ABS else None
 
 
 class Param(sp.Symbol):
@@ -90,18 +91,14 @@ class Param(sp.Symbol):
     ) -> Param:
         origin = _caller_origin()
         _check_identifier("parameter", name, origin)
-        if name in RESERVED_NAMES or name.startswith("_"):
-            raise DefinitionError(
-                f"parameter name {name!r} is reserved (names starting with '_' and "
-                f"{', '.join(sorted(RESERVED_NAMES))} are used by generated code)",
-                *origin,
-            )
         if init is None:
             raise DefinitionError(f"parameter {name!r} needs an initial value: init=...", *origin)
         init_value = _finite_real(init)
         if init_value is None:
             raise DefinitionError(
-                f"parameter {name!r}: init must be a finite real number, got {init!r}", *origin
+                f"parameter {name!r}: init must be a finite real number within ±{MAX_ABS:g}, "
+                f"got {init!r}",
+                *origin,
             )
         if positive and init_value <= 0:
             raise DefinitionError(
@@ -115,7 +112,8 @@ class Param(sp.Symbol):
                 lo = hi = None
             if lo is None or hi is None or not lo < hi:
                 raise DefinitionError(
-                    f"parameter {name!r}: bounds must be (lo, hi) with finite lo < hi, got {bounds!r}",
+                    f"parameter {name!r}: bounds must be (lo, hi) with finite lo < hi within "
+                    f"±{MAX_ABS:g}, got {bounds!r}",
                     *origin,
                 )
             if not lo <= init_value <= hi:
@@ -209,11 +207,23 @@ class Activation:
                     f"activation {self.name!r}: parameter {n!r} is listed twice", *origin
                 )
         set_(self, "params", params)
+        for n in names:
+            if n in (self.name, names_.class_name(self.name)):
+                raise DefinitionError(
+                    f"activation {self.name!r}: parameter {n!r} has the name of the activation "
+                    f"or of its generated class; rename one",
+                    *origin,
+                )
+        if not isinstance(self.doc, str):
+            raise DefinitionError(
+                f"activation {self.name!r}: doc must be a string, got {type(self.doc).__name__}",
+                *origin,
+            )
         lo_hi = _domain(self.domain)
         if lo_hi is None:
             raise DefinitionError(
-                f"activation {self.name!r}: domain must be (lo, hi) with finite lo < hi, "
-                f"got {self.domain!r}",
+                f"activation {self.name!r}: domain must be (lo, hi) with finite lo < hi "
+                f"within ±{MAX_ABS:g}, got {self.domain!r}",
                 *origin,
             )
         set_(self, "domain", lo_hi)
@@ -286,6 +296,26 @@ class Activation:
                 f"activation {self.name!r}: {what} contains an infinite or undefined constant",
                 *origin,
             )
+        for number in expr.atoms(sp.Number):
+            if number != 0 and not _FLOAT64_TINY < abs(number) < _FLOAT64_HUGE:
+                raise DefinitionError(
+                    f"activation {self.name!r}: {what} contains the constant "
+                    f"{sp.Float(number, 3)}, which float64 cannot hold",
+                    *origin,
+                )
+        if expr.has(sp.Mod):
+            raise DefinitionError(
+                f"activation {self.name!r}: {what} uses Mod, which the backends do not "
+                f"support; write Mod(u, c) as u - c*floor(u/c)",
+                *origin,
+            )
+        for pw in expr.atoms(sp.Piecewise):
+            if pw.args[-1].cond != sp.true:
+                raise DefinitionError(
+                    f"activation {self.name!r}: {what} has a Piecewise without a default "
+                    f"branch; add (value, True) as its last piece",
+                    *origin,
+                )
 
     @property
     def trainable_params(self) -> tuple[Param, ...]:
@@ -294,7 +324,7 @@ class Activation:
     @property
     def class_name(self) -> str:
         """CamelCase name of the generated module classes (``gaussian_bump`` -> ``GaussianBump``)."""
-        return "".join(part[:1].upper() + part[1:] for part in self.name.split("_") if part)
+        return names_.class_name(self.name)
 
     @property
     def file(self) -> str | None:
@@ -307,6 +337,10 @@ class Activation:
     def error(self, message: str) -> DefinitionError:
         """A :class:`DefinitionError` about this activation, located where it was defined."""
         return DefinitionError(f"activation {self.name!r}: {message}", *self.origin)
+
+
+_FLOAT64_TINY = sp.Float("1e-300")
+_FLOAT64_HUGE = sp.Float("1e300")
 
 
 def _domain(value: object) -> tuple[float, float] | None:
@@ -328,6 +362,12 @@ def _error_line(exc: BaseException, filename: str) -> int | None:
         if os.path.abspath(frame.filename) == os.path.abspath(filename):
             line = frame.lineno
     return line
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, shortened."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_definitions(path: str | os.PathLike[str], display: str | None = None) -> list[Activation]:
@@ -358,9 +398,20 @@ def load_definitions(path: str | os.PathLike[str], display: str | None = None) -
     except DefinitionError as e:
         line = e.line if e.file and os.path.abspath(e.file) == real_name else _error_line(e, real_name)
         raise DefinitionError(e.message, shown, line) from None
+    except SystemExit as e:
+        raise DefinitionError(
+            f"the file called sys.exit({e.code!r}) while loading; a definition file only builds "
+            f"activations",
+            shown,
+            _error_line(e, real_name),
+        ) from None
+    except KeyboardInterrupt as e:
+        raise DefinitionError(
+            "loading was interrupted (KeyboardInterrupt)", shown, _error_line(e, real_name)
+        ) from None
     except Exception as e:  # the user's code failed: report where, in one line
         raise DefinitionError(
-            f"{type(e).__name__}: {e}", shown, _error_line(e, real_name)
+            f"{type(e).__name__}: {_one_line(e)}", shown, _error_line(e, real_name)
         ) from None
     activations: list[Activation] = []
     seen: dict[str, Activation] = {}
