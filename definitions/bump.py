@@ -1,4 +1,4 @@
-"""Generalized bump with a trainable width (the corrected form of the seeds/003 layer)."""
+"""Generalized bump with a trainable width (smooth at the edge of its support, unlike the form with |x| < sigma)."""
 
 import sympy as sp
 

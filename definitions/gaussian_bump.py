@@ -1,4 +1,4 @@
-"""Gaussian bump a·exp(−b(x−c)²): trainable height, inverse width and centre (seeds/003)."""
+"""Gaussian bump a·exp(−b(x−c)²): trainable height, inverse width and centre."""
 
 import sympy as sp
 

@@ -24,14 +24,15 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .derive import Derivation, Quantity, TimeLimit, derive
+from .budget import QuestionLimit
+from .derive import Derivation, Quantity, derive
 from .functions import diff_ae
 from .numeric import cross_reference, mp_function, np_function, reference
 from .spec import Activation, Param, x
 
 __all__ = ["Finding", "ActivationReport", "audit", "SEVERITY", "CODES"]
 
-#: Finding codes and their severities (DESIGN.md §3, a contract).
+#: Finding codes and their severities (a contract: tools read them from the JSON).
 CODES = {
     "singularity": "error",
     "discontinuity": "warning",
@@ -52,6 +53,28 @@ STEP_BUDGET = 3.0
 SATURATION = 1e-6
 _SCAN_HALF_WIDTH = 100.0
 _SCAN_POINTS = 4001
+
+
+def _evaluate_grid(fn: Any, xs: np.ndarray, params: Sequence[Any]) -> np.ndarray | None:
+    """``fn`` at every x, in the dtype of ``xs``; element by element where it is not
+    vectorized (a function NumPy lacks, evaluated through ``math``); None where it cannot
+    be evaluated."""
+    with np.errstate(all="ignore"):
+        try:
+            return np.broadcast_to(np.asarray(fn(xs, *params)), xs.shape).astype(xs.dtype)
+        except (TypeError, ValueError, NameError, AttributeError, ZeroDivisionError, OverflowError):
+            pass
+
+        def one(v: Any) -> float:
+            try:
+                return float(fn(v, *params))
+            except (ValueError, ZeroDivisionError, OverflowError):
+                return math.nan
+
+        try:
+            return np.array([one(v) for v in xs], dtype=xs.dtype)
+        except (TypeError, NameError, AttributeError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -179,7 +202,7 @@ def _describe(values: dict[sp.Symbol, float]) -> str:
     return ", ".join(f"{p.name}={v:.6g}" for p, v in values.items()) or "there"
 
 
-def _param_condition(cond: sp.Basic, act: Activation, budget: TimeLimit) -> tuple[sp.Basic, str]:
+def _param_condition(cond: sp.Basic, act: Activation, budget: QuestionLimit) -> tuple[sp.Basic, str]:
     """``cond`` (in the params only) solved over each param's sample range when there is one
     param; otherwise simplified. Returns (set-or-condition, readable text)."""
     params = sorted(cond.free_symbols, key=lambda s: s.name)
@@ -234,7 +257,7 @@ def _sample_region(region: Any, p: Param, count: int = 3) -> list[float]:
     return [inside[i] for i in picks]
 
 
-def _real_roots(expr: sp.Expr, budget: TimeLimit) -> list[sp.Expr]:
+def _real_roots(expr: sp.Expr, budget: QuestionLimit) -> list[sp.Expr]:
     """Real roots in x of expr = 0 (symbolic in the params), or [] if SymPy cannot say."""
     roots = budget.run(lambda: sp.solve(expr, x))
     if not roots:
@@ -253,7 +276,7 @@ class _Auditor:
     def __init__(self, act: Activation, derivation: Derivation, budget: float):
         self.act = act
         self.derivation = derivation
-        self.budget = TimeLimit(budget)
+        self.budget = QuestionLimit(budget)
         self.params = list(act.params)
         self.symbols = (x, *self.params)
         self.settings = _settings(act)
@@ -407,8 +430,10 @@ class _Auditor:
                 continue
             fn = np_function(q.printed, self.symbols)
             for values in self.settings:
-                with np.errstate(all="ignore"):
-                    ys = np.broadcast_to(fn(xs, *(values[p] for p in self.params)), xs.shape)
+                ys = _evaluate_grid(fn, xs, [values[p] for p in self.params])
+                if ys is None:
+                    self.budget.gave_up.append(f"{q.name}: not scanned numerically (NumPy cannot evaluate it)")
+                    break
                 bad = ~np.isfinite(ys) | (np.abs(ys) > 1e12)
                 if bad.any():
                     at = float(xs[np.argmax(bad)])
@@ -561,8 +586,10 @@ class _Auditor:
         init = {p: p.init for p in self.params}
         fn = np_function(self.derivation.forward.printed, self.symbols)
         xs = np.concatenate([-np.logspace(3, -6, 2000), [0.0], np.logspace(-6, 3, 2000), np.linspace(*self.act.domain, 4001)])
-        with np.errstate(all="ignore"):
-            ys = np.broadcast_to(fn(xs, *(init[p] for p in self.params)), xs.shape).astype(np.float64)
+        ys = _evaluate_grid(fn, xs, [init[p] for p in self.params])
+        if ys is None:
+            self.report.undecided.append("the range of f (NumPy cannot evaluate it)")
+            return
         near = ys[np.isfinite(ys) & (np.abs(xs) <= 10)]
         finite = np.isfinite(ys)
         if not finite.any():
@@ -675,7 +702,7 @@ class _Auditor:
                 why = ""
                 if isinstance(var, Param) and var not in in_value:
                     why = (f": {var.name} only moves a branch boundary, and conditions have no gradient "
-                           f"(the threshold of seeds/003)")
+                           f"(a learned threshold in a comparison gets no gradient)")
                 elif var == x:
                     why = ": f is piecewise constant (round, floor, sign, a step); declare a surrogate"
                 self.report.add(
@@ -695,8 +722,10 @@ class _Auditor:
         init = {p: p.init for p in self.params}
         fn = np_function(d_x.printed, self.symbols)
         xs = np.linspace(-_SCAN_HALF_WIDTH, _SCAN_HALF_WIDTH, 40001)
-        with np.errstate(all="ignore"):
-            ds = np.broadcast_to(fn(xs, *(init[p] for p in self.params)), xs.shape).astype(np.float64)
+        ds = _evaluate_grid(fn, xs, [init[p] for p in self.params])
+        if ds is None:
+            self.report.undecided.append("saturation (NumPy cannot evaluate df/dx)")
+            return
         small = np.abs(ds) < SATURATION
         if not small.any() or small.all():
             return
@@ -728,9 +757,11 @@ class _Auditor:
             for values in self.settings[:3]:
                 pvals = [np.float32(values[p]) for p in self.params]
                 arr = np.asarray(xs, dtype=np.float32)
-                with np.errstate(all="ignore"):
-                    got = np.broadcast_to(naive(arr, *pvals), arr.shape)
-                    fixed = np.broadcast_to(stable(arr, *pvals), arr.shape)
+                got = _evaluate_grid(naive, arr, pvals)
+                fixed = _evaluate_grid(stable, arr, pvals)
+                if got is None or fixed is None:
+                    self.report.undecided.append(f"float32 behaviour of {q.name} (NumPy cannot evaluate it)")
+                    break
                 for xv, g, fx in zip(xs, got, fixed):
                     ref = cross_reference(exact, printed_mp, [float(np.float32(xv)), *map(float, pvals)])
                     if ref is None or isinstance(ref, mpmath.mpc) or not mpmath.isfinite(ref):

@@ -21,27 +21,23 @@ Note [Gradient at a branch boundary]
 from __future__ import annotations
 
 import math
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import sympy as sp
 
-from .functions import diff_ae
-from .numeric import metric_scores, probe_points
+from .budget import phase
+from .functions import AtInfinity, diff_ae, expand_stable
+from .numeric import metric_scores, np_function, probe_points
 from .rewrite import apply_rewrites, exp_basis, sign_split, t_rational
-from .spec import Activation, x
+from .spec import Activation, Param, x
 
-__all__ = ["Branch", "Quantity", "Derivation", "derive", "cost", "TimeLimit"]
+__all__ = ["Branch", "Quantity", "Derivation", "derive", "cost", "SIMPLIFY_MAX_OPS"]
 
-T = TypeVar("T")
-
-#: Seconds that ``sympy.simplify`` may spend on one branch formula.
-SIMPLIFY_BUDGET = 10.0
+#: Largest formula (in ``sympy.count_ops``) that ``sympy.simplify`` is tried on: its time
+#: grows fast with size, and a size limit, unlike a time limit, gives the same output on
+#: any machine (Note [Budgets never change output] in symact.budget).
+SIMPLIFY_MAX_OPS = 60
 
 _PIECEWISE_FUNCTIONS = (sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside)
 _TRANSCENDENTAL_COST = 10
@@ -131,61 +127,19 @@ def cost(expr: sp.Basic) -> float:
     return sum(_tree_cost(r) for _, r in replacements) + _tree_cost(reduced)
 
 
-class _Timeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: float) -> Iterator[bool]:
-    """Raise :class:`_Timeout` in the body after ``seconds``; yields False where impossible."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield False
-        return
-
-    def on_alarm(signum: int, frame: object) -> None:
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield True
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-class TimeLimit:
-    """Runs SymPy questions under a per-question time budget; remembers what gave up."""
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.gave_up: list[str] = []
-
-    def run(self, question: Callable[[], T], what: str = "") -> T | None:
-        """``question()``, or None when it takes longer than the budget or SymPy cannot answer."""
-        try:
-            with _time_limit(self.seconds):
-                return question()
-        except _Timeout:
-            self.gave_up.append(what or f"a SymPy step gave up after {self.seconds:g} s")
-            return None
-        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError):
-            return None  # SymPy cannot answer this one; the caller falls back
-
-
-def _simplified(expr: sp.Expr, budget: float, notes: list[str], where: str) -> sp.Expr | None:
-    """``simplify(expr)``, or None when it gives up after ``budget`` seconds."""
+def _simplified(expr: sp.Expr, max_ops: int, notes: list[str], where: str) -> sp.Expr | None:
+    """``simplify(expr)``, or None for a formula over ``max_ops`` operations (Note [Budgets
+    never change output]: the size decides, never the clock)."""
     if expr.is_Number or expr.is_Symbol:
         return None
-    try:
-        with _time_limit(budget) as limited:
-            if not limited:
-                notes.append(f"{where}: simplify skipped (no timer outside the main thread)")
-                return None
-            return sp.simplify(expr)
-    except _Timeout:
-        notes.append(f"{where}: simplify gave up after {budget:g} s; kept the derivative as computed")
+    ops = sp.count_ops(expr)
+    if ops > max_ops:
+        notes.append(
+            f"{where}: not simplified ({ops} operations, over the limit of {max_ops}); kept the "
+            f"derivative as computed"
+        )
         return None
+    return sp.simplify(expr)
 
 
 #: What NumPy or mpmath raise on a formula they cannot evaluate (an unsupported function).
@@ -334,20 +288,24 @@ def _quantity(
     exact_pieces: list[tuple[sp.Basic, sp.Expr]],
     act: Activation,
     notes: list[str],
-    simplify_budget: float,
+    simplify_max_ops: int,
 ) -> Quantity:
     branches = []
     for i, (cond, e) in enumerate(exact_pieces):
         where = f"{act.name}.{name}" + (f" branch {i + 1}" if len(exact_pieces) > 1 else "")
-        simpler = None if kind == "value" else _simplified(e, simplify_budget, notes, where)
-        printed = _choose(
-            e, apply_rewrites(e), None if simpler is None else apply_rewrites(simpler), act
-        )
+        with phase("simplification", name):
+            simpler = None if kind == "value" else _simplified(e, simplify_max_ops, notes, where)
+        with phase("stable rewrites", name):
+            printed = _choose(
+                e, apply_rewrites(e), None if simpler is None else apply_rewrites(simpler), act
+            )
         # A regime split chosen above becomes branches of their own, so that the kernels
         # run one regime per element and share its subexpressions (one exp, not two).
         for sub_cond, sub_expr in _pieces(printed):
             full = cond if sub_cond == sp.true else (sub_cond if cond == sp.true else sp.And(cond, sub_cond))
             branches.append(Branch(full, sub_expr, _safe_x(full, [sub_expr], act)))
+    with phase("limits at infinite inputs", name):
+        branches = _infinite_inputs(branches, act) + branches
     if len(exact_pieces) == 1:
         exact = exact_pieces[0][1]
     else:
@@ -356,6 +314,62 @@ def _quantity(
     if kind != "surrogate" and _float32_via_float64(exact, quantity.printed, act):
         quantity = Quantity(name, wrt, kind, exact, tuple(branches), float32_via_float64=True)
     return quantity
+
+
+# Note [Values at infinite inputs]
+# A formula that is fine for every finite input can give NaN at ±inf (inf/inf in mish,
+# 0*inf in the derivative of swish). Where the printed form gives NaN at x = +inf or -inf
+# (at the params' init) and SymPy finds the limit there, the quantity gains a first
+# branch ``AtInfinity(x, ±1)`` whose value is that limit, in terms of the params. A param
+# whose range is positive (or negative) is taken as such for the limit. Where SymPy finds
+# no limit, the value stays NaN.
+
+
+def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
+    """The branches that give the limit at x = ±inf where the printed form gives NaN."""
+    symbols = (x, *act.params)
+    printed = branches[0].expr if len(branches) == 1 else sp.Piecewise(*[(b.expr, b.cond) for b in branches])
+    init = {p: p.init for p in act.params}
+    try:
+        fn = np_function(printed, symbols)
+        with np.errstate(all="ignore"):
+            at = np.broadcast_to(fn(np.array([np.inf, -np.inf]), *init.values()), (2,))
+    except _UNMEASURABLE:
+        return []
+    signed = {p: sp.Dummy(p.name, **_sign_of(p)) for p in act.params}
+    added = []
+    for sign, value in zip((1, -1), at):
+        if not np.isnan(value):
+            continue
+        big = sign * 1e300
+        active = next((b for b in branches if b.cond == sp.true or b.cond.subs({**init, x: big}) == sp.true), None)
+        if active is None or active.expr.has(AtInfinity):
+            continue
+        try:
+            limit = sp.limit(expand_stable(active.expr).xreplace(signed), x, sign * sp.oo)
+        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError):
+            continue
+        limit = limit.xreplace({d: p for p, d in signed.items()})
+        if limit.has(x, sp.Limit, sp.AccumBounds, sp.nan, sp.zoo) or limit.free_symbols - set(act.params):
+            continue
+        try:
+            number = complex(limit.subs(init).evalf())
+        except (TypeError, ValueError):
+            continue
+        if number.imag != 0 or math.isnan(number.real):
+            continue
+        added.append(Branch(AtInfinity(x, sign), limit, None))
+    return added
+
+
+def _sign_of(p: Param) -> dict[str, bool]:
+    """The sign assumptions a param's range allows."""
+    lo, hi = p.bounds if p.bounds is not None else ((0.0, math.inf) if p.positive else (-math.inf, math.inf))
+    if lo > 0 or p.positive:
+        return {"positive": True}
+    if hi < 0:
+        return {"negative": True}
+    return {"real": True}
 
 
 # Note [float32 computed in float64]
@@ -382,19 +396,25 @@ def _float32_via_float64(exact: sp.Expr, printed: sp.Expr, act: Activation) -> b
     return bool(np.max(wide) < np.max(native) and np.percentile(wide, 99) < np.percentile(native, 99))
 
 
-def derive(act: Activation, simplify_budget: float = SIMPLIFY_BUDGET) -> Derivation:
+def derive(act: Activation, simplify_max_ops: int = SIMPLIFY_MAX_OPS) -> Derivation:
     """Derive f, ∂f/∂x and ∂f/∂θ for every trainable θ of ``act``."""
     notes: list[str] = []
     pieces = _pieces(_canonical(act.expr))
-    forward = _quantity("f", None, "value", pieces, act, notes, simplify_budget)
-    gradients = []
     surrogate = act.surrogate or {}
+    # Every derivative first: one SymPy cannot take is reported before any other work.
+    with phase("differentiation"):
+        derivatives = {
+            var: [(c, _diff(e, var, act)) for c, e in pieces]
+            for var in (x, *act.trainable_params)
+            if var not in surrogate
+        }
+    forward = _quantity("f", None, "value", pieces, act, notes, simplify_max_ops)
+    gradients = []
     for var in (x, *act.trainable_params):
         name = f"d_{var.name}"
         if var in surrogate:
             sur_pieces = _pieces(_canonical(surrogate[var]))
-            gradients.append(_quantity(name, var, "surrogate", sur_pieces, act, notes, simplify_budget))
+            gradients.append(_quantity(name, var, "surrogate", sur_pieces, act, notes, simplify_max_ops))
             continue
-        d_pieces = [(c, _diff(e, var, act)) for c, e in pieces]
-        gradients.append(_quantity(name, var, "derivative", d_pieces, act, notes, simplify_budget))
+        gradients.append(_quantity(name, var, "derivative", derivatives[var], act, notes, simplify_max_ops))
     return Derivation(act, forward, tuple(gradients), tuple(notes))

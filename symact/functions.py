@@ -7,6 +7,8 @@ Each one differentiates and evaluates numerically like the formula it stands for
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 
@@ -140,6 +142,37 @@ class Exp(sp.Function):
 
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return sp.exp(self.args[0])._eval_evalf(prec)
+
+
+class AtInfinity(sp.logic.boolalg.BooleanFunction):
+    """The condition u = +∞ (``sign`` 1) or u = −∞ (``sign`` −1), for the branches that
+    give a quantity its limit at an infinite input (Note [Values at infinite inputs] in
+    derive.py).
+
+    SymPy's own ``Eq(x, oo)`` is False at once for a real x, and a Piecewise drops it;
+    this condition stays until u is a number.
+
+    >>> from sympy import Symbol, oo
+    >>> u = Symbol("u", real=True)
+    >>> AtInfinity(u, 1), AtInfinity(oo, 1), AtInfinity(2.0, -1)
+    (AtInfinity(u, 1), True, False)
+    """
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, u: sp.Expr, sign: sp.Expr) -> sp.Basic | None:
+        if sign not in (1, -1):
+            raise ValueError(f"AtInfinity: sign must be 1 or -1, got {sign}")
+        if u.is_number:
+            return sp.true if u == sign * sp.oo else sp.false
+        return None
+
+    def _numpycode(self, printer: Any) -> str:  # lambdify: a call to the evaluator's own function
+        return f"AtInfinity({printer._print(self.args[0])}, {int(self.args[1])})"
+
+    _mpmathcode = _numpycode
+    _lambdacode = _numpycode
 
 
 #: Every function defined here, for printers and numeric evaluators.

@@ -19,7 +19,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .derive import Derivation, Quantity, TimeLimit
+from .budget import phase
+from .derive import Derivation, Quantity
 from .functions import diff_ae
 from .numeric import DIGITS, cross_reference, kappa_at, mp_function, reference
 from .spec import Activation, x
@@ -67,29 +68,35 @@ def _param_settings(act: Activation, rng: np.random.Generator) -> list[tuple[flo
     return list(dict.fromkeys(settings))
 
 
-#: Seconds SymPy may spend finding where one boundary or denominator vanishes.
-_SOLVE_BUDGET = 2.0
+#: Largest expression (in ``sympy.count_ops``) whose roots are solved for: a size limit,
+#: not a time limit, so the golden points are the same on any machine (Note [Budgets never
+#: change output] in symact.budget).
+SOLVE_MAX_OPS = 24
 
 
-def _symbolic_roots(expr: sp.Expr, budget: TimeLimit) -> list[sp.Expr]:
-    """Roots in x of expr = 0 with the params kept symbolic (none when expr never vanishes)."""
-    if expr.is_positive or expr.is_negative or not expr.has(x):
+def _symbolic_roots(expr: sp.Expr) -> list[sp.Expr]:
+    """Roots in x of expr = 0 with the params kept symbolic (none when expr never vanishes,
+    or is too big to solve)."""
+    if expr.is_positive or expr.is_negative or not expr.has(x) or sp.count_ops(expr) > SOLVE_MAX_OPS:
         return []
-    roots = budget.run(lambda: sp.solve(expr, x))
-    return [r for r in roots or [] if not r.has(sp.I)]
+    try:
+        roots = sp.solve(expr, x)
+    except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError):
+        return []
+    return [r for r in roots if not r.has(sp.I)]
 
 
-def _special_roots(quantities: tuple[Quantity, ...], budget: TimeLimit) -> list[tuple[sp.Expr, str]]:
+def _special_roots(quantities: tuple[Quantity, ...]) -> list[tuple[sp.Expr, str]]:
     """Branch boundaries and poles of every quantity, as symbolic points."""
     found: dict[str, tuple[sp.Expr, str]] = {}
     for q in quantities:
         for branch in q.branches:
             for rel in branch.cond.atoms(sp.core.relational.Relational):
-                for r in _symbolic_roots(rel.lhs - rel.rhs, budget):
+                for r in _symbolic_roots(rel.lhs - rel.rhs):
                     found.setdefault(sp.sstr(r), (r, "boundary"))
             for part in sp.preorder_traversal(branch.expr):
                 if isinstance(part, sp.Pow) and part.exp.is_negative:
-                    for r in _symbolic_roots(part.base, budget):
+                    for r in _symbolic_roots(part.base):
                         found.setdefault(sp.sstr(r), (r, "pole"))
     return list(found.values())
 
@@ -115,7 +122,8 @@ def _sample(derivation: Derivation) -> list[tuple[tuple[float, ...], str]]:
     rng = np.random.default_rng(_seed(act.name))
     lo, hi = act.domain
     points: list[tuple[tuple[float, ...], str]] = []
-    roots = _special_roots(derivation.quantities, TimeLimit(_SOLVE_BUDGET))
+    with phase("golden points"):
+        roots = _special_roots(derivation.quantities)
     for setting in _param_settings(act, rng):
         values = dict(zip(act.params, setting))
         xs = [(_f32(v), "random") for v in rng.uniform(lo, hi, _RANDOM_X)]
@@ -160,7 +168,9 @@ def compute_golden(derivation: Derivation) -> Golden:
     lo, hi = act.domain
     points = []
     unresolved: list[dict[str, Any]] = []
-    for at, kind in _sample(derivation):
+    with phase("golden points"):
+        samples = _sample(derivation)
+    for at, kind in samples:
         ref: dict[str, str | None] = {}
         kappa: dict[str, str | None] = {}
         for q, fn, stable, dfn in zip(quantities, refs, stables, partials):

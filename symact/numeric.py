@@ -71,6 +71,7 @@ _MP_FUNCTIONS = {
     "Exp": mpmath.exp,
     "log1p": mpmath.log1p,
     "expm1": mpmath.expm1,
+    "AtInfinity": lambda u, sign: u == sign * mpmath.inf,
 }
 
 
@@ -183,6 +184,7 @@ def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
         "erf": _np_ufunc(math.erf),
         "log1p": np.log1p,
         "expm1": np.expm1,
+        "AtInfinity": lambda u, sign: np.asarray(u) == sign * np.inf,
     }
 
 
@@ -197,7 +199,22 @@ def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol], vector64: bool = Fa
     modules = [_np_functions(vector64), "numpy"]
     if vector64:  # as the float32-computed-in-float64 kernels print it
         expr = elementary.erfc_through_erfcx(expr)
-    return sp.lambdify(list(symbols), fold_constants(expr), modules=modules)
+    fn = sp.lambdify(list(symbols), fold_constants(expr), modules=modules)
+
+    def evaluate(*args: Any) -> np.ndarray:
+        try:
+            return fn(*args)
+        except TypeError:  # a function NumPy lacks, printed through ``math``: one element at a time
+            dtype = np.result_type(*[np.asarray(a) for a in args])
+            return np.vectorize(scalar, otypes=[np.float64])(*args).astype(dtype)
+
+    def scalar(*args: Any) -> float:
+        try:
+            return float(fn(*args))
+        except (ValueError, OverflowError, ZeroDivisionError):  # math's way of saying NaN or inf
+            return math.nan
+
+    return evaluate
 
 
 def ulp_errors(computed: np.ndarray, reference: Sequence[Any], dtype: Any) -> np.ndarray:

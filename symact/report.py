@@ -16,7 +16,7 @@ _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
 
 
 def as_json(reports: Sequence[ActivationReport]) -> str:
-    """``{"activations": [...]}`` as DESIGN.md §3 specifies."""
+    """``{"activations": [...]}`` as the documented audit contract specifies."""
     return json.dumps({"activations": [r.as_json() for r in reports]}, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -28,7 +28,7 @@ def _one(report, code):
     return found
 
 
-# --------------------------------------------------------------------- seeds/003
+# ----------------------------------------- the bump with |x| < sigma (poles inside the support)
 
 
 def test_seed003_bump_with_abs_condition_has_poles_inside_the_support_when_sigma_above_one():
@@ -75,7 +75,7 @@ def test_seed003_param_that_never_reaches_the_output_is_unused():
     assert finding.severity == "error" and "Gradients do not exist" in finding.message
 
 
-# --------------------------------------------------------------------- seeds/004
+# ----------------------------------------- a pulse with a surrogate gradient
 
 
 def test_seed004_pulse_has_no_gradient_anywhere_and_jumps_at_four_points():
