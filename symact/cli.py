@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +10,14 @@ from typing import Any, TypeVar
 
 import click
 
+from .budget import DEFAULT_SECONDS, Budget, BudgetExceeded
 from .errors import SymactError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 class SymactClickError(click.ClickException):
@@ -24,11 +30,25 @@ class SymactClickError(click.ClickException):
 
 
 def _reported(fn: F) -> F:
+    """Every error as one line: ours as they are, anything else as an internal error that
+    names the command and its files (set SYMACT_TRACEBACK=1 to see the traceback)."""
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except SymactError as e:
-            raise SymactClickError(str(e)) from None
+            raise SymactClickError(_one_line(str(e))) from None
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as e:
+            if os.environ.get("SYMACT_TRACEBACK"):
+                raise
+            files = ", ".join(str(f) for f in kwargs.get("files", ()))
+            raise SymactClickError(
+                f"{files + ': ' if files else ''}internal error in `symact {fn.__name__}` "
+                f"({type(e).__name__}: {_one_line(str(e))[:200]}); set SYMACT_TRACEBACK=1 for "
+                f"details and please report it"
+            ) from None
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -59,22 +79,29 @@ def _backends(value: str) -> list[str]:
 @click.option(
     "--backend",
     "backend",
-    default="numba,torch",
+    default="numba,torch,tf",
     show_default=True,
-    help="Comma-separated backends to emit.",
+    help="Comma-separated backends to emit: numba, torch (needs numba), tf (or tensorflow).",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
+@click.option(
+    "--budget",
+    default=DEFAULT_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds one activation may take; past it, generation stops with the phase that ran over.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
-def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, quiet: bool) -> None:
+def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, budget: float, quiet: bool) -> None:
     """Generate kernels, golden data and golden tests for each definition FILE."""
     from .generate import plan, stale, write
 
     def progress(message: str) -> None:
-        if not quiet:
+        if not quiet and sys.stderr.isatty():  # progress is for a person at a terminal
             click.echo(message, err=True)
 
-    planned = plan(list(files), out_dir, _backends(backend), progress)
+    planned = plan(list(files), out_dir, _backends(backend), progress, budget=budget)
     if check:
         outdated = stale(planned)
         for path in outdated:
@@ -105,7 +132,8 @@ def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, 
     default=3.0,
     show_default=True,
     type=click.FloatRange(min=0.01),
-    help="Seconds each symbolic question (a limit, a solve) may take; past it, the audit says what it could not decide.",
+    help="Seconds each symbolic question (a limit, a solve) may take; past it, the audit says what it "
+    "could not decide. One activation's whole audit may take 20 times this.",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
@@ -121,7 +149,11 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
     for act in activations:
         if not quiet:
             click.echo(f"auditing {act.name} ...", err=True)
-        reports.append(audit_one(act, budget=budget))
+        try:
+            with Budget(20 * budget).guard():
+                reports.append(audit_one(act, budget=budget))
+        except BudgetExceeded as e:
+            raise act.error(str(e)) from None
     if fmt == "json":
         click.echo(as_json(reports), nl=False)
     elif fmt == "markdown":
@@ -143,7 +175,7 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
     help="Folder holding the generated code to measure (one sub-folder per activation).",
 )
 @click.option("--reduced", is_flag=True, help="A small sweep (seconds) instead of the full one (minutes).")
-@click.option("--builtins/--no-builtins", default=True, show_default=True, help="Also measure PyTorch's own kernels.")
+@click.option("--builtins/--no-builtins", default=True, show_default=True, help="Also measure PyTorch's and TensorFlow's own kernels.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
 def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builtins: bool, quiet: bool) -> None:
@@ -153,6 +185,8 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
         MAX_BOUND,
         P99_BOUND,
         measure_kernels,
+        measure_tf_builtin,
+        measure_tf_formulas,
         measure_torch_builtin,
         measure_torch_formulas,
         table,
@@ -176,6 +210,12 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
         native = measure_torch_builtin(derivation, reduced=reduced) if builtins else None
         if native is not None:
             rows[f"{act.name}:torch built-in"] = native
+        tf_formulas = measure_tf_formulas(derivation, folder, reduced=reduced)
+        if tf_formulas is not None:
+            rows[f"{act.name}:symact tf"] = tf_formulas
+        tf_native = measure_tf_builtin(derivation, reduced=reduced) if builtins else None
+        if tf_native is not None:
+            rows[f"{act.name}:tf built-in"] = tf_native
     click.echo(table(rows))
     worst = [
         (label, key, s) for label, stats in rows.items() if "symact" in label for key, s in stats.items()

@@ -176,9 +176,13 @@ def test_generated_kernel_loops_vectorize(tmp_path, activation, params):
     g = np.ones_like(x)
     p = [np.float32(v) for v in params]
     fwd_flat, _, bwd_flat, _, bwdx_flat, _ = kernels._KERNELS[np.dtype(np.float32)]
-    fwd_flat(x, np.empty_like(x), *p)
-    bwd_flat(g, x, np.empty_like(x), 4, *p)
-    bwdx_flat(g, x, np.empty_like(x), 4, *p)
+    chunks = kernels._chunks(x.size)
+    fwd_flat(x, np.empty_like(x), 0, chunks, *p)
+    if kernels.TRAINABLE:
+        bwd_flat(g, x, np.empty_like(x), np.zeros((chunks, len(kernels.TRAINABLE))), 0, chunks, *p)
+    else:
+        bwd_flat(g, x, np.empty_like(x), 0, chunks, *p)
+    bwdx_flat(g, x, np.empty_like(x), 0, chunks, *p)
     for kernel in (fwd_flat, bwd_flat, bwdx_flat):
         llvm = "\n".join(kernel.inspect_llvm().values())
         assert "vector.body" in llvm and _vector_types(llvm) > 0, kernel.__name__

@@ -1,6 +1,6 @@
 """The PyTorch backend: the printer, the generated torch_ops.py beyond what each generated
-golden test checks (torch.func, the device-independent path, packaging), the seeds/003
-scenario (learning a bump's width), and DDP training across two processes."""
+golden test checks (torch.func, the device-independent path, packaging), the trainable
+bump scenario (learning a bump's width), and DDP training across two processes."""
 
 from __future__ import annotations
 
@@ -392,11 +392,11 @@ def test_package_import_and_path_import_share_one_operator():
     assert result.stdout.strip() == "ok"
 
 
-# ---- seeds/003: learn the width of a bump --------------------------------------------------
+# ---- a trainable bump layer: learn its width --------------------------------------------------
 
 
 def _bump_reference(xs: np.ndarray, width: float) -> np.ndarray:
-    """The corrected bump of seeds/003, support |x| < sqrt(sigma), written independently."""
+    """The smooth bump, support |x| < sqrt(sigma), written independently."""
     inside = xs * xs < width
     safe = np.where(inside, xs, 0.0)
     return np.where(inside, np.exp(-width / (width - safe * safe)), 0.0)

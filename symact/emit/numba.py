@@ -17,10 +17,10 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import Derivation
 from ..errors import UnsupportedFunctionError
-from ..functions import Exp
+from ..functions import AtInfinity, Exp
 from . import elementary
 from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
-from .templates import load
+from .templates import docstring_text, load
 
 __all__ = ["NumbaPrinter", "render_kernels"]
 
@@ -90,9 +90,9 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
 
     def const(self, value: float) -> str:
         value = float(value)
+        if value == -math.inf:  # negate the typed infinity: -np.inf would be a float64 value
+            return f"-{self.const(math.inf)}"
         text = repr(value) if math.isfinite(value) else f"np.{'nan' if value != value else 'inf'}"
-        if value == float("-inf"):
-            text = "-np.inf"
         if self.dtype == "float32":
             return f"np.float32({text})"
         return text
@@ -107,7 +107,9 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
             return f"{self._module_format('math.sqrt')}({self._print(base)})"
         if exp == -sp.S.Half:
             return f"({self.const(1)}/{self._module_format('math.sqrt')}({self._print(base)}))"
-        return f"{b}**{self.const(float(exp))}"
+        if exp.is_number:
+            return f"{b}**{self.const(float(exp))}"
+        return f"{b}**{self.parenthesize(exp, sp.printing.precedence.PRECEDENCE['Pow'])}"
 
     def _print_Function(self, expr: sp.Function) -> str:
         name = type(expr).__name__
@@ -165,6 +167,16 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
                 text = f"(({self._print(e)}) if {self._print(c)} else ({text}))"
         return text.replace("nan_value", self.const(float("nan")))
 
+    def _print_Infinity(self, expr: sp.Basic) -> str:
+        return self.const(math.inf)
+
+    def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
+        return self.const(-math.inf)
+
+    def _print_AtInfinity(self, expr: sp.Basic) -> str:
+        u, sign = expr.args
+        return f"({self._print(u)} == {self.const(math.inf if sign > 0 else -math.inf)})"
+
     def _print_BooleanTrue(self, expr: sp.Basic) -> str:
         return "True"
 
@@ -212,8 +224,18 @@ def _scalar_function(
     transform = elementary.erfc_through_erfcx if printer.suffix == "w" else (lambda e: e)
     for group in group_branches(quantities, transform):
         body: list[str] = []
-        exprs = _one_exp_for_both_sides(group.conditions, group.exprs) if printer.vector else group.exprs
-        for b, cond in enumerate(group.conditions):
+        # Note [Values at infinite inputs]: the limits at x = ±inf are set after the chain,
+        # each by its own if (a select), so that the chain stays short enough to vectorize.
+        at_inf = [isinstance(c, AtInfinity) for c in group.conditions]
+        finite_conds = tuple(c for c, inf in zip(group.conditions, at_inf) if not inf)
+        finite_exprs = tuple(e for e, inf in zip(group.exprs, at_inf) if not inf)
+        if printer.vector:
+            finite_exprs = _one_exp_for_both_sides(finite_conds, finite_exprs)
+        conds = [c for c, inf in zip(group.conditions, at_inf) if inf] + list(finite_conds)
+        exprs = [e for e, inf in zip(group.exprs, at_inf) if inf] + list(finite_exprs)
+        limits: list[str] = []
+        first = True
+        for b, cond in enumerate(conds):
             replacements, reduced = cse_branch(exprs[b])
             block = [
                 f"{print_or_fail(printer, sym, where)} = {print_or_fail(printer, e, where)}"
@@ -223,10 +245,14 @@ def _scalar_function(
                 f"_{qname} = {print_or_fail(printer, e, where)}"
                 for qname, e in zip(group.names, reduced)
             ]
+            if isinstance(cond, AtInfinity):
+                limits += [f"if {print_or_fail(printer, cond, where)}:", *indent(block, 1)]
+                continue
             if cond == sp.true:
-                keyword = "else:" if b > 0 else None
+                keyword = None if first else "else:"
             else:
-                keyword = f"{'if' if b == 0 else 'elif'} {print_or_fail(printer, cond, where)}:"
+                keyword = f"{'if' if first else 'elif'} {print_or_fail(printer, cond, where)}:"
+            first = False
             if keyword is None:
                 body += block
             else:
@@ -235,7 +261,7 @@ def _scalar_function(
         if group.conditions[-1] != sp.true:
             body.append("else:")
             body += indent([f"_{qname} = {nan}" for qname in group.names], 1)
-        lines += indent(body, 1)
+        lines += indent(body + limits, 1)
     lines.append(f"    return {', '.join(names)}")
     return "\n".join(lines)
 
@@ -268,22 +294,25 @@ def _add_lanes(_lanes, _buf, _m):
 
 
 def _loops(sfx: str, params: list[str], grads: list[str], x_only: bool = False) -> str:
-    """The prange loops around the scalar functions for one dtype: forward and backward,
-    or with ``x_only`` the backward that computes grad_x alone (from ``_gradx``).
+    """The loops around the scalar functions for one dtype: forward and backward, or with
+    ``x_only`` the backward that computes grad_x alone (from ``_gradx``).
 
-    Every local name starts with '_' so that no parameter name can shadow it.
+    Each loop is serial and releases the GIL; it runs over a range ``_lo.._hi`` of chunks
+    (of CHUNK elements, flat layout) or of rows (channel layout), and the module's ``_run``
+    spreads the ranges over threads (Note [Threads] in the generated module). Every local
+    name starts with '_' so that no parameter name can shadow it.
 
     Note [Vectorized reductions]: a loop that adds into one running float sum is not
     vectorized (SIMD would change the order of the additions, which LLVM may not do
     without fastmath), and the whole loop, exp and all, then runs one element at a time.
     So with trainable parameters the backward loops run in blocks of BLOCK elements:
     one loop computes grad_x and stores g·∂f/∂p in a float64 buffer, and vectorizes; a
-    second adds the buffer into LANES running sums. The order of every addition is fixed
-    by the chunking alone, so results are reproducible run to run. The buffer is small
-    (512 bytes): with 4 KB buffers, some placements of the output array made the loop
-    three times slower on the AMD EPYC development machine (L1 conflicts, measured).
+    second adds the buffer into LANES running sums. Each chunk (or row) sums into its own
+    row of ``_partial``, so the order of every addition is fixed by the shape of x alone,
+    whatever the number of threads. The buffer is small (512 bytes), since large ones
+    made the loop slower for some placements of the output array (cache conflicts).
     """
-    jit = '@numba.njit(parallel=True, cache=True, error_model="numpy")'
+    jit = '@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")'
     p_args = "".join(f", {p}" for p in params)
     p_chan = "".join(f", _c_{p}" for p in params)
     pick = [f"_c_{p} = {p}[_c]" for p in params]
@@ -291,14 +320,15 @@ def _loops(sfx: str, params: list[str], grads: list[str], x_only: bool = False) 
     fn, kernel = ("_gradx", "_backward_x") if x_only else ("_grad", "_backward")
     n_par = len(grads) - 1
     locals_ = [f"_{g}" for g in grads]
+    partial = ", _partial" if n_par else ""
 
     def step(x: str, g: str, gx: str, j: str, args: str) -> list[str]:
         """One element: the gradients at x[j], grad_x into gx[j], g·∂f/∂p into the buffer."""
         lines = [f"{', '.join(locals_)} = {fn}_{sfx}({x}[{j}]{args})", f"_gi = {g}[{j}]", f"{gx}[{j}] = _gi * _d_x"]
         return lines + [f"_buf[{k}, _j] = np.float64(_gi) * {d}" for k, d in enumerate(locals_[1:])]
 
-    def blocked(lo: str, hi: str, x: str, g: str, gx: str, args: str) -> list[str]:
-        """Blocks of elements lo..hi of the 1-d arrays x, g, gx, the sums into _lanes."""
+    def blocked(lo: str, hi: str, x: str, g: str, gx: str, args: str, row: str) -> list[str]:
+        """Blocks of elements lo..hi of the 1-d arrays x, g, gx, summed into _partial[row]."""
         return [
             "_lanes[:, :] = 0.0",
             f"for _s in range({lo}, {hi}, {BLOCK}):",
@@ -307,95 +337,75 @@ def _loops(sfx: str, params: list[str], grads: list[str], x_only: bool = False) 
             "    for _j in range(_m):",
             *indent(step("_xb", "_gb", "_gxb", "_j", args), 2),
             "    _add_lanes(_lanes, _buf, _m)",
+            f"for _p in range({n_par}):",
+            f"    _partial[{row}, _p] = _lanes[_p, :{LANES}].sum()",
         ]
 
-    # One buffer and one set of lane sums per chunk, allocated before the threads start and
-    # padded so that no two chunks write into one cache line (false sharing).
+    # Scratch of this call (one per thread), padded so that the buffers of two threads
+    # never share a cache line.
     scratch = [
-        f"_bufs = np.empty((_chunks, {n_par}, {BLOCK + PAD}), dtype=np.float64)",
-        f"_sums = np.empty((_chunks, {n_par}, {LANES + PAD}), dtype=np.float64)",
+        f"_buf = np.empty(({n_par}, {BLOCK + PAD}), dtype=np.float64)",
+        f"_lanes = np.empty(({n_par}, {LANES + PAD}), dtype=np.float64)",
     ]
-    buffers = ["_buf = _bufs[_k]", "_lanes = _sums[_k]"]
-
-    def store(row: str) -> list[str]:
-        return [f"for _p in range({n_par}):", f"    _partial[{row}, _p] = _lanes[_p, :{LANES}].sum()"]
-
     # Inner loops index views that start at 0 (x[lo:hi], x[a, c]): with an index that
     # starts at 0, LLVM can drop the negative-index wraparound and vectorize; from
-    # range(lo, hi) it cannot, and the loop ran 2.3 times slower (measured).
+    # range(lo, hi) it cannot.
+    chunk_range = ["_start = _lo * _CHUNK", "_stop = min(x.shape[0], _hi * _CHUNK)"]
     chan_row = ["_a = _r // _channels", "_c = _r - _a * _channels", *pick]
     rows = ["_xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]"]
     out = [] if x_only else [
         jit,
-        f"def _forward_flat_{sfx}(x, _out{p_args}):",
-        "    for _i in numba.prange(x.shape[0]):",
-        f"        _out[_i] = _f_{sfx}(x[_i]{p_args})",
+        f"def _forward_flat_{sfx}(x, _out, _lo, _hi{p_args}):",
+        *indent(chunk_range, 1),
+        "    _xv, _ov = x[_start:_stop], _out[_start:_stop]",
+        "    for _i in range(_xv.shape[0]):",
+        f"        _ov[_i] = _f_{sfx}(_xv[_i]{p_args})",
         "",
         "",
         jit,
-        f"def _forward_chan_{sfx}(x, _out{p_args}):",
-        "    _outer, _channels, _inner = x.shape",
-        "    for _r in numba.prange(_outer * _channels):",
+        f"def _forward_chan_{sfx}(x, _out, _lo, _hi{p_args}):",
+        "    _channels = x.shape[1]",
+        "    for _r in range(_lo, _hi):",
         *indent(chan_row, 2),
         "        _xr, _or = x[_a, _c], _out[_a, _c]",
-        "        for _b in range(_inner):",
+        "        for _b in range(_xr.shape[0]):",
         f"            _or[_b] = _f_{sfx}(_xr[_b]{p_chan})",
         "",
         "",
     ]
-    out += [
-        jit,
-        f"def {kernel}_flat_{sfx}(_g, x, _gx, _chunks{p_args}):",
-        "    _n = x.shape[0]",
-        f"    _partial = np.zeros((_chunks, {n_par}), dtype=np.float64)",
-    ]
+    out += [jit, f"def {kernel}_flat_{sfx}(_g, x, _gx{partial}, _lo, _hi{p_args}):"]
     if n_par:
         out += [
-            "    _size = (_n + _chunks - 1) // _chunks",
             *indent(scratch, 1),
-            "    for _k in numba.prange(_chunks):",
-            *indent(buffers, 2),
-            "        _lo = min(_n, _k * _size)",
-            "        _hi = min(_n, _lo + _size)",
-            *indent(blocked("_lo", "_hi", "x", "_g", "_gx", p_args), 2),
-            *indent(store("_k"), 2),
+            "    for _k in range(_lo, _hi):",
+            "        _start = _k * _CHUNK",
+            "        _stop = min(x.shape[0], _start + _CHUNK)",
+            *indent(blocked("_start", "_stop", "x", "_g", "_gx", p_args, "_k"), 2),
         ]
     else:
         out += [
-            "    for _i in numba.prange(_n):",
-            *indent(step("x", "_g", "_gx", "_i", p_args), 2),
+            *indent(chunk_range, 1),
+            "    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]",
+            "    for _i in range(_xv.shape[0]):",
+            *indent(step("_xv", "_gv", "_gxv", "_i", p_args), 2),
         ]
-    out += [
-        "    return _partial",
-        "",
-        "",
-        jit,
-        f"def {kernel}_chan_{sfx}(_g, x, _gx, _chunks{p_args}):",
-        "    _outer, _channels, _inner = x.shape",
-        "    _rows = _outer * _channels",
-        f"    _partial = np.zeros((_rows, {n_par}), dtype=np.float64)",
-    ]
+    out += ["", "", jit, f"def {kernel}_chan_{sfx}(_g, x, _gx{partial}, _lo, _hi{p_args}):", "    _channels = x.shape[1]"]
     if n_par:
         out += [
-            "    _size = (_rows + _chunks - 1) // _chunks",
             *indent(scratch, 1),
-            "    for _k in numba.prange(_chunks):",
-            *indent(buffers, 2),
-            "        for _r in range(min(_rows, _k * _size), min(_rows, (_k + 1) * _size)):",
-            *indent(chan_row, 3),
-            *indent(rows, 3),
-            *indent(blocked("0", "_inner", "_xr", "_gr", "_gxr", p_chan), 3),
-            *indent(store("_r"), 3),
-        ]
-    else:
-        out += [
-            "    for _r in numba.prange(_rows):",
+            "    for _r in range(_lo, _hi):",
             *indent(chan_row, 2),
             *indent(rows, 2),
-            "        for _b in range(_inner):",
+            *indent(blocked("0", "_xr.shape[0]", "_xr", "_gr", "_gxr", p_chan, "_r"), 2),
+        ]
+    else:
+        out += [
+            "    for _r in range(_lo, _hi):",
+            *indent(chan_row, 2),
+            *indent(rows, 2),
+            "        for _b in range(_xr.shape[0]):",
             *indent(step("_xr", "_gr", "_gxr", "_b", p_chan), 3),
         ]
-    out.append("    return _partial")
     return "\n".join(out)
 
 
@@ -481,11 +491,11 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
 
     return load("kernels.py").substitute(
         header=header,
-        imports="import math\nimport sys" if uses_math else "import sys",
+        imports="\n".join(f"import {m}" for m in sorted({"concurrent.futures", "os", "sys", "threading", *(["math"] if uses_math else [])})),
         module_name=f"symact_generated_{act.name}_kernels",
         title=act.name,
-        doc=act.doc or f"The activation {act.name}.",
-        formulas=formulas,
+        doc=docstring_text(act.doc) or f"The activation {act.name}.",
+        formulas=docstring_text(formulas),
         args=", ".join(["x", *params]),
         grad_list=", ".join(f"grad_{n[2:]}" for n in grads),
         trainable_list=", ".join(trainable) if trainable else "none",

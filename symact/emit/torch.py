@@ -26,7 +26,7 @@ from ..derive import Derivation, Quantity
 from ..errors import UnsupportedFunctionError
 from ..spec import Param, x
 from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
-from .templates import load
+from .templates import docstring_text, load
 
 __all__ = ["TorchPrinter", "FUNCTIONS", "render_torch_ops"]
 
@@ -79,13 +79,6 @@ def _sech(u):
     return 2.0 * e / (1.0 + e * e)
 ''',
 }
-
-#: Names the generated torch code uses next to the parameter names; a parameter may not take one.
-TORCH_RESERVED = frozenset(
-    {"torch", "nn", "self", "grad", "ctx", "info", "num_parameters", "device", "dtype",
-     "functools", "importlib", "pathlib", "sys", "math"}
-)
-
 
 class TorchPrinter(TypedConstants, PythonCodePrinter):
     """Prints elementwise torch expressions; constants are Python floats.
@@ -166,6 +159,10 @@ class TorchPrinter(TypedConstants, PythonCodePrinter):
                 text = text or self.const(math.nan)
                 text = f"{self._module_format('torch.where')}({self._print(c)}, {self._print(e)}, {text})"
         return text
+
+    def _print_AtInfinity(self, expr: sp.Basic) -> str:
+        u, sign = expr.args
+        return f"({self._print(u)} == {'-' if sign < 0 else ''}torch.inf)"
 
     def _print_And(self, expr: sp.Basic) -> str:
         return "(" + " & ".join(self._print(a) for a in expr.args) + ")"
@@ -302,17 +299,6 @@ def _branch_function(
     return "\n".join([f"def {name}({args}):", *_indent(body), f"    return {returned}"])
 
 
-def _check_names(derivation: Derivation) -> None:
-    act = derivation.activation
-    taken = TORCH_RESERVED | {act.name, act.class_name}
-    for p in act.params:
-        if p.name in taken:
-            raise UnsupportedFunctionError(
-                f"activation {act.name!r}: the torch backend cannot name a parameter {p.name!r} "
-                f"(it uses {', '.join(sorted(taken))})"
-            )
-
-
 def _constraint(p: Param) -> tuple[str, list[str], str] | None:
     """(value from raw, lines of raw from value, description) of a trainable parameter's
     reparametrisation; None when it is unconstrained.
@@ -329,7 +315,11 @@ def _constraint(p: Param) -> tuple[str, list[str], str] | None:
         return (
             f"{lo!r} + {width!r} * torch.sigmoid(raw)",
             [
-                f"t = min(max((float(value) - {lo!r}) / {width!r}, 1e-6), 1.0 - 1e-6)",
+                f'value = _finite(value, "{p.name}")',
+                f"if not {lo!r} <= value <= {hi!r}:",
+                f"    raise ValueError(f\"{p.name} must lie in [{lo!r}, {hi!r}], got {{value}}\")",
+                "# The ends map to raw = -inf and +inf: start just inside them.",
+                f"t = min(max((value - {lo!r}) / {width!r}, 1e-6), 1.0 - 1e-6)",
                 "return math.log(t / (1.0 - t))",
             ],
             f"{p.name} = {lo!r} + {width!r}*sigmoid({p.name}_raw), in ({lo!r}, {hi!r})",
@@ -338,7 +328,7 @@ def _constraint(p: Param) -> tuple[str, list[str], str] | None:
         return (
             "torch.nn.functional.softplus(raw) + torch.finfo(raw.dtype).tiny",
             [
-                "value = float(value)",
+                f'value = _finite(value, "{p.name}")',
                 "if not value > 0:",
                 f"    raise ValueError(f\"{p.name} must be > 0, got {{value}}\")",
                 "return value + math.log(-math.expm1(-value))",
@@ -378,15 +368,16 @@ def _module_parts(derivation: Derivation) -> dict[str, str]:
         init_args.append(f"{p.name}: float = {p.init!r}")
         forward_args.append(f"_per_channel(self.{p.name}, x)")
         reprs.append(f'f"{p.name}={{_show(self.{p.name})}}"')
-        about = f" ({p.doc})" if p.doc else ""
+        about = f" ({docstring_text(p.doc)})" if p.doc else ""
         full = "torch.full({shape}, {value}, device=device, dtype=dtype)"
+        checked = f'_finite({p.name}, "{p.name}")'
         if not p.trainable:
-            body.append(f'self.register_buffer("{p.name}", {full.format(shape=shape, value=f"float({p.name})")})')
+            body.append(f'self.register_buffer("{p.name}", {full.format(shape=shape, value=checked)})')
             docs.append(f"{p.name}{about}: fixed (a buffer, not trained); init {p.init!r}.")
             continue
         constraint = _constraint(p)
         if constraint is None:
-            body.append(f"self.{p.name} = torch.nn.Parameter({full.format(shape=shape, value=f'float({p.name})')})")
+            body.append(f"self.{p.name} = torch.nn.Parameter({full.format(shape=shape, value=checked)})")
             docs.append(f"{p.name}{about}: trainable, unconstrained; init {p.init!r}.")
             continue
         to_value, to_raw, description = constraint
@@ -451,9 +442,7 @@ def _module_parts(derivation: Derivation) -> dict[str, str]:
 
 def _imports(printer: TorchPrinter, module: dict[str, str]) -> str:
     """The import block: what the template uses, what was printed, and math for constraints."""
-    standard = {"functools", "importlib.util", "pathlib", "sys"}
-    if "math." in module["constraints"]:
-        standard.add("math")
+    standard = {"functools", "importlib.util", "math", "pathlib", "sys"}
     third_party = {"torch", *printer.module_imports}
     return "\n\n".join("\n".join(f"import {m}" for m in sorted(group)) for group in (standard, third_party))
 
@@ -461,7 +450,6 @@ def _imports(printer: TorchPrinter, module: dict[str, str]) -> str:
 def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest: str) -> str:
     """The whole ``torch_ops.py`` for one activation."""
     act = derivation.activation
-    _check_names(derivation)
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TorchPrinter()
@@ -493,8 +481,8 @@ def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest:
         title=act.name,
         name=act.name,
         class_name=act.class_name,
-        doc=act.doc or f"The activation {act.name}.",
-        formulas=formulas,
+        doc=docstring_text(act.doc) or f"The activation {act.name}.",
+        formulas=docstring_text(formulas),
         args=", ".join(["x", *params]),
         typed_args=", ".join(f"{a}: {tensor}" for a in ["x", *params]),
         grad_args=", ".join(["grad", "x", *params]),

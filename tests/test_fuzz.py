@@ -1,0 +1,121 @@
+"""Random valid definitions: ``generate`` either writes modules that import and compute in
+every backend, or stops with one line and exit code 2; never a traceback, a hang past the
+budget, or a file that does not import."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from symact.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET = 20  # seconds per activation in these tests
+x = sp.Symbol("x", real=True)
+p = sp.Symbol("p", real=True)
+
+_UNARY = [
+    sp.exp, sp.tanh, sp.atan, sp.sin, sp.erf,
+    lambda u: sp.log(1 + sp.exp(u)),  # softplus
+    lambda u: 1 / (1 + sp.exp(-u)),  # sigmoid
+    lambda u: sp.sqrt(1 + u**2),
+    sp.Abs,
+]
+
+
+def _expressions(depth: int) -> st.SearchStrategy[sp.Expr]:
+    leaves = st.sampled_from([x, p * x, x + p, sp.Integer(2) * x, x / 3])
+    if depth == 0:
+        return leaves
+    inner = _expressions(depth - 1)
+    return st.one_of(
+        leaves,
+        st.builds(lambda f, u: f(u), st.sampled_from(_UNARY), inner),
+        st.builds(lambda a, b: a + b, inner, inner),
+        st.builds(lambda a, b: a * b, inner, inner),
+        st.builds(lambda a, n: a**n, inner, st.integers(2, 3)),
+        st.builds(lambda a, b: sp.Piecewise((a, x > 0), (b, True)), inner, inner),
+    )
+
+
+_NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True)
+_DOCS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+
+
+def _source(name: str, doc: str, expr: sp.Expr, init: float, positive: bool) -> str:
+    text = sp.srepr(expr).replace("Symbol('p', real=True)", "p").replace("Symbol('x', real=True)", "x")
+    return "\n".join([
+        "from sympy import *",
+        "from sympy.functions.elementary.piecewise import ExprCondPair",
+        "from symact import Activation, Param, x",
+        f"p = Param('p', init={init!r}, positive={positive!r}, doc={doc!r})",
+        f"act = Activation(name={name!r}, expr={text}, params={'[p]' if expr.has(p) else '[]'}, doc={doc!r})",
+        "",
+    ])
+
+
+_SEEN: list[str] = []
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(
+    name=_NAMES,
+    doc=_DOCS,
+    expr=_expressions(2),
+    init=st.sampled_from([0.5, 1.0, 2.0]),
+    positive=st.booleans(),
+)
+def test_random_definitions_generate_or_stop_cleanly(tmp_path_factory, name, doc, expr, init, positive):
+    from symact.names import check_name
+
+    if check_name("activation", name) is not None or name == "p" or not expr.has(x):
+        return  # the name grammar is tested on its own; only valid definitions here
+    # One name per example: the generated modules of one process are keyed by name.
+    _SEEN.append(name)
+    name = f"{name[:40]}_{len(_SEEN)}"
+    folder = tmp_path_factory.mktemp("fuzz")
+    definition = folder / "definition.py"
+    definition.write_text(_source(name, doc, expr, init, positive), encoding="utf-8")
+    out = folder / "out"
+    start = time.monotonic()
+    result = CliRunner().invoke(
+        main, ["generate", "-q", str(definition), "-o", str(out), "--budget", str(BUDGET), "--backend", "numba,torch"]
+    )
+    assert time.monotonic() - start < BUDGET + 30, "generate ran far past its budget"
+    assert "Traceback" not in result.output
+    if result.exit_code != 0:
+        assert result.exit_code == 2, result.output
+        assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("symact: "), result.output
+        assert "internal error" not in result.output and "Error:" not in result.output, result.output
+        return
+    kernels = _load(out / name / "kernels.py", f"fuzz_{name}_kernels")
+    params = [init] * len(kernels.PARAMS)
+    xs = np.array([-3.0, -0.5, 0.0, 0.25, 2.0])
+    values = kernels.forward(xs, *params)
+    grads = kernels.backward(np.ones_like(xs), xs, *params)
+    assert values.shape == xs.shape and grads[0].shape == xs.shape
+    torch = pytest.importorskip("torch")
+    ops = _load(out / name / "torch_ops.py", f"fuzz_{name}_torch_ops")
+    t = torch.tensor(xs, requires_grad=True)
+    y = getattr(ops, name)(t, *params)
+    y.sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), values, rtol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(t.grad.numpy(), grads[0], rtol=1e-12, equal_nan=True)
