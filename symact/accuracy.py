@@ -28,9 +28,12 @@ from .functions import diff_ae
 from .numeric import cross_reference, kappa_at, mp_function, ulp_errors
 from .spec import x
 
-__all__ = ["Stats", "sweep", "References", "references", "score", "measure_kernels", "TORCH_BUILTINS"]
+__all__ = [
+    "Stats", "sweep", "References", "references", "score", "measure_kernels", "measure_torch_formulas",
+    "measure_torch_builtin", "measure_tf_formulas", "measure_tf_builtin", "TORCH_BUILTINS", "TF_BUILTINS",
+]
 
-#: Bounds the generated code must meet on every catalog activation (issue: accuracy).
+#: Bounds the generated code must meet on every catalog activation.
 MAX_BOUND = 16.0
 P99_BOUND = 2.0
 
@@ -255,6 +258,96 @@ def measure_torch_builtin(
         y = fn(t)
         (g,) = torch.autograd.grad(y.sum(), t)
         out[(np.dtype(dtype).name, "f")] = score(y.detach().numpy(), refs, "f", dtype)
+        out[(np.dtype(dtype).name, "d_x")] = score(g.numpy(), refs, "d_x", dtype)
+    return out
+
+
+def _tensorflow() -> Any:
+    """The tensorflow module, or None when it is not installed."""
+    try:
+        import tensorflow as tf  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        return None
+    return tf
+
+
+def _flushed(points: np.ndarray, dtype: Any) -> np.ndarray:
+    """The sweep as TensorFlow's CPU kernels see it: they run with subnormal numbers flushed
+    to zero (a positive subnormal x compares equal to 0, not greater), so subnormal inputs
+    become zeros of the same sign, and the references are taken there."""
+    flushed = np.where(np.abs(points) < float(np.finfo(dtype).tiny), np.copysign(0.0, points), points)
+    return np.unique(flushed, axis=0)
+
+
+def measure_tf_formulas(
+    derivation: Derivation, folder: Path, dtypes: Sequence[Any] = (np.float32, np.float64), reduced: bool = False
+) -> dict[tuple[str, str], Stats] | None:
+    """The same for the public function of ``tf_ops.py`` (its TF formulas, eager on CPU),
+    value and gradients through a tape; None without TensorFlow or tf_ops.py."""
+    tf = _tensorflow()
+    if tf is None or not (folder / "tf_ops.py").exists():
+        return None
+    act = derivation.activation
+    ops = load_module(folder / "tf_ops.py", f"symact_generated_{act.name}_tf_ops")
+    fn = getattr(ops, act.name)
+    trainable = [p.name for p in act.trainable_params]
+    out: dict[tuple[str, str], Stats] = {}
+    for dtype in dtypes:
+        points = _flushed(sweep(derivation, dtype, reduced), dtype)
+        refs = references(derivation, points)
+        x_t = tf.constant(points[:, 0], dtype=np.dtype(dtype).name)
+        params = [tf.constant(points[:, 1 + k], dtype=np.dtype(dtype).name) for k in range(points.shape[1] - 1)]
+        with tf.GradientTape() as tape:
+            tape.watch([x_t, *params])
+            y = fn(x_t, *params)
+        wrt = [x_t, *(t for p, t in zip(act.params, params) if p.trainable)]
+        values = {"f": y, **dict(zip(["d_x", *(f"d_{t}" for t in trainable)], tape.gradient(y, wrt)))}
+        for quantity, computed in values.items():
+            out[(np.dtype(dtype).name, quantity)] = score(computed.numpy(), refs, quantity, dtype)
+    return out
+
+
+def _tf_builtin(name: str) -> Callable[..., Any] | None:
+    tf = _tensorflow()
+    if tf is None:
+        return None
+    table: dict[str, Callable[..., Any]] = {
+        "gelu": lambda t: tf.nn.gelu(t, approximate=False),
+        "gelu_tanh": lambda t: tf.nn.gelu(t, approximate=True),
+        "swish": tf.nn.silu,
+        "softplus": tf.math.softplus,
+        "elu": tf.nn.elu,
+        "selu": tf.nn.selu,
+    }
+    return table.get(name)
+
+
+#: Catalog activations with a TensorFlow built-in at the params' init (swish at β = 1 is SiLU).
+TF_BUILTINS = ("gelu", "gelu_tanh", "swish", "softplus", "elu", "selu")
+
+
+def measure_tf_builtin(
+    derivation: Derivation, dtypes: Sequence[Any] = (np.float32, np.float64), reduced: bool = False
+) -> dict[tuple[str, str], Stats] | None:
+    """The same metric for TensorFlow's own op for this activation (at the params' init),
+    value and derivative w.r.t. x through a tape; None without TensorFlow or a built-in."""
+    fn = _tf_builtin(derivation.activation.name)
+    if fn is None:
+        return None
+    tf = _tensorflow()
+    act = derivation.activation
+    out: dict[tuple[str, str], Stats] = {}
+    for dtype in dtypes:
+        points = _flushed(sweep(derivation, dtype, reduced), dtype)
+        init = np.array([p.init for p in act.params], dtype=np.float64).astype(dtype).astype(np.float64)
+        rows = points[np.all(points[:, 1:] == init, axis=1)] if act.params else points
+        refs = references(derivation, rows, quantities=["f", "d_x"])
+        t = tf.constant(rows[:, 0].astype(dtype))
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            y = fn(t)
+        g = tape.gradient(y, t)
+        out[(np.dtype(dtype).name, "f")] = score(y.numpy(), refs, "f", dtype)
         out[(np.dtype(dtype).name, "d_x")] = score(g.numpy(), refs, "d_x", dtype)
     return out
 

@@ -35,17 +35,30 @@ Non-smooth points: see the branch conditions in the formulas above; at a boundar
 gradient is that of the branch whose condition holds.
 """
 
+import concurrent.futures
 import math
+import os
 import sys
+import threading
 
 import numba
 import numpy as np
 
 # Note [Numba cache and module names]: Numba's on-disk cache (cache=True) records the name
 # of the module the kernels were compiled in and imports that name again when it loads
-# them. So this file takes one fixed name, whatever name it is imported under.
-sys.modules.setdefault("symact_generated_elu_kernels", sys.modules[__name__])
-__name__ = "symact_generated_elu_kernels"  # noqa: A001
+# them. So this file takes one fixed name, whatever name it is imported under. A loader
+# that runs the file without registering it in sys.modules (importlib's
+# spec_from_file_location alone) gets a working module that compiles without the cache.
+_CACHE = sys.modules.get(__name__) is not None
+if _CACHE:
+    sys.modules.setdefault("symact_generated_elu_kernels", sys.modules[__name__])
+    __name__ = "symact_generated_elu_kernels"  # noqa: A001
+
+#: Elements per chunk: the unit of work of one thread in the flat layout, and of the
+#: parameter-gradient sums (Note [Vectorized reductions]).
+_CHUNK = 32768
+#: Work below this many elements runs in the calling thread alone (Note [Threads]).
+_SERIAL_BELOW = 131072
 
 PARAMS = ('alpha',)
 TRAINABLE = ('alpha',)
@@ -169,39 +182,37 @@ def _gradx_f64(x, alpha):
     return _d_x
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_flat_f32(x, _out, alpha):
-    for _i in numba.prange(x.shape[0]):
-        _out[_i] = _f_f32(x[_i], alpha)
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_flat_f32(x, _out, _lo, _hi, alpha):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _ov = x[_start:_stop], _out[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _ov[_i] = _f_f32(_xv[_i], alpha)
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_chan_f32(x, _out, alpha):
-    _outer, _channels, _inner = x.shape
-    for _r in numba.prange(_outer * _channels):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_chan_f32(x, _out, _lo, _hi, alpha):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
         _xr, _or = x[_a, _c], _out[_a, _c]
-        for _b in range(_inner):
+        for _b in range(_xr.shape[0]):
             _or[_b] = _f_f32(_xr[_b], _c_alpha)
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_flat_f32(_g, x, _gx, _chunks, alpha):
-    _n = x.shape[0]
-    _partial = np.zeros((_chunks, 1), dtype=np.float64)
-    _size = (_n + _chunks - 1) // _chunks
-    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
-    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
-    for _k in numba.prange(_chunks):
-        _buf = _bufs[_k]
-        _lanes = _sums[_k]
-        _lo = min(_n, _k * _size)
-        _hi = min(_n, _lo + _size)
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_flat_f32(_g, x, _gx, _partial, _lo, _hi, alpha):
+    _buf = np.empty((1, 80), dtype=np.float64)
+    _lanes = np.empty((1, 24), dtype=np.float64)
+    for _k in range(_lo, _hi):
+        _start = _k * _CHUNK
+        _stop = min(x.shape[0], _start + _CHUNK)
         _lanes[:, :] = 0.0
-        for _s in range(_lo, _hi, 64):
-            _m = min(64, _hi - _s)
+        for _s in range(_start, _stop, 64):
+            _m = min(64, _stop - _s)
             _xb, _gb, _gxb = x[_s : _s + _m], _g[_s : _s + _m], _gx[_s : _s + _m]
             for _j in range(_m):
                 _d_x, _d_alpha = _grad_f32(_xb[_j], alpha)
@@ -211,101 +222,88 @@ def _backward_flat_f32(_g, x, _gx, _chunks, alpha):
             _add_lanes(_lanes, _buf, _m)
         for _p in range(1):
             _partial[_k, _p] = _lanes[_p, :8].sum()
-    return _partial
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f32(_g, x, _gx, _chunks, alpha):
-    _outer, _channels, _inner = x.shape
-    _rows = _outer * _channels
-    _partial = np.zeros((_rows, 1), dtype=np.float64)
-    _size = (_rows + _chunks - 1) // _chunks
-    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
-    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
-    for _k in numba.prange(_chunks):
-        _buf = _bufs[_k]
-        _lanes = _sums[_k]
-        for _r in range(min(_rows, _k * _size), min(_rows, (_k + 1) * _size)):
-            _a = _r // _channels
-            _c = _r - _a * _channels
-            _c_alpha = alpha[_c]
-            _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-            _lanes[:, :] = 0.0
-            for _s in range(0, _inner, 64):
-                _m = min(64, _inner - _s)
-                _xb, _gb, _gxb = _xr[_s : _s + _m], _gr[_s : _s + _m], _gxr[_s : _s + _m]
-                for _j in range(_m):
-                    _d_x, _d_alpha = _grad_f32(_xb[_j], _c_alpha)
-                    _gi = _gb[_j]
-                    _gxb[_j] = _gi * _d_x
-                    _buf[0, _j] = np.float64(_gi) * _d_alpha
-                _add_lanes(_lanes, _buf, _m)
-            for _p in range(1):
-                _partial[_r, _p] = _lanes[_p, :8].sum()
-    return _partial
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_x_flat_f32(_g, x, _gx, _chunks, alpha):
-    _n = x.shape[0]
-    _partial = np.zeros((_chunks, 0), dtype=np.float64)
-    for _i in numba.prange(_n):
-        _d_x = _gradx_f32(x[_i], alpha)
-        _gi = _g[_i]
-        _gx[_i] = _gi * _d_x
-    return _partial
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_x_chan_f32(_g, x, _gx, _chunks, alpha):
-    _outer, _channels, _inner = x.shape
-    _rows = _outer * _channels
-    _partial = np.zeros((_rows, 0), dtype=np.float64)
-    for _r in numba.prange(_rows):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_chan_f32(_g, x, _gx, _partial, _lo, _hi, alpha):
+    _channels = x.shape[1]
+    _buf = np.empty((1, 80), dtype=np.float64)
+    _lanes = np.empty((1, 24), dtype=np.float64)
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
         _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-        for _b in range(_inner):
+        _lanes[:, :] = 0.0
+        for _s in range(0, _xr.shape[0], 64):
+            _m = min(64, _xr.shape[0] - _s)
+            _xb, _gb, _gxb = _xr[_s : _s + _m], _gr[_s : _s + _m], _gxr[_s : _s + _m]
+            for _j in range(_m):
+                _d_x, _d_alpha = _grad_f32(_xb[_j], _c_alpha)
+                _gi = _gb[_j]
+                _gxb[_j] = _gi * _d_x
+                _buf[0, _j] = np.float64(_gi) * _d_alpha
+            _add_lanes(_lanes, _buf, _m)
+        for _p in range(1):
+            _partial[_r, _p] = _lanes[_p, :8].sum()
+
+
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_x_flat_f32(_g, x, _gx, _lo, _hi, alpha):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _d_x = _gradx_f32(_xv[_i], alpha)
+        _gi = _gv[_i]
+        _gxv[_i] = _gi * _d_x
+
+
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_x_chan_f32(_g, x, _gx, _lo, _hi, alpha):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
+        _a = _r // _channels
+        _c = _r - _a * _channels
+        _c_alpha = alpha[_c]
+        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
+        for _b in range(_xr.shape[0]):
             _d_x = _gradx_f32(_xr[_b], _c_alpha)
             _gi = _gr[_b]
             _gxr[_b] = _gi * _d_x
-    return _partial
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_flat_f64(x, _out, alpha):
-    for _i in numba.prange(x.shape[0]):
-        _out[_i] = _f_f64(x[_i], alpha)
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_flat_f64(x, _out, _lo, _hi, alpha):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _ov = x[_start:_stop], _out[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _ov[_i] = _f_f64(_xv[_i], alpha)
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_chan_f64(x, _out, alpha):
-    _outer, _channels, _inner = x.shape
-    for _r in numba.prange(_outer * _channels):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_chan_f64(x, _out, _lo, _hi, alpha):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
         _xr, _or = x[_a, _c], _out[_a, _c]
-        for _b in range(_inner):
+        for _b in range(_xr.shape[0]):
             _or[_b] = _f_f64(_xr[_b], _c_alpha)
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_flat_f64(_g, x, _gx, _chunks, alpha):
-    _n = x.shape[0]
-    _partial = np.zeros((_chunks, 1), dtype=np.float64)
-    _size = (_n + _chunks - 1) // _chunks
-    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
-    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
-    for _k in numba.prange(_chunks):
-        _buf = _bufs[_k]
-        _lanes = _sums[_k]
-        _lo = min(_n, _k * _size)
-        _hi = min(_n, _lo + _size)
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_flat_f64(_g, x, _gx, _partial, _lo, _hi, alpha):
+    _buf = np.empty((1, 80), dtype=np.float64)
+    _lanes = np.empty((1, 24), dtype=np.float64)
+    for _k in range(_lo, _hi):
+        _start = _k * _CHUNK
+        _stop = min(x.shape[0], _start + _CHUNK)
         _lanes[:, :] = 0.0
-        for _s in range(_lo, _hi, 64):
-            _m = min(64, _hi - _s)
+        for _s in range(_start, _stop, 64):
+            _m = min(64, _stop - _s)
             _xb, _gb, _gxb = x[_s : _s + _m], _g[_s : _s + _m], _gx[_s : _s + _m]
             for _j in range(_m):
                 _d_x, _d_alpha = _grad_f64(_xb[_j], alpha)
@@ -315,66 +313,55 @@ def _backward_flat_f64(_g, x, _gx, _chunks, alpha):
             _add_lanes(_lanes, _buf, _m)
         for _p in range(1):
             _partial[_k, _p] = _lanes[_p, :8].sum()
-    return _partial
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f64(_g, x, _gx, _chunks, alpha):
-    _outer, _channels, _inner = x.shape
-    _rows = _outer * _channels
-    _partial = np.zeros((_rows, 1), dtype=np.float64)
-    _size = (_rows + _chunks - 1) // _chunks
-    _bufs = np.empty((_chunks, 1, 80), dtype=np.float64)
-    _sums = np.empty((_chunks, 1, 24), dtype=np.float64)
-    for _k in numba.prange(_chunks):
-        _buf = _bufs[_k]
-        _lanes = _sums[_k]
-        for _r in range(min(_rows, _k * _size), min(_rows, (_k + 1) * _size)):
-            _a = _r // _channels
-            _c = _r - _a * _channels
-            _c_alpha = alpha[_c]
-            _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-            _lanes[:, :] = 0.0
-            for _s in range(0, _inner, 64):
-                _m = min(64, _inner - _s)
-                _xb, _gb, _gxb = _xr[_s : _s + _m], _gr[_s : _s + _m], _gxr[_s : _s + _m]
-                for _j in range(_m):
-                    _d_x, _d_alpha = _grad_f64(_xb[_j], _c_alpha)
-                    _gi = _gb[_j]
-                    _gxb[_j] = _gi * _d_x
-                    _buf[0, _j] = np.float64(_gi) * _d_alpha
-                _add_lanes(_lanes, _buf, _m)
-            for _p in range(1):
-                _partial[_r, _p] = _lanes[_p, :8].sum()
-    return _partial
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_x_flat_f64(_g, x, _gx, _chunks, alpha):
-    _n = x.shape[0]
-    _partial = np.zeros((_chunks, 0), dtype=np.float64)
-    for _i in numba.prange(_n):
-        _d_x = _gradx_f64(x[_i], alpha)
-        _gi = _g[_i]
-        _gx[_i] = _gi * _d_x
-    return _partial
-
-
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_x_chan_f64(_g, x, _gx, _chunks, alpha):
-    _outer, _channels, _inner = x.shape
-    _rows = _outer * _channels
-    _partial = np.zeros((_rows, 0), dtype=np.float64)
-    for _r in numba.prange(_rows):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_chan_f64(_g, x, _gx, _partial, _lo, _hi, alpha):
+    _channels = x.shape[1]
+    _buf = np.empty((1, 80), dtype=np.float64)
+    _lanes = np.empty((1, 24), dtype=np.float64)
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _c_alpha = alpha[_c]
         _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-        for _b in range(_inner):
+        _lanes[:, :] = 0.0
+        for _s in range(0, _xr.shape[0], 64):
+            _m = min(64, _xr.shape[0] - _s)
+            _xb, _gb, _gxb = _xr[_s : _s + _m], _gr[_s : _s + _m], _gxr[_s : _s + _m]
+            for _j in range(_m):
+                _d_x, _d_alpha = _grad_f64(_xb[_j], _c_alpha)
+                _gi = _gb[_j]
+                _gxb[_j] = _gi * _d_x
+                _buf[0, _j] = np.float64(_gi) * _d_alpha
+            _add_lanes(_lanes, _buf, _m)
+        for _p in range(1):
+            _partial[_r, _p] = _lanes[_p, :8].sum()
+
+
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_x_flat_f64(_g, x, _gx, _lo, _hi, alpha):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _d_x = _gradx_f64(_xv[_i], alpha)
+        _gi = _gv[_i]
+        _gxv[_i] = _gi * _d_x
+
+
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_x_chan_f64(_g, x, _gx, _lo, _hi, alpha):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
+        _a = _r // _channels
+        _c = _r - _a * _channels
+        _c_alpha = alpha[_c]
+        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
+        for _b in range(_xr.shape[0]):
             _d_x = _gradx_f64(_xr[_b], _c_alpha)
             _gi = _gr[_b]
             _gxr[_b] = _gi * _d_x
-    return _partial
 
 
 #: Per dtype: forward (flat, per channel), backward (flat, per channel), backward of x alone
@@ -437,8 +424,72 @@ def _sum_to(values, shape, full_shape):
 
 
 def _check_params(params):
+    """A clear error for a missing parameter or one that is not a finite real number or
+    array (None, a string and NaN would otherwise become silent NaN)."""
     if len(params) != len(PARAMS):
         raise TypeError(f"expected {len(PARAMS)} parameter(s) {PARAMS}, got {len(params)}")
+    for name, value in zip(PARAMS, params):
+        array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
+        if array is None or array.dtype.kind not in "biuf":
+            raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"parameter {name!r} is not finite: {value!r}")
+
+
+# Note [Threads]
+#     The loops are serial Numba functions that release the GIL; _run splits one call into
+#     one contiguous range of chunks or rows per thread and runs them on a thread pool of
+#     this module (the caller's thread takes the first range). Small calls stay in the
+#     caller's thread. Unlike Numba's parallel loops, this holds no OpenMP runtime: a
+#     fork() after a call is safe (the child makes its own pool), threads idle without
+#     spinning (no stalls when other processes hold the cores), and calls from many
+#     threads at once are safe. The thread count is numba.config.NUMBA_NUM_THREADS (set
+#     it with the NUMBA_NUM_THREADS environment variable). Results do not depend on it.
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _threads():
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(_threads() - 1, thread_name_prefix="symact")
+        return _pool
+
+
+def _forget_pool():
+    """In a forked child: the parent's pool threads do not exist there."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _run(kernel, arrays, units, unit_size, values):
+    """kernel(*arrays, lo, hi, *values) over the units 0..units (chunks or rows of
+    unit_size elements), split over threads when the work is large (Note [Threads])."""
+    parts = min(_threads(), units, units * unit_size // _SERIAL_BELOW)
+    if parts <= 1:
+        kernel(*arrays, 0, units, *values)
+        return
+    ends = [units * i // parts for i in range(parts + 1)]
+    pool = _executor()
+    futures = [pool.submit(kernel, *arrays, lo, hi, *values) for lo, hi in zip(ends[1:-1], ends[2:])]
+    try:
+        kernel(*arrays, ends[0], ends[1], *values)
+    finally:
+        for future in futures:
+            future.result()
+
+
+def _chunks(size):
+    return max(1, -(-size // _CHUNK))
 
 
 def forward(x, *params):
@@ -446,14 +497,14 @@ def forward(x, *params):
     _check_params(params)
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
-    xc = np.ascontiguousarray(x, dtype=dtype)
+    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
     out = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
     flat, chan = _KERNELS[dtype][:2]
     if mode == "flat":
-        flat(xc.reshape(-1), out.reshape(-1), *values)
+        _run(flat, (xc.reshape(-1), out.reshape(-1)), _chunks(xc.size), _CHUNK, values)
     else:
-        chan(xc.reshape(layout), out.reshape(layout), *values)
+        _run(chan, (xc.reshape(layout), out.reshape(layout)), layout[0] * layout[1], layout[2], values)
     return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out
 
 
@@ -462,18 +513,25 @@ def _run_backward(grad_out, x, params, x_only):
     _check_params(params)
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
-    xc = np.ascontiguousarray(x, dtype=dtype)
-    g = np.ascontiguousarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape))
+    xc = np.asarray(x, dtype=dtype, order="C")
+    g = np.asarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape), order="C")
     grad_x = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
     flat, chan = _KERNELS[dtype][4:] if x_only else _KERNELS[dtype][2:4]
+    n_sums = 0 if x_only else len(TRAINABLE)
     if mode == "flat":
-        chunks = max(1, min(xc.size, 4 * numba.get_num_threads()))
-        sums = flat(g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1), chunks, *values).sum(axis=0)
+        units, unit_size, arrays = _chunks(xc.size), _CHUNK, (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
     else:
-        chunks = max(1, min(layout[0] * layout[1], 4 * numba.get_num_threads()))
-        partial = chan(g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout), chunks, *values)
-        sums = partial.reshape(layout[0], layout[1], -1).sum(axis=0).T
+        units, unit_size = layout[0] * layout[1], layout[2]
+        arrays = (g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout))
+    # One row of sums per chunk or row of x: their order, and so the result, is fixed by
+    # the shape of x alone (Note [Vectorized reductions]).
+    partial = np.zeros((units, n_sums), dtype=np.float64)
+    _run(flat if mode == "flat" else chan, arrays + ((partial,) if n_sums else ()), units, unit_size, values)
+    if mode == "flat":
+        sums = partial.sum(axis=0)
+    else:
+        sums = partial.reshape(layout[0], layout[1], n_sums).sum(axis=0).T
     return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), sums, mode, xc
 
 

@@ -302,10 +302,30 @@ def _backward_vmap(info, in_dims, grad, x, *rest):
     return grads, [0] * len(grads)
 
 
+def _finite(value, name):
+    """``value`` as a float; a clear error for anything that is not a finite real number."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
 def _as_param(value, x, name):
+    if isinstance(value, (int, float)):
+        value = _finite(value, name)
+    elif not isinstance(value, torch.Tensor) and not hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
+        raise TypeError(f"parameter {name!r} must be a tensor or a real number, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         return torch.as_tensor(value, dtype=_compute_dtype(x.dtype), device=x.device)
-    fits = value.dim() <= x.dim() and all(n in (1, m) for n, m in zip(reversed(value.shape), reversed(x.shape)))
+    try:  # broadcast_shapes also reasons about the symbolic sizes of torch.compile(dynamic=True)
+        fits = value.dim() <= x.dim() and torch.broadcast_shapes(value.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
     if not fits:
         raise ValueError(f"parameter {name!r} of shape {tuple(value.shape)} does not broadcast to x of shape {tuple(x.shape)}")
     return value.to(x.device)
@@ -322,8 +342,11 @@ def elu(x, alpha):
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     params = [_as_param(value, x, name) for value, name in zip((alpha,), PARAMS)]
-    function = _Function if torch.compiler.is_compiling() else _FunctionWithJvp
-    return function.apply(x, *params)
+    if torch.compiler.is_compiling():
+        if not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))):
+            return _forward_op(x, *params)  # inference: no autograd.Function to trace
+        return _Function.apply(x, *params)
+    return _FunctionWithJvp.apply(x, *params)
 
 
 def _alpha_value(raw):
@@ -333,7 +356,11 @@ def _alpha_value(raw):
 
 def _alpha_raw(value):
     """The raw value that gives alpha = value."""
-    t = min(max((float(value) - 0.1) / 2.9, 1e-6), 1.0 - 1e-6)
+    value = _finite(value, "alpha")
+    if not 0.1 <= value <= 3.0:
+        raise ValueError(f"alpha must lie in [0.1, 3.0], got {value}")
+    # The ends map to raw = -inf and +inf: start just inside them.
+    t = min(max((value - 0.1) / 2.9, 1e-6), 1.0 - 1e-6)
     return math.log(t / (1.0 - t))
 
 

@@ -458,3 +458,237 @@ def test_torch_nan_empty_and_strided(torch_ops):
     view = base[::2, ::3].t()
     torch.testing.assert_close(fn(view, *plain), fn(view.contiguous(), *plain), rtol=0, atol=0)
     torch.testing.assert_close(torch_ops._forward_torch(view, *plain), fn(view, *plain))
+
+
+# ---- TensorFlow / Keras: tf_ops.py ----------------------------------------------------------
+# TensorFlow is imported once per process, by the first test that needs it; without it these
+# tests skip. The golden checks use the same metric and bounds as the other backends.
+
+
+@pytest.fixture(scope="module")
+def tf():
+    return pytest.importorskip("tensorflow")
+
+
+@pytest.fixture(scope="module")
+def tf_ops(tf):
+    if not (HERE / "tf_ops.py").exists():
+        pytest.skip("tf_ops.py was not generated (the tf backend was not selected)")
+    name = f"symact_generated_{GOLDEN['activation']}_tf_ops"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE / "tf_ops.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def keras(tf_ops):
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip(f"Keras runs the {keras.backend.backend()} backend")
+    return keras
+
+
+def _tf_tensors(tf, dtype, rows=None):
+    """x and the parameters at the golden points (per-element parameters), as tensors."""
+    x, params = _inputs(np.float64)
+    if rows is not None:
+        x, params = x[rows], [p[rows] for p in params]
+    return [tf.constant(a, dtype=dtype) for a in (x, *params)]
+
+
+def _tf_value_and_grads(tf, fn, x, params):
+    """f and [grad_x, *grad_trainable] of sum(f), by a tape."""
+    with tf.GradientTape() as tape:
+        tape.watch([x, *params])
+        y = fn(x, *params)
+    wrt = [x, *(p for name, p in zip(PARAMS, params) if name in TRAINABLE)]
+    return y, tape.gradient(y, wrt)
+
+
+def _tf_assert_golden(y, grads, dtype):
+    assert y.dtype.name == np.dtype(dtype).name
+    _assert_within(_scores(y.numpy(), "f", dtype), "f", dtype)
+    assert len(grads) == 1 + len(TRAINABLE)
+    for name, grad in zip(["x", *TRAINABLE], grads):
+        assert grad.dtype.name == np.dtype(dtype).name and grad.shape == y.shape
+        _assert_within(_scores(grad.numpy(), f"d_{name}", dtype), f"d_{name}", dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tf_matches_golden(tf_ops, tf, dtype):
+    x, *params = _tf_tensors(tf, dtype)
+    y, grads = _tf_value_and_grads(tf, getattr(tf_ops, GOLDEN["activation"]), x, params)
+    assert y.shape == x.shape
+    _tf_assert_golden(y, grads, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tf_xla_matches_golden_and_eager(tf_ops, tf, dtype):
+    """Under tf.function(jit_compile=True): within the same bounds, NaN exactly where eager
+    has NaN."""
+    fn = getattr(tf_ops, GOLDEN["activation"])
+    x, *params = _tf_tensors(tf, dtype)
+    compiled = tf.function(lambda *args: _tf_value_and_grads(tf, fn, args[0], list(args[1:])), jit_compile=True)
+    y, grads = compiled(x, *params)
+    _tf_assert_golden(y, grads, dtype)
+    eager_y, eager_grads = _tf_value_and_grads(tf, fn, x, params)
+    for a, b in zip([y, *grads], [eager_y, *eager_grads]):
+        np.testing.assert_array_equal(np.isnan(a.numpy()), np.isnan(b.numpy()))
+
+
+def test_tf_gradient_matches_numeric(tf_ops, tf):
+    """tf.test.compute_gradient (float64): the generated gradient against central differences
+    of the forward, at interior points (stencils that straddle a kink are left out)."""
+    rows = [i for i in _smooth_points() if abs(GOLDEN["points"][i]["at"][0]) < 50][:8]
+    x, *params = _tf_tensors(tf, np.float64, rows)
+    fn = getattr(tf_ops, GOLDEN["activation"])
+    wrt = [k for k, name in enumerate(["x", *PARAMS]) if name in ["x", *TRAINABLE] and KINDS[f"d_{name}"] == "derivative"]
+    if not wrt:
+        pytest.skip("every gradient is a deliberate surrogate")
+    inputs = [x, *params]
+
+    def partial(*chosen):
+        args = list(inputs)
+        for k, value in zip(wrt, chosen):
+            args[k] = value
+        return fn(*args)
+
+    chosen = [inputs[k] for k in wrt]
+    theoretical, fine = tf.test.compute_gradient(partial, chosen, delta=1e-5)
+    _, coarse = tf.test.compute_gradient(partial, chosen, delta=2e-5)
+    for k, t, f, c in zip(wrt, theoretical, fine, coarse):
+        t, f, c = np.diag(t), np.diag(f), np.diag(c)
+        scale = np.abs(f) + 1e-6
+        smooth = np.abs(f - c) <= 1e-3 * scale
+        assert smooth.sum() >= len(rows) // 2
+        err = np.where(smooth, np.abs(t - f) / scale, 0.0)
+        worst = int(np.argmax(err))
+        assert err[worst] <= 1e-5, f"d_{['x', *PARAMS][k]} at {GOLDEN['points'][rows[worst]]['at']}: {t[worst]!r} vs numeric {f[worst]!r}"
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_tf_no_nan_gradient_at_extremes_and_boundaries(tf_ops, tf, dtype):
+    """Where the reference is finite, no NaN: values, gradients and, through nested tapes,
+    second derivatives (Note [Branch-local evaluation], Note [Second order] in tf_ops.py)."""
+    rows = [i for i, p in enumerate(GOLDEN["points"]) if p["kind"] != "random"]
+    x, *params = _tf_tensors(tf, dtype, rows)
+    finite = {q: np.array([GOLDEN["points"][i]["ref"][q] is not None for i in rows]) for q in KINDS}
+    every = np.logical_and.reduce([finite[q] for q in KINDS])
+    names = ["x", *TRAINABLE]
+    wrt = [x, *(p for name, p in zip(PARAMS, params) if name in TRAINABLE)]
+    with tf.GradientTape(persistent=True) as outer:
+        outer.watch(wrt)
+        y, first = _tf_value_and_grads(tf, getattr(tf_ops, GOLDEN["activation"]), x, params)
+        sums = [tf.reduce_sum(g) for g in first]
+    assert not np.isnan(y.numpy())[finite["f"]].any()
+    for name, g, s in zip(names, first, sums):
+        assert not np.isnan(g.numpy())[finite[f"d_{name}"]].any(), f"NaN in d_{name}"
+        for other, h in zip(names, outer.gradient(s, wrt)):
+            if h is not None:
+                assert not np.isnan(h.numpy())[every].any(), f"NaN in d(d_{name})/d{other}"
+
+
+def test_tf_infinities_and_nan_match_the_kernels(tf_ops, tf, kernels):
+    """At ±1e30, ±inf and NaN: NaN in gives NaN out, and wherever the kernels give a number
+    (a limit), the TF function gives the same number, value and gradients; at ±1e30 the
+    second derivatives have no NaN where every first-order result is a number."""
+    xs = np.array([1e30, -1e30, np.inf, -np.inf, np.nan])
+    inits = [np.full(xs.shape, v) for v in GOLDEN["init"]]
+    x, *params = tf.constant(xs), *(tf.constant(p) for p in inits)
+    wrt = [x, *(p for name, p in zip(PARAMS, params) if name in TRAINABLE)]
+    with tf.GradientTape(persistent=True) as outer:
+        outer.watch(wrt)
+        y, grads = _tf_value_and_grads(tf, getattr(tf_ops, GOLDEN["activation"]), x, params)
+        sums = [tf.reduce_sum(g[:2]) for g in grads]
+    with np.errstate(all="ignore"):
+        expected = [kernels.forward(xs, *inits), *kernels.backward(np.ones_like(xs), xs, *inits)]
+    for name, got, want in zip(["f", *(f"d_{n}" for n in ["x", *TRAINABLE])], [y, *grads], expected):
+        got = got.numpy()
+        assert np.isnan(got[-1]), f"{name}: NaN in, {got[-1]} out"
+        number = np.isfinite(want)
+        np.testing.assert_allclose(got[number], want[number], rtol=1e-12, atol=0, err_msg=name)
+    numbers = np.logical_and.reduce([np.isfinite(e[:2]) for e in expected])
+    for name, s in zip(["x", *TRAINABLE], sums):
+        for other, h in zip(["x", *TRAINABLE], outer.gradient(s, wrt)):
+            if h is not None:
+                assert not np.isnan(h.numpy()[:2])[numbers].any(), f"NaN in d(d_{name})/d{other} at ±1e30"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_tf_dtype_shape_and_empty(tf_ops, tf, dtype):
+    """float16/bfloat16 computed in float32 and returned in their dtype; the shape of x,
+    0-d and zero-size included; parameter gradients in the parameter's shape."""
+    fn = getattr(tf_ops, GOLDEN["activation"])
+    x = tf.cast(tf.reshape(tf.linspace(-3.0, 3.0, 24), (2, 3, 4)), dtype)
+    params = [tf.constant(v, tf.float32) for v in GOLDEN["init"]]
+    y, grads = _tf_value_and_grads(tf, fn, x, params)
+    assert y.dtype == x.dtype and y.shape == x.shape and grads[0].dtype == x.dtype
+    assert all(g.shape == () and g.dtype == tf.float32 for g in grads[1:])
+    wide = tf.float64 if dtype == "float64" else tf.float32
+    np.testing.assert_array_equal(y.numpy(), tf.cast(fn(tf.cast(x, wide), *params), dtype).numpy())
+    assert fn(tf.constant(0.25, dtype), *GOLDEN["init"]).shape == ()
+    channels = [tf.fill((4,), tf.constant(v, tf.float32)) for v in GOLDEN["init"]]
+    empty = tf.zeros((0, 4), dtype)
+    y, grads = _tf_value_and_grads(tf, fn, empty, channels)
+    assert y.shape == (0, 4) and grads[0].shape == (0, 4)
+    assert all(g.shape == (4,) and not g.numpy().any() for g in grads[1:])
+
+
+def test_tf_param_gradients_are_reduced_to_their_shape(tf_ops, tf):
+    """A per-channel parameter (last axis) gets the per-channel sums; a scalar the total."""
+    if not TRAINABLE:
+        pytest.skip("no trainable parameter")
+    fn = getattr(tf_ops, GOLDEN["activation"])
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.uniform(-3, 3, size=(5, 2, 3)))
+    columns = [tf.constant(np.linspace(*GOLDEN["ranges"][k], 3)) for k in range(len(PARAMS))]
+    _, per_channel = _tf_value_and_grads(tf, fn, x, columns)
+    _, per_element = _tf_value_and_grads(tf, fn, x, [tf.broadcast_to(c, x.shape) for c in columns])
+    for got, want in zip(per_channel[1:], per_element[1:]):
+        assert got.shape == (3,)
+        np.testing.assert_allclose(got.numpy(), want.numpy().sum(axis=(0, 1)), rtol=1e-12, atol=1e-300)
+    scalars = [tf.constant(v, tf.float64) for v in GOLDEN["init"]]
+    _, shared = _tf_value_and_grads(tf, fn, x, scalars)
+    _, spread = _tf_value_and_grads(tf, fn, x, [tf.broadcast_to(s, x.shape) for s in scalars])
+    for got, want in zip(shared[1:], spread[1:]):
+        assert got.shape == ()
+        np.testing.assert_allclose(got.numpy(), want.numpy().sum(), rtol=1e-12, atol=1e-300)
+
+
+def test_tf_keras_layer_saves_and_loads(tf_ops, tf, keras, tmp_path):
+    """The Keras layer: weights at init, per-channel on the last axis, constraints, and a
+    model.save / keras.models.load_model round trip with the same outputs and gradients."""
+    cls = tf_ops.Gelu
+    layer = cls()
+    for name, init in zip(PARAMS, GOLDEN["init"]):
+        assert tf.convert_to_tensor(getattr(layer, name)).numpy().tolist() == pytest.approx([init], rel=1e-5, abs=1e-6)
+    assert len(layer.trainable_weights) == len(TRAINABLE)
+    x = tf.reshape(tf.linspace(-3.0, 3.0, 2 * 5 * 3), (2, 5, 3))
+    np.testing.assert_allclose(layer(x).numpy(), getattr(tf_ops, GOLDEN["activation"])(x, *GOLDEN["init"]).numpy(), rtol=1e-6, atol=1e-7)
+    model = keras.Sequential([keras.Input((5, 3)), cls(num_parameters=3) if PARAMS else cls()])
+    # Note [Constrained parameters]: whatever the raw values, the constraints hold.
+    for name, (lo, hi) in zip(PARAMS, GOLDEN["ranges"]):
+        raw = getattr(model.layers[0], f"{name}_raw", None)
+        if raw is not None:
+            raw.assign([-1e4, 0.0, 1e4])
+            value = getattr(model.layers[0], name).numpy()
+            assert np.isfinite(value).all() and (value >= lo).all() and (value <= hi).all()
+
+    def outputs_and_gradients(m):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = m(x)
+        return [y, *tape.gradient(y, [x, *m.trainable_weights])]
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.layers[0]) is cls
+    for a, b in zip(outputs_and_gradients(model), outputs_and_gradients(loaded)):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not np.isnan(model(x).numpy()).any()
+    config = model.layers[0].get_config()
+    assert cls.from_config(config).get_config() == config

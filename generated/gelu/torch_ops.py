@@ -10,7 +10,10 @@ Formulas (exact; both evaluation paths use the stable forms listed after them):
     df/dx = sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi)) + erf(sqrt(2)*x/2)/2 + 1/2
 
 Stable forms, branch by branch:
+    f where AtInfinity(x, -1): 0
     f: x*Erfc(-sqrt(2)*x/2)/2
+    d_x where AtInfinity(x, 1): 1
+    d_x where AtInfinity(x, -1): 0
     d_x: sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi)) + Erfc(-sqrt(2)*x/2)/2
 
 Usage (copy this folder into a project, or import it as a package):
@@ -52,6 +55,7 @@ registered batching rules.
 
 import functools
 import importlib.util
+import math
 import pathlib
 import sys
 
@@ -67,12 +71,24 @@ TRAINABLE = ()
 
 
 def _f_torch(x):
-    _f = 0.5*x*torch.erfc(-0.7071067811865476*x)
+    _c0 = (x == -torch.inf)
+    _x0 = torch.where(~_c0, x, 0.0)
+    _f_1 = 0.5*_x0*torch.erfc(-0.7071067811865476*_x0)
+    _f = torch.where(_c0, 0.0, _f_1)
+    _nan = torch.isnan(x)
+    _f = torch.where(_nan, x, _f)
     return _f
 
 
 def _grad_torch(x):
-    _d_x = 0.3989422804014327*x*torch.exp(-0.5*(x*x)) + 0.5*torch.erfc(-0.7071067811865476*x)
+    _c0 = (x == torch.inf)
+    _c1 = (x == -torch.inf)
+    _e1 = _c0 | _c1
+    _x0 = torch.where(~_e1, x, 0.0)
+    _d_x_2 = 0.3989422804014327*_x0*torch.exp(-0.5*(_x0*_x0)) + 0.5*torch.erfc(-0.7071067811865476*_x0)
+    _d_x = torch.where(_c0, 1.0, torch.where(_c1, 0.0, _d_x_2))
+    _nan = torch.isnan(x)
+    _d_x = torch.where(_nan, x, _d_x)
     return (_d_x,)
 
 
@@ -280,10 +296,30 @@ def _backward_vmap(info, in_dims, grad, x, *rest):
     return grads, [0] * len(grads)
 
 
+def _finite(value, name):
+    """``value`` as a float; a clear error for anything that is not a finite real number."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
 def _as_param(value, x, name):
+    if isinstance(value, (int, float)):
+        value = _finite(value, name)
+    elif not isinstance(value, torch.Tensor) and not hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
+        raise TypeError(f"parameter {name!r} must be a tensor or a real number, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         return torch.as_tensor(value, dtype=_compute_dtype(x.dtype), device=x.device)
-    fits = value.dim() <= x.dim() and all(n in (1, m) for n, m in zip(reversed(value.shape), reversed(x.shape)))
+    try:  # broadcast_shapes also reasons about the symbolic sizes of torch.compile(dynamic=True)
+        fits = value.dim() <= x.dim() and torch.broadcast_shapes(value.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
     if not fits:
         raise ValueError(f"parameter {name!r} of shape {tuple(value.shape)} does not broadcast to x of shape {tuple(x.shape)}")
     return value.to(x.device)
@@ -300,8 +336,11 @@ def gelu(x):
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     params = [_as_param(value, x, name) for value, name in zip((), PARAMS)]
-    function = _Function if torch.compiler.is_compiling() else _FunctionWithJvp
-    return function.apply(x, *params)
+    if torch.compiler.is_compiling():
+        if not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))):
+            return _forward_op(x, *params)  # inference: no autograd.Function to trace
+        return _Function.apply(x, *params)
+    return _FunctionWithJvp.apply(x, *params)
 
 
 # (no parameters)

@@ -10,8 +10,12 @@ Formulas (exact; the kernels evaluate the stable forms listed after them):
     df/dx = x*(1 - tanh(log(exp(x) + 1))**2)*exp(x)/(exp(x) + 1) + tanh(log(exp(x) + 1))
 
 Stable forms, branch by branch:
+    f where AtInfinity(x, 1): oo
+    f where AtInfinity(x, -1): 0
     f where x >= 0: x - 2*x*Exp(-x)**2/((2*Exp(-x) + 2)*Exp(-x) + 1)
     f: x*(Exp(x) + 2)*Exp(x)/((Exp(x) + 2)*Exp(x) + 2)
+    d_x where AtInfinity(x, 1): 1
+    d_x where AtInfinity(x, -1): 0
     d_x where x >= 0: 1 + 2*(2*x + (2*x - 2*Exp(-x) - 2)*Exp(-x) - 1)*Exp(-x)**2/((2*Exp(-x) + 2)*Exp(-x) + 1)**2
     d_x: (4*x + (4*x + (Exp(x) + 4)*Exp(x) + 6)*Exp(x) + 4)*Exp(x)/((Exp(x) + 2)*Exp(x) + 2)**2
 
@@ -32,17 +36,30 @@ Non-smooth points: see the branch conditions in the formulas above; at a boundar
 gradient is that of the branch whose condition holds.
 """
 
+import concurrent.futures
 import math
+import os
 import sys
+import threading
 
 import numba
 import numpy as np
 
 # Note [Numba cache and module names]: Numba's on-disk cache (cache=True) records the name
 # of the module the kernels were compiled in and imports that name again when it loads
-# them. So this file takes one fixed name, whatever name it is imported under.
-sys.modules.setdefault("symact_generated_mish_kernels", sys.modules[__name__])
-__name__ = "symact_generated_mish_kernels"  # noqa: A001
+# them. So this file takes one fixed name, whatever name it is imported under. A loader
+# that runs the file without registering it in sys.modules (importlib's
+# spec_from_file_location alone) gets a working module that compiles without the cache.
+_CACHE = sys.modules.get(__name__) is not None
+if _CACHE:
+    sys.modules.setdefault("symact_generated_mish_kernels", sys.modules[__name__])
+    __name__ = "symact_generated_mish_kernels"  # noqa: A001
+
+#: Elements per chunk: the unit of work of one thread in the flat layout, and of the
+#: parameter-gradient sums (Note [Vectorized reductions]).
+_CHUNK = 32768
+#: Work below this many elements runs in the calling thread alone (Note [Threads]).
+_SERIAL_BELOW = 131072
 
 PARAMS = ()
 TRAINABLE = ()
@@ -113,6 +130,10 @@ def _f_f32(x):
         _t0 = _exp_f32(-abs(x))
         _t1 = _t0*(_t0 + np.float32(2.0))
         _f = _t1*x/(_t1 + np.float32(2.0))
+    if (x == np.float32(np.inf)):
+        _f = np.float32(np.inf)
+    if (x == -np.float32(np.inf)):
+        _f = np.float32(0.0)
     return _f
 
 
@@ -134,6 +155,10 @@ def _f_f64(x):
         _t0 = math.exp(x)
         _t1 = _t0*(_t0 + 2.0)
         _f = _t1*x/(_t1 + 2.0)
+    if (x == np.inf):
+        _f = np.inf
+    if (x == -np.inf):
+        _f = 0.0
     return _f
 
 
@@ -149,6 +174,10 @@ def _grad_f64(x):
         _t0 = math.exp(x)
         _t1 = 4.0*x
         _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    if (x == np.inf):
+        _d_x = 1.0
+    if (x == -np.inf):
+        _d_x = 0.0
     return _d_x
 
 
@@ -164,95 +193,99 @@ def _grad_w(x):
         _t0 = _exp_w(-abs(x))
         _t1 = 4.0*x
         _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    if (x == np.inf):
+        _d_x = 1.0
+    if (x == -np.inf):
+        _d_x = 0.0
     return _d_x
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_flat_f32(x, _out):
-    for _i in numba.prange(x.shape[0]):
-        _out[_i] = _f_f32(x[_i])
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_flat_f32(x, _out, _lo, _hi):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _ov = x[_start:_stop], _out[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _ov[_i] = _f_f32(_xv[_i])
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_chan_f32(x, _out):
-    _outer, _channels, _inner = x.shape
-    for _r in numba.prange(_outer * _channels):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_chan_f32(x, _out, _lo, _hi):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _xr, _or = x[_a, _c], _out[_a, _c]
-        for _b in range(_inner):
+        for _b in range(_xr.shape[0]):
             _or[_b] = _f_f32(_xr[_b])
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_flat_f32(_g, x, _gx, _chunks):
-    _n = x.shape[0]
-    _partial = np.zeros((_chunks, 0), dtype=np.float64)
-    for _i in numba.prange(_n):
-        _d_x = _grad_f32(x[_i])
-        _gi = _g[_i]
-        _gx[_i] = _gi * _d_x
-    return _partial
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_flat_f32(_g, x, _gx, _lo, _hi):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _d_x = _grad_f32(_xv[_i])
+        _gi = _gv[_i]
+        _gxv[_i] = _gi * _d_x
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f32(_g, x, _gx, _chunks):
-    _outer, _channels, _inner = x.shape
-    _rows = _outer * _channels
-    _partial = np.zeros((_rows, 0), dtype=np.float64)
-    for _r in numba.prange(_rows):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_chan_f32(_g, x, _gx, _lo, _hi):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-        for _b in range(_inner):
+        for _b in range(_xr.shape[0]):
             _d_x = _grad_f32(_xr[_b])
             _gi = _gr[_b]
             _gxr[_b] = _gi * _d_x
-    return _partial
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_flat_f64(x, _out):
-    for _i in numba.prange(x.shape[0]):
-        _out[_i] = _f_f64(x[_i])
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_flat_f64(x, _out, _lo, _hi):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _ov = x[_start:_stop], _out[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _ov[_i] = _f_f64(_xv[_i])
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _forward_chan_f64(x, _out):
-    _outer, _channels, _inner = x.shape
-    for _r in numba.prange(_outer * _channels):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _forward_chan_f64(x, _out, _lo, _hi):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _xr, _or = x[_a, _c], _out[_a, _c]
-        for _b in range(_inner):
+        for _b in range(_xr.shape[0]):
             _or[_b] = _f_f64(_xr[_b])
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_flat_f64(_g, x, _gx, _chunks):
-    _n = x.shape[0]
-    _partial = np.zeros((_chunks, 0), dtype=np.float64)
-    for _i in numba.prange(_n):
-        _d_x = _grad_f64(x[_i])
-        _gi = _g[_i]
-        _gx[_i] = _gi * _d_x
-    return _partial
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_flat_f64(_g, x, _gx, _lo, _hi):
+    _start = _lo * _CHUNK
+    _stop = min(x.shape[0], _hi * _CHUNK)
+    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]
+    for _i in range(_xv.shape[0]):
+        _d_x = _grad_f64(_xv[_i])
+        _gi = _gv[_i]
+        _gxv[_i] = _gi * _d_x
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")
-def _backward_chan_f64(_g, x, _gx, _chunks):
-    _outer, _channels, _inner = x.shape
-    _rows = _outer * _channels
-    _partial = np.zeros((_rows, 0), dtype=np.float64)
-    for _r in numba.prange(_rows):
+@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
+def _backward_chan_f64(_g, x, _gx, _lo, _hi):
+    _channels = x.shape[1]
+    for _r in range(_lo, _hi):
         _a = _r // _channels
         _c = _r - _a * _channels
         _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-        for _b in range(_inner):
+        for _b in range(_xr.shape[0]):
             _d_x = _grad_f64(_xr[_b])
             _gi = _gr[_b]
             _gxr[_b] = _gi * _d_x
-    return _partial
 
 
 #: Per dtype: forward (flat, per channel), backward (flat, per channel), backward of x alone
@@ -315,8 +348,72 @@ def _sum_to(values, shape, full_shape):
 
 
 def _check_params(params):
+    """A clear error for a missing parameter or one that is not a finite real number or
+    array (None, a string and NaN would otherwise become silent NaN)."""
     if len(params) != len(PARAMS):
         raise TypeError(f"expected {len(PARAMS)} parameter(s) {PARAMS}, got {len(params)}")
+    for name, value in zip(PARAMS, params):
+        array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
+        if array is None or array.dtype.kind not in "biuf":
+            raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"parameter {name!r} is not finite: {value!r}")
+
+
+# Note [Threads]
+#     The loops are serial Numba functions that release the GIL; _run splits one call into
+#     one contiguous range of chunks or rows per thread and runs them on a thread pool of
+#     this module (the caller's thread takes the first range). Small calls stay in the
+#     caller's thread. Unlike Numba's parallel loops, this holds no OpenMP runtime: a
+#     fork() after a call is safe (the child makes its own pool), threads idle without
+#     spinning (no stalls when other processes hold the cores), and calls from many
+#     threads at once are safe. The thread count is numba.config.NUMBA_NUM_THREADS (set
+#     it with the NUMBA_NUM_THREADS environment variable). Results do not depend on it.
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _threads():
+    return max(1, int(numba.config.NUMBA_NUM_THREADS))
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(_threads() - 1, thread_name_prefix="symact")
+        return _pool
+
+
+def _forget_pool():
+    """In a forked child: the parent's pool threads do not exist there."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _run(kernel, arrays, units, unit_size, values):
+    """kernel(*arrays, lo, hi, *values) over the units 0..units (chunks or rows of
+    unit_size elements), split over threads when the work is large (Note [Threads])."""
+    parts = min(_threads(), units, units * unit_size // _SERIAL_BELOW)
+    if parts <= 1:
+        kernel(*arrays, 0, units, *values)
+        return
+    ends = [units * i // parts for i in range(parts + 1)]
+    pool = _executor()
+    futures = [pool.submit(kernel, *arrays, lo, hi, *values) for lo, hi in zip(ends[1:-1], ends[2:])]
+    try:
+        kernel(*arrays, ends[0], ends[1], *values)
+    finally:
+        for future in futures:
+            future.result()
+
+
+def _chunks(size):
+    return max(1, -(-size // _CHUNK))
 
 
 def forward(x, *params):
@@ -324,14 +421,14 @@ def forward(x, *params):
     _check_params(params)
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
-    xc = np.ascontiguousarray(x, dtype=dtype)
+    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
     out = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
     flat, chan = _KERNELS[dtype][:2]
     if mode == "flat":
-        flat(xc.reshape(-1), out.reshape(-1), *values)
+        _run(flat, (xc.reshape(-1), out.reshape(-1)), _chunks(xc.size), _CHUNK, values)
     else:
-        chan(xc.reshape(layout), out.reshape(layout), *values)
+        _run(chan, (xc.reshape(layout), out.reshape(layout)), layout[0] * layout[1], layout[2], values)
     return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out
 
 
@@ -340,18 +437,25 @@ def _run_backward(grad_out, x, params, x_only):
     _check_params(params)
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
-    xc = np.ascontiguousarray(x, dtype=dtype)
-    g = np.ascontiguousarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape))
+    xc = np.asarray(x, dtype=dtype, order="C")
+    g = np.asarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape), order="C")
     grad_x = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
     flat, chan = _KERNELS[dtype][4:] if x_only else _KERNELS[dtype][2:4]
+    n_sums = 0 if x_only else len(TRAINABLE)
     if mode == "flat":
-        chunks = max(1, min(xc.size, 4 * numba.get_num_threads()))
-        sums = flat(g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1), chunks, *values).sum(axis=0)
+        units, unit_size, arrays = _chunks(xc.size), _CHUNK, (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
     else:
-        chunks = max(1, min(layout[0] * layout[1], 4 * numba.get_num_threads()))
-        partial = chan(g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout), chunks, *values)
-        sums = partial.reshape(layout[0], layout[1], -1).sum(axis=0).T
+        units, unit_size = layout[0] * layout[1], layout[2]
+        arrays = (g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout))
+    # One row of sums per chunk or row of x: their order, and so the result, is fixed by
+    # the shape of x alone (Note [Vectorized reductions]).
+    partial = np.zeros((units, n_sums), dtype=np.float64)
+    _run(flat if mode == "flat" else chan, arrays + ((partial,) if n_sums else ()), units, unit_size, values)
+    if mode == "flat":
+        sums = partial.sum(axis=0)
+    else:
+        sums = partial.reshape(layout[0], layout[1], n_sums).sum(axis=0).T
     return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), sums, mode, xc
 
 

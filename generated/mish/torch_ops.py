@@ -10,8 +10,12 @@ Formulas (exact; both evaluation paths use the stable forms listed after them):
     df/dx = x*(1 - tanh(log(exp(x) + 1))**2)*exp(x)/(exp(x) + 1) + tanh(log(exp(x) + 1))
 
 Stable forms, branch by branch:
+    f where AtInfinity(x, 1): oo
+    f where AtInfinity(x, -1): 0
     f where x >= 0: x - 2*x*Exp(-x)**2/((2*Exp(-x) + 2)*Exp(-x) + 1)
     f: x*(Exp(x) + 2)*Exp(x)/((Exp(x) + 2)*Exp(x) + 2)
+    d_x where AtInfinity(x, 1): 1
+    d_x where AtInfinity(x, -1): 0
     d_x where x >= 0: 1 + 2*(2*x + (2*x - 2*Exp(-x) - 2)*Exp(-x) - 1)*Exp(-x)**2/((2*Exp(-x) + 2)*Exp(-x) + 1)**2
     d_x: (4*x + (4*x + (Exp(x) + 4)*Exp(x) + 6)*Exp(x) + 4)*Exp(x)/((Exp(x) + 2)*Exp(x) + 2)**2
 
@@ -54,6 +58,7 @@ registered batching rules.
 
 import functools
 import importlib.util
+import math
 import pathlib
 import sys
 
@@ -69,31 +74,39 @@ TRAINABLE = ()
 
 
 def _f_torch(x):
-    _c0 = (x >= 0.0)
-    _x0 = torch.where(_c0, x, 0.0)
+    _c0 = (x == torch.inf)
+    _c1 = (x == -torch.inf)
+    _e1 = _c0 | _c1
+    _c2 = (x >= 0.0)
+    _e2 = _e1 | _c2
+    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
     _t0 = torch.exp(-_x0)
-    _f_0 = -2.0*(_t0*_t0)*_x0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _x0
-    _x1 = torch.where(~_c0, x, 0.0)
+    _f_2 = -2.0*(_t0*_t0)*_x0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _x0
+    _x1 = torch.where(~_e2, x, 0.0)
     _t0 = torch.exp(_x1)
     _t1 = _t0*(_t0 + 2.0)
-    _f_1 = _t1*_x1/(_t1 + 2.0)
-    _f = torch.where(_c0, _f_0, _f_1)
+    _f_3 = _t1*_x1/(_t1 + 2.0)
+    _f = torch.where(_c0, torch.inf, torch.where(_c1, 0.0, torch.where(_c2, _f_2, _f_3)))
     _nan = torch.isnan(x)
     _f = torch.where(_nan, x, _f)
     return _f
 
 
 def _grad_torch(x):
-    _c0 = (x >= 0.0)
-    _x0 = torch.where(_c0, x, 0.0)
+    _c0 = (x == torch.inf)
+    _c1 = (x == -torch.inf)
+    _e1 = _c0 | _c1
+    _c2 = (x >= 0.0)
+    _e2 = _e1 | _c2
+    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
     _t0 = torch.exp(-_x0)
     _t1 = 2.0*_t0 + 2.0
-    _d_x_0 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_x0) + 2.0*_x0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
-    _x1 = torch.where(~_c0, x, 0.0)
+    _d_x_2 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_x0) + 2.0*_x0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+    _x1 = torch.where(~_e2, x, 0.0)
     _t0 = torch.exp(_x1)
     _t1 = 4.0*_x1
-    _d_x_1 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
-    _d_x = torch.where(_c0, _d_x_0, _d_x_1)
+    _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    _d_x = torch.where(_c0, 1.0, torch.where(_c1, 0.0, torch.where(_c2, _d_x_2, _d_x_3)))
     _nan = torch.isnan(x)
     _d_x = torch.where(_nan, x, _d_x)
     return (_d_x,)
@@ -303,10 +316,30 @@ def _backward_vmap(info, in_dims, grad, x, *rest):
     return grads, [0] * len(grads)
 
 
+def _finite(value, name):
+    """``value`` as a float; a clear error for anything that is not a finite real number."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
 def _as_param(value, x, name):
+    if isinstance(value, (int, float)):
+        value = _finite(value, name)
+    elif not isinstance(value, torch.Tensor) and not hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
+        raise TypeError(f"parameter {name!r} must be a tensor or a real number, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         return torch.as_tensor(value, dtype=_compute_dtype(x.dtype), device=x.device)
-    fits = value.dim() <= x.dim() and all(n in (1, m) for n, m in zip(reversed(value.shape), reversed(x.shape)))
+    try:  # broadcast_shapes also reasons about the symbolic sizes of torch.compile(dynamic=True)
+        fits = value.dim() <= x.dim() and torch.broadcast_shapes(value.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
     if not fits:
         raise ValueError(f"parameter {name!r} of shape {tuple(value.shape)} does not broadcast to x of shape {tuple(x.shape)}")
     return value.to(x.device)
@@ -323,8 +356,11 @@ def mish(x):
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     params = [_as_param(value, x, name) for value, name in zip((), PARAMS)]
-    function = _Function if torch.compiler.is_compiling() else _FunctionWithJvp
-    return function.apply(x, *params)
+    if torch.compiler.is_compiling():
+        if not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))):
+            return _forward_op(x, *params)  # inference: no autograd.Function to trace
+        return _Function.apply(x, *params)
+    return _FunctionWithJvp.apply(x, *params)
 
 
 # (no parameters)

@@ -11,9 +11,14 @@ Formulas (exact; both evaluation paths use the stable forms listed after them):
     df/dbeta = x**2*exp(-beta*x)/(1 + exp(-beta*x))**2
 
 Stable forms, branch by branch:
+    f where AtInfinity(x, -1): 0
     f: x*Sigmoid(beta*x)
+    d_x where AtInfinity(x, 1): 1
+    d_x where AtInfinity(x, -1): 0
     d_x where beta*x >= 0: 1 + (beta*x - Exp(-beta*x) - 1)*Exp(-beta*x)/(Exp(-beta*x) + 1)**2
     d_x: (beta*x + Exp(beta*x) + 1)*Exp(beta*x)/(Exp(beta*x) + 1)**2
+    d_beta where AtInfinity(x, 1): 0
+    d_beta where AtInfinity(x, -1): 0
     d_beta: x**2/(4*cosh(beta*x/2)**2)
 
 Usage (copy this folder into a project, or import it as a package):
@@ -76,26 +81,41 @@ def _sech(u):
 
 
 def _f_torch(x, beta):
-    _f = x*torch.sigmoid(beta*x)
+    _c0 = (x == -torch.inf)
+    _x0 = torch.where(~_c0, x, 0.0)
+    _f_1 = _x0*torch.sigmoid(beta*_x0)
+    _f = torch.where(_c0, 0.0, _f_1)
+    _nan = torch.isnan(x)
+    _f = torch.where(_nan, x, _f)
     return _f
 
 
 def _grad_torch(x, beta):
-    _c0 = (beta*x >= 0.0)
-    _x0 = torch.where(_c0, x, 0.0)
+    _c0 = (x == torch.inf)
+    _c1 = (x == -torch.inf)
+    _e1 = _c0 | _c1
+    _c2 = (beta*x >= 0.0)
+    _e2 = _e1 | _c2
+    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
     _t0 = -beta*_x0
     _t1 = torch.exp(_t0)
     _t2 = _t1 + 1.0
-    _d_x_0 = _t1*(-_t0 - _t2)/(_t2*_t2) + 1.0
-    _x1 = torch.where(~_c0, x, 0.0)
+    _d_x_2 = _t1*(-_t0 - _t2)/(_t2*_t2) + 1.0
+    _x1 = torch.where(~_e2, x, 0.0)
     _t0 = beta*_x1
     _t1 = torch.exp(_t0)
     _t2 = _t1 + 1.0
-    _d_x_1 = _t1*(_t0 + _t2)/(_t2*_t2)
-    _d_x = torch.where(_c0, _d_x_0, _d_x_1)
+    _d_x_3 = _t1*(_t0 + _t2)/(_t2*_t2)
+    _d_x = torch.where(_c0, 1.0, torch.where(_c1, 0.0, torch.where(_c2, _d_x_2, _d_x_3)))
     _nan = torch.isnan(x)
     _d_x = torch.where(_nan, x, _d_x)
-    _d_beta = 0.25*(x*x)*(_sech(0.5*beta*x)*_sech(0.5*beta*x))
+    _c3 = (x == torch.inf)
+    _c4 = (x == -torch.inf)
+    _e4 = _c3 | _c4
+    _x2 = torch.where(~_e4, x, 0.0)
+    _d_beta_2 = 0.25*(_x2*_x2)*(_sech(0.5*beta*_x2)*_sech(0.5*beta*_x2))
+    _d_beta = torch.where(_c3, 0.0, torch.where(_c4, 0.0, _d_beta_2))
+    _d_beta = torch.where(_nan, x, _d_beta)
     return _d_x, _d_beta
 
 
@@ -303,10 +323,30 @@ def _backward_vmap(info, in_dims, grad, x, *rest):
     return grads, [0] * len(grads)
 
 
+def _finite(value, name):
+    """``value`` as a float; a clear error for anything that is not a finite real number."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
 def _as_param(value, x, name):
+    if isinstance(value, (int, float)):
+        value = _finite(value, name)
+    elif not isinstance(value, torch.Tensor) and not hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
+        raise TypeError(f"parameter {name!r} must be a tensor or a real number, got {type(value).__name__}")
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         return torch.as_tensor(value, dtype=_compute_dtype(x.dtype), device=x.device)
-    fits = value.dim() <= x.dim() and all(n in (1, m) for n, m in zip(reversed(value.shape), reversed(x.shape)))
+    try:  # broadcast_shapes also reasons about the symbolic sizes of torch.compile(dynamic=True)
+        fits = value.dim() <= x.dim() and torch.broadcast_shapes(value.shape, x.shape) == x.shape
+    except RuntimeError:
+        fits = False
     if not fits:
         raise ValueError(f"parameter {name!r} of shape {tuple(value.shape)} does not broadcast to x of shape {tuple(x.shape)}")
     return value.to(x.device)
@@ -323,8 +363,11 @@ def swish(x, beta):
     if not x.is_floating_point():
         x = x.to(torch.get_default_dtype())
     params = [_as_param(value, x, name) for value, name in zip((beta,), PARAMS)]
-    function = _Function if torch.compiler.is_compiling() else _FunctionWithJvp
-    return function.apply(x, *params)
+    if torch.compiler.is_compiling():
+        if not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))):
+            return _forward_op(x, *params)  # inference: no autograd.Function to trace
+        return _Function.apply(x, *params)
+    return _FunctionWithJvp.apply(x, *params)
 
 
 def _beta_value(raw):
@@ -334,7 +377,11 @@ def _beta_value(raw):
 
 def _beta_raw(value):
     """The raw value that gives beta = value."""
-    t = min(max((float(value) - 0.1) / 3.9, 1e-6), 1.0 - 1e-6)
+    value = _finite(value, "beta")
+    if not 0.1 <= value <= 4.0:
+        raise ValueError(f"beta must lie in [0.1, 4.0], got {value}")
+    # The ends map to raw = -inf and +inf: start just inside them.
+    t = min(max((value - 0.1) / 3.9, 1e-6), 1.0 - 1e-6)
     return math.log(t / (1.0 - t))
 
 

@@ -1,0 +1,121 @@
+"""Generated tf_ops against TensorFlow's autodiff and built-ins: forward + backward on CPU.
+
+    python benchmarks/tf_vs_native.py [N] [REPEAT]
+
+N float32 inputs (default 10M) in (-8, 8). For mish, silu, gelu and swish with a trainable
+beta, the time of one forward and one backward (a tf.GradientTape around the call, the
+gradient of the sum with respect to x and any trainable parameter) of
+
+- generated: generated/<name>/tf_ops.py, the tf.custom_gradient function (silu is the
+  generated swish with beta = 1 as a constant);
+- autodiff: the textbook formula in TF ops, its gradient derived by TF's autodiff;
+- built-in: tf.nn.silu, tf.nn.gelu(approximate=False) (TensorFlow has no mish op);
+
+each eager and under tf.function(jit_compile=True) (XLA, compiled before timing), and the
+generated time as a ratio to each of the others (below 1: the generated one is faster).
+Best of REPEAT rounds (default 7) after a warm-up, all in one process; each round times
+every variant of every case once, in turn, so that a slow spell of the machine hits all of
+them alike.
+
+Memory kept for backward is not measured: TensorFlow's CPU allocator keeps freed memory, so
+neither the resident memory nor tf.config.experimental.get_memory_info (zero on CPU) shows
+what a tape holds. By construction the generated function's gradient closure holds x and
+the parameters only, where TF's autodiff holds the inputs of each op that needs them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+
+from symact.accuracy import load_module  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tf_ops(name: str):
+    return load_module(ROOT / "generated" / name / "tf_ops.py", f"symact_generated_{name}_tf_ops")
+
+
+def _fwd_bwd(fn: Callable[..., tf.Tensor], params: tuple[tf.Tensor, ...]) -> Callable[[tf.Tensor], list[tf.Tensor]]:
+    """One forward and the gradients of sum(fn) w.r.t. x and ``params``."""
+
+    def once(x: tf.Tensor) -> list[tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch([x, *params])
+            y = fn(x, *params)
+        return tape.gradient(y, [x, *params])
+
+    return once
+
+
+def main(n: int, repeat: int) -> None:
+    mish, swish, gelu = _tf_ops("mish"), _tf_ops("swish"), _tf_ops("gelu")
+    one = tf.constant(1.0)
+    beta = tf.Variable(1.0)
+    cases: dict[str, dict[str, tuple[Callable[..., tf.Tensor], tuple[tf.Tensor, ...]]]] = {
+        "mish": {
+            "generated": (mish.mish, ()),
+            "autodiff": (lambda t: t * tf.math.tanh(tf.math.softplus(t)), ()),
+        },
+        "silu": {
+            "generated": (lambda t: swish.swish(t, one), ()),
+            "autodiff": (lambda t: t * tf.math.sigmoid(t), ()),
+            "built-in": (tf.nn.silu, ()),
+        },
+        "gelu": {
+            "generated": (gelu.gelu, ()),
+            "autodiff": (lambda t: 0.5 * t * (1.0 + tf.math.erf(t * (1.0 / math.sqrt(2.0)))), ()),
+            "built-in": (lambda t: tf.nn.gelu(t, approximate=False), ()),
+        },
+        "swish+beta": {
+            "generated": (swish.swish, (beta,)),
+            "autodiff": (lambda t, b: t * tf.math.sigmoid(b * t), (beta,)),
+        },
+    }
+    x = tf.random.stateless_uniform((n,), seed=(0, 0), minval=-8.0, maxval=8.0)
+    runs: dict[tuple[str, str, str], Callable[[], object]] = {}
+    for name, variants in cases.items():
+        for variant, (fn, params) in variants.items():
+            eager = _fwd_bwd(fn, params)
+            compiled = tf.function(eager, jit_compile=True)
+            runs[name, variant, "eager"] = lambda f=eager: f(x)
+            runs[name, variant, "xla"] = lambda f=compiled: f(x)
+    for run in runs.values():  # warm-up: compile, touch the memory
+        run()
+        run()
+    times: dict[tuple[str, str, str], list[float]] = {key: [] for key in runs}
+    for _ in range(repeat):
+        for key, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - start)
+    best = {key: min(ts) for key, ts in times.items()}
+
+    print(
+        f"{n:,} float32 on CPU, forward + backward, best of {repeat} interleaved rounds; TensorFlow {tf.__version__}, "
+        f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
+    )
+    header = ("", "mode", "gen. s", "autodiff s", "built-in s", "/autodiff", "/built-in")
+    print("{:11} {:5} {:>8} {:>10} {:>10} {:>9} {:>9}".format(*header))
+    for name in cases:
+        for mode in ("eager", "xla"):
+            gen, auto = best[name, "generated", mode], best[name, "autodiff", mode]
+            native = best.get((name, "built-in", mode))
+            native_s = f"{native:10.4f}" if native else f"{'-':>10}"
+            ratio = f"{gen / native:8.2f}x" if native else f"{'-':>9}"
+            print(f"{name:11} {mode:5} {gen:8.4f} {auto:10.4f} {native_s} {gen / auto:8.2f}x {ratio}")
+    print("/autodiff, /built-in: generated time over that time (below 1: the generated one is faster)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000, int(sys.argv[2]) if len(sys.argv) > 2 else 7)
