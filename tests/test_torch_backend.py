@@ -209,7 +209,7 @@ def test_every_kind_of_parameter(tmp_path):
         module.beta_raw.fill_(-1e4)
     assert (module.beta > 0).all()
     assert repr(ops.Mixed()) == "Mixed(num_parameters=1, k=2, beta=1.5, shift=0.25)"
-    with pytest.raises(ValueError, match="beta must be > 0"):
+    with pytest.raises(ValueError, match="beta must be finite and > 0"):
         ops.Mixed(beta=-1.0)
 
     xs = torch.linspace(-3, 3, 8, dtype=torch.float64).requires_grad_()

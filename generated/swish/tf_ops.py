@@ -179,12 +179,27 @@ def _op(x, beta):
     return _forward(x, beta), _gradient
 
 
+def _finite(value, name):
+    """``value`` as a float; a clear error for anything that is not a finite real number."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {number}")
+    return number
+
+
 def _as_param(value, x, name):
     """A parameter as a tensor: a Python number in the compute dtype of x; a tensor, array
     or variable read as it is (a variable is read here, so that tf.custom_gradient sees
     only tensors). It must broadcast to x."""
     if isinstance(value, (int, float)):
-        value = tf.constant(value, dtype=_compute_dtype(x.dtype))
+        value = tf.constant(_finite(value, name), dtype=_compute_dtype(x.dtype))
+    elif value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"parameter {name!r} must be a tensor or a real number, got {type(value).__name__}")
     value = tf.convert_to_tensor(value)
     if not value.dtype.is_floating:
         value = tf.cast(value, _compute_dtype(x.dtype))
@@ -219,9 +234,10 @@ def _beta_value(raw):
 
 def _beta_raw(value):
     """The raw value that gives beta = value; ValueError outside the range."""
-    value = float(value)
+    value = _finite(value, "beta")
     if not 0.1 <= value <= 4.0:
         raise ValueError(f"beta must lie in [0.1, 4.0], got {value}")
+    # The ends map to raw = -inf and +inf: start just inside them.
     t = min(max((value - 0.1) / 3.9, 1e-6), 1.0 - 1e-6)
     return math.log(t / (1.0 - t))
 

@@ -15,18 +15,10 @@ subclasses ``PythonCodePrinter`` like the Numba printer and overrides what it ne
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from typing import Any
-
-import sympy as sp
-from sympy.printing.pycode import PythonCodePrinter
-
-from ..derive import Derivation, Quantity
+from ..derive import Derivation
 from ..errors import UnsupportedFunctionError
-from ..spec import Param, x
-from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
 from .templates import docstring_text, load
+from .where import TensorOps, TensorPrinter, branch_function, constraint, indent
 
 __all__ = ["TorchPrinter", "FUNCTIONS", "render_torch_ops"]
 
@@ -80,7 +72,7 @@ def _sech(u):
 ''',
 }
 
-class TorchPrinter(TypedConstants, PythonCodePrinter):
+class TorchPrinter(TensorPrinter):
     """Prints elementwise torch expressions; constants are Python floats.
 
     A Python float combined with a tensor takes the tensor's dtype, so float32 stays
@@ -90,252 +82,8 @@ class TorchPrinter(TypedConstants, PythonCodePrinter):
     printmethod = "_torchcode"
     language = "torch"
     _kf = FUNCTIONS
-    _kc: dict[str, str] = {}
-
-    def __init__(self, settings: dict[str, Any] | None = None):
-        super().__init__({"strict": True, "fully_qualified_modules": True, **(settings or {})})
-        self.helpers: set[str] = set()
-
-    def const(self, value: float) -> str:
-        value = float(value)
-        if math.isnan(value):
-            return self._module_format("torch.nan")
-        if math.isinf(value):
-            return ("-" if value < 0 else "") + self._module_format("torch.inf")
-        return repr(value)
-
-    def _print_NumberSymbol(self, expr: sp.Basic) -> str:
-        return self.const(float(expr))
-
-    _print_Pi = _print_NumberSymbol
-    _print_Exp1 = _print_NumberSymbol
-    _print_EulerGamma = _print_NumberSymbol
-    _print_GoldenRatio = _print_NumberSymbol
-    _print_Catalan = _print_NumberSymbol
-
-    def _print_Infinity(self, expr: sp.Basic) -> str:
-        return self.const(math.inf)
-
-    def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
-        return self.const(-math.inf)
-
-    def _print_NaN(self, expr: sp.Basic) -> str:
-        return self.const(math.nan)
-
-    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
-        base, exp = expr.base, expr.exp
-        if expr.is_number:  # sqrt(2): fold_constants keeps rational powers exact
-            return self.const(float(expr))
-        b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"] + 1)
-        small = integer_power(b, int(exp), self.const(1)) if exp.is_Integer else None
-        if small is not None:
-            return small
-        if exp == sp.S.Half:
-            return f"{self._module_format('torch.sqrt')}({self._print(base)})"
-        if exp == -sp.S.Half:
-            return f"{self._module_format('torch.rsqrt')}({self._print(base)})"
-        return f"{self._module_format('torch.pow')}({self._print(base)}, {self._print(exp)})"
-
-    def _print_Function(self, expr: sp.Function) -> str:
-        name = type(expr).__name__
-        args = ", ".join(self._print(a) for a in expr.args)
-        if name in HELPERS:
-            self.helpers.add(HELPERS[name])
-            return f"{HELPERS[name]}({args})"
-        if name in self.known_functions:
-            return f"{self._module_format(self.known_functions[name])}({args})"
-        return self._print_not_supported(expr)
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        # Only inner Piecewise reach here (derive lifts definitions' Piecewise to the top;
-        # sign_split adds inner ones whose pieces are finite for every real input, so a
-        # plain where is enough). Top-level chains are emitted by render_torch_ops with
-        # the double where of Note [Branch-local evaluation].
-        text = ""
-        for e, c in reversed(expr.args):
-            if c == sp.true:
-                text = self._print(e)
-            else:
-                text = text or self.const(math.nan)
-                text = f"{self._module_format('torch.where')}({self._print(c)}, {self._print(e)}, {text})"
-        return text
-
-    def _print_AtInfinity(self, expr: sp.Basic) -> str:
-        u, sign = expr.args
-        return f"({self._print(u)} == {'-' if sign < 0 else ''}torch.inf)"
-
-    def _print_And(self, expr: sp.Basic) -> str:
-        return "(" + " & ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Or(self, expr: sp.Basic) -> str:
-        return "(" + " | ".join(self._print(a) for a in expr.args) + ")"
-
-    def _print_Not(self, expr: sp.Basic) -> str:
-        return f"(~{self._print(expr.args[0])})"
-
-
-# Every function PythonCodePrinter would print through ``math`` goes through the table
-# instead, so an unsupported one fails in strict mode rather than printing ``math.gamma``.
-for _name in {*PythonCodePrinter._kf, *FUNCTIONS, *HELPERS}:
-    setattr(TorchPrinter, f"_print_{_name}", TorchPrinter._print_Function)
-
-
-def _indent(lines: list[str], levels: int = 1) -> list[str]:
-    return [("    " * levels + line) if line else line for line in lines]
-
-
-def _autograd_safe(expr: sp.Expr) -> sp.Expr:
-    """Note [Autograd-safe forms]: double backward differentiates the printed formulas, so a
-    form whose value is fine can still have a NaN derivative. 1/cosh(u)**k is 0 for large
-    |u|, but autograd takes -k*sinh(u)/cosh(u)**(k+1) as 0*inf = NaN there; sech(u)**k
-    (printed as the stable _sech) has the same value and a finite derivative.
-
-    >>> from symact import x
-    >>> _autograd_safe(x / sp.cosh(x)**2)
-    x*sech(x)**2
-    """
-    return expr.replace(
-        lambda e: isinstance(e, sp.Pow) and isinstance(e.base, sp.cosh) and e.exp.is_negative,
-        lambda e: sp.sech(e.base.args[0]) ** (-e.exp),
-    )
-
-
-def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
-    """Whether NaN in x could fail to give NaN out: a chain of branches (comparisons with
-    NaN are False, so NaN falls through to the last branch, which may ignore x), or a
-    single formula that is free of x or is x itself (which would also alias the input)."""
-    return branches > 1 or x not in expr.free_symbols or expr == x
-
-
-def _conditions(conditions: Sequence[sp.Basic], printer: TorchPrinter, where: str, body: list[str],
-                count: list[int]) -> tuple[list[str | None], list[str | None]]:
-    """Emit the masks of one chain; return per branch its condition's name (None for True)
-    and its active mask (None when always active)."""
-    names: list[str | None] = []
-    actives: list[str | None] = []
-    earlier: str | None = None
-    for b, cond in enumerate(conditions):
-        if cond == sp.true:
-            names.append(None)
-            actives.append(None if earlier is None else f"~{earlier}")
-            continue
-        c = f"_c{count[0]}"
-        count[0] += 1
-        body.append(f"{c} = {print_or_fail(printer, cond, where)}")
-        names.append(c)
-        actives.append(c if earlier is None else f"{c} & ~{earlier}")
-        if b < len(conditions) - 1:
-            if earlier is not None:
-                body.append(f"_e{c[2:]} = {earlier} | {c}")
-                c = f"_e{c[2:]}"
-            earlier = c
-    return names, actives
-
-
-def _branch_function(
-    name: str, derivation: Derivation, quantities: Sequence[Quantity], printer: TorchPrinter
-) -> str:
-    """One function returning the given quantities, computed with torch ops, branch-local.
-
-    See Note [Branch-local evaluation] in symact.derive: branch b runs on
-    ``where(active_b, x, safe_x)`` and the values are combined with ``where``, so an
-    unselected branch never sees an input that could make it, or its autograd gradient of
-    any order, inf or NaN. Quantities sharing a chain share the masks and, where their safe
-    points agree, the branch-local input and the common subexpressions.
-    """
-    act = derivation.activation
-    where = f"activation {act.name!r}"
-    safe_points = {q.name: [b.safe_x for b in q.branches] for q in quantities}
-    body: list[str] = []
-    count = [0, 0]  # conditions, branch-local inputs
-    guarded = False
-    for group in group_branches(quantities):
-        chain = len(group.conditions)
-        conds, actives = _conditions(group.conditions, printer, where, body, count)
-        values: dict[str, list[str]] = {n: [] for n in group.names}
-        for b in range(chain):
-            blocks: dict[float | None, list[int]] = {}
-            for k, qname in enumerate(group.names):
-                uses_x = x in group.exprs[b][k].free_symbols
-                blocks.setdefault(safe_points[qname][b] if uses_x else None, []).append(k)
-            for safe, members in blocks.items():
-                exprs = [_autograd_safe(group.exprs[b][k]) for k in members]
-                if actives[b] is not None and any(x in e.free_symbols for e in exprs):
-                    if safe is None:
-                        body.append("# no safe input was found for this branch: it runs on x as is")
-                    else:
-                        local = sp.Symbol(f"_x{count[1]}", real=True)
-                        count[1] += 1
-                        body.append(f"{local} = torch.where({actives[b]}, x, {printer.const(safe)})")
-                        exprs = [e.xreplace({x: local}) for e in exprs]
-                replacements, reduced = cse_branch(exprs)
-                for sym, e in replacements:
-                    body.append(f"{sym} = {print_or_fail(printer, e, where)}")
-                for k, e in zip(members, reduced):
-                    qname = group.names[k]
-                    text = print_or_fail(printer, e, where)
-                    if chain > 1 and not e.is_Number:
-                        body.append(f"_{qname}_{b} = {text}")
-                        text = f"_{qname}_{b}"
-                    values[qname].append(text)
-        for k, qname in enumerate(group.names):
-            parts = values[qname]
-            text = parts[-1] if conds[-1] is None else printer.const(math.nan)
-            for b in reversed(range(chain)):
-                if conds[b] is not None:
-                    text = f"torch.where({conds[b]}, {parts[b]}, {text})"
-            body.append(f"_{qname} = {text}")
-            if _needs_nan_guard(chain, group.exprs[0][k]):
-                if not guarded:
-                    body.append("_nan = torch.isnan(x)")
-                    guarded = True
-                body.append(f"_{qname} = torch.where(_nan, x, _{qname})")
-    outputs = [f"_{q.name}" for q in quantities]
-    if name == "_f_torch":
-        returned = outputs[0]
-    else:
-        returned = ", ".join(outputs) if len(outputs) > 1 else f"({outputs[0]},)"
-    args = ", ".join(["x", *(p.name for p in act.params)])
-    return "\n".join([f"def {name}({args}):", *_indent(body), f"    return {returned}"])
-
-
-def _constraint(p: Param) -> tuple[str, list[str], str] | None:
-    """(value from raw, lines of raw from value, description) of a trainable parameter's
-    reparametrisation; None when it is unconstrained.
-
-    Note [Constrained parameters] (also in each generated class docstring): positivity and
-    bounds hold during training because the module stores an unconstrained ``<name>_raw``
-    and maps it into the range in forward: ``lo + (hi - lo)*sigmoid(raw)`` with bounds,
-    ``softplus(raw) + tiny`` for a positive parameter without bounds. No projection step
-    or clamp is needed, and no gradient vanishes at a clamp.
-    """
-    if p.bounds is not None:
-        lo, hi = p.bounds
-        width = hi - lo
-        return (
-            f"{lo!r} + {width!r} * torch.sigmoid(raw)",
-            [
-                f'value = _finite(value, "{p.name}")',
-                f"if not {lo!r} <= value <= {hi!r}:",
-                f"    raise ValueError(f\"{p.name} must lie in [{lo!r}, {hi!r}], got {{value}}\")",
-                "# The ends map to raw = -inf and +inf: start just inside them.",
-                f"t = min(max((value - {lo!r}) / {width!r}, 1e-6), 1.0 - 1e-6)",
-                "return math.log(t / (1.0 - t))",
-            ],
-            f"{p.name} = {lo!r} + {width!r}*sigmoid({p.name}_raw), in ({lo!r}, {hi!r})",
-        )
-    if p.positive:
-        return (
-            "torch.nn.functional.softplus(raw) + torch.finfo(raw.dtype).tiny",
-            [
-                f'value = _finite(value, "{p.name}")',
-                "if not value > 0:",
-                f"    raise ValueError(f\"{p.name} must be > 0, got {{value}}\")",
-                "return value + math.log(-math.expm1(-value))",
-            ],
-            f"{p.name} = softplus({p.name}_raw) + tiny, > 0",
-        )
-    return None
+    HELPERS = HELPERS
+    NAMES = {"nan": "torch.nan", "inf": "torch.inf", "sqrt": "torch.sqrt", "rsqrt": "torch.rsqrt", "pow": "torch.pow", "where": "torch.where"}
 
 
 def _usage(name: str, class_name: str, args: str, constructors: list[tuple[str, str]]) -> str:
@@ -375,12 +123,12 @@ def _module_parts(derivation: Derivation) -> dict[str, str]:
             body.append(f'self.register_buffer("{p.name}", {full.format(shape=shape, value=checked)})')
             docs.append(f"{p.name}{about}: fixed (a buffer, not trained); init {p.init!r}.")
             continue
-        constraint = _constraint(p)
-        if constraint is None:
+        reparam = constraint(p, "torch.sigmoid", "torch.nn.functional.softplus(raw) + torch.finfo(raw.dtype).tiny")
+        if reparam is None:
             body.append(f"self.{p.name} = torch.nn.Parameter({full.format(shape=shape, value=checked)})")
             docs.append(f"{p.name}{about}: trainable, unconstrained; init {p.init!r}.")
             continue
-        to_value, to_raw, description = constraint
+        to_value, to_raw, description = reparam
         docs.append(f"{p.name}{about}: trainable, init {p.init!r};")
         docs.append(f"    {description}.")
         body.append(
@@ -395,7 +143,7 @@ def _module_parts(derivation: Derivation) -> dict[str, str]:
                 "",
                 f"def _{p.name}_raw(value):",
                 f'    """The raw value that gives {p.name} = value."""',
-                *_indent(to_raw),
+                *indent(to_raw),
             ])
         )
         properties.append(
@@ -432,8 +180,8 @@ def _module_parts(derivation: Derivation) -> dict[str, str]:
         "ctor_signature": ", ".join(["num_parameters=1", *(f"{p.name}={p.init!r}" for p in act.params), "*", "device=None", "dtype=None"]),
         "ctor_doc": "\n".join(ctor_doc),
         "init_signature": f"self, num_parameters: int = 1, {', '.join(init_args)}, *, device=None, dtype=None",
-        "init_body": "".join("\n" + line for line in _indent(["self.num_parameters = int(num_parameters)", *body], 2)),
-        "properties": "".join("\n\n" + "\n".join(_indent(p.splitlines())) for p in properties),
+        "init_body": "".join("\n" + line for line in indent(["self.num_parameters = int(num_parameters)", *body], 2)),
+        "properties": "".join("\n\n" + "\n".join(indent(p.splitlines())) for p in properties),
         "forward_args": ", ".join(["x", *forward_args]),
         "extra_repr": '", ".join([f"num_parameters={self.num_parameters}", ' + ", ".join(reprs) + "])",
         "constraints": "\n\n\n".join(constraints) or "# (no constrained parameter)",
@@ -453,9 +201,10 @@ def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TorchPrinter()
+    ops = TensorOps("torch.where", "torch.isnan")
     functions = [
-        _branch_function("_f_torch", derivation, [derivation.forward], printer),
-        _branch_function("_grad_torch", derivation, list(derivation.gradients), printer),
+        branch_function("_f_torch", derivation, [derivation.forward], printer, ops, single=True),
+        branch_function("_grad_torch", derivation, list(derivation.gradients), printer, ops),
     ]
     unknown = set(printer.module_imports) - {"torch"}
     if unknown:

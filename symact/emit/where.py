@@ -1,0 +1,310 @@
+"""Branch-local evaluation for the tensor backends (torch, TensorFlow): one function that
+computes quantities with the "double where" of Note [Branch-local evaluation].
+
+The two backends differ only in how they spell ``where`` and ``isnan`` and in whether a
+constant in a ``where`` needs the dtype of x; :class:`TensorOps` holds those spellings, and
+the printer prints the formulas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import sympy as sp
+from sympy.printing.codeprinter import CodePrinter
+from sympy.printing.pycode import PythonCodePrinter
+
+from ..derive import Derivation, Quantity
+from ..spec import Param, x
+from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
+
+__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "gradient_safe", "indent"]
+
+
+class TensorPrinter(TypedConstants, PythonCodePrinter):
+    """Prints elementwise tensor expressions for a framework named by the subclass's tables;
+    constants are Python floats (a float combined with a tensor takes the tensor's dtype).
+
+    A subclass sets ``_kf`` (SymPy function name -> framework function), ``HELPERS``
+    (functions printed as a call to a helper of the generated file) and ``NAMES`` (the
+    framework's spelling of nan, inf, sqrt, rsqrt, pow and where).
+    """
+
+    HELPERS: ClassVar[dict[str, str]] = {}
+    NAMES: ClassVar[dict[str, str]] = {}
+    _kc: dict[str, str] = {}
+
+    def __init__(self, settings: dict[str, Any] | None = None):
+        super().__init__({"strict": True, "fully_qualified_modules": True, **(settings or {})})
+        self.helpers: set[str] = set()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every function PythonCodePrinter would print through ``math`` goes through the
+        # table instead, so an unsupported one fails in strict mode rather than printing
+        # ``math.gamma``.
+        for name in {*PythonCodePrinter._kf, *cls._kf, *cls.HELPERS}:
+            setattr(cls, f"_print_{name}", cls._print_Function)
+
+    def const(self, value: float) -> str:
+        value = float(value)
+        if math.isnan(value):
+            return self._module_format(self.NAMES["nan"])
+        if math.isinf(value):
+            return ("-" if value < 0 else "") + self._module_format(self.NAMES["inf"])
+        return repr(value)
+
+    def typed(self, constant: str) -> str:
+        """A printed constant as a value argument of ``where``."""
+        return constant
+
+    def _print_NumberSymbol(self, expr: sp.Basic) -> str:
+        return self.const(float(expr))
+
+    _print_Pi = _print_NumberSymbol
+    _print_Exp1 = _print_NumberSymbol
+    _print_EulerGamma = _print_NumberSymbol
+    _print_GoldenRatio = _print_NumberSymbol
+    _print_Catalan = _print_NumberSymbol
+
+    def _print_Infinity(self, expr: sp.Basic) -> str:
+        return self.const(math.inf)
+
+    def _print_NegativeInfinity(self, expr: sp.Basic) -> str:
+        return self.const(-math.inf)
+
+    def _print_NaN(self, expr: sp.Basic) -> str:
+        return self.const(math.nan)
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, exp = expr.base, expr.exp
+        if expr.is_number:  # sqrt(2): fold_constants keeps rational powers exact
+            return self.const(float(expr))
+        b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"] + 1)
+        small = integer_power(b, int(exp), self.const(1)) if exp.is_Integer else None
+        if small is not None:
+            return small
+        if exp == sp.S.Half:
+            return f"{self._module_format(self.NAMES['sqrt'])}({self._print(base)})"
+        if exp == -sp.S.Half:
+            return f"{self._module_format(self.NAMES['rsqrt'])}({self._print(base)})"
+        return f"{self._module_format(self.NAMES['pow'])}({self._print(base)}, {self._print(exp)})"
+
+    def _print_Function(self, expr: sp.Function) -> str:
+        name = type(expr).__name__
+        args = ", ".join(self._print(a) for a in expr.args)
+        if name in self.HELPERS:
+            self.helpers.add(self.HELPERS[name])
+            return f"{self.HELPERS[name]}({args})"
+        if name in self.known_functions:
+            return f"{self._module_format(self.known_functions[name])}({args})"
+        return self._print_not_supported(expr)
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        # Only inner Piecewise reach here (derive lifts definitions' Piecewise to the top;
+        # sign_split adds inner ones whose pieces are finite for every real input, so a
+        # plain where is enough). Top-level chains are emitted by branch_function with the
+        # double where of Note [Branch-local evaluation].
+        text = ""
+        for e, c in reversed(expr.args):
+            value = self.typed(self._print(e)) if e.is_Number else self._print(e)
+            if c == sp.true:
+                text = value
+            else:
+                text = text or self.typed(self.const(math.nan))
+                text = f"{self._module_format(self.NAMES['where'])}({self._print(c)}, {value}, {text})"
+        return text
+
+    def _print_AtInfinity(self, expr: sp.Basic) -> str:
+        # Note [Values at infinite inputs] in symact.derive: the branch of a limit at ±inf.
+        u, sign = expr.args
+        return f"({self._print(u)} == {self.const(math.inf if sign > 0 else -math.inf)})"
+
+    def _print_And(self, expr: sp.Basic) -> str:
+        return "(" + " & ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Or(self, expr: sp.Basic) -> str:
+        return "(" + " | ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Not(self, expr: sp.Basic) -> str:
+        return f"(~{self._print(expr.args[0])})"
+
+
+@dataclass(frozen=True)
+class TensorOps:
+    """How one tensor backend spells the operations of branch-local evaluation."""
+
+    where: str  # elementwise select: "torch.where"
+    isnan: str  # elementwise NaN test: "torch.isnan"
+    typed: Callable[[str], str] = lambda constant: constant  # a printed constant as a where argument
+
+
+def indent(lines: list[str], levels: int = 1) -> list[str]:
+    return [("    " * levels + line) if line else line for line in lines]
+
+
+def gradient_safe(expr: sp.Expr) -> sp.Expr:
+    """Note [Gradient-safe forms]: second order differentiates the printed formulas with the
+    framework's own gradients, so a form whose value is fine can still have a NaN
+    derivative. 1/cosh(u)**k is 0 for large |u|, but the framework takes
+    -k*sinh(u)/cosh(u)**(k+1) as 0*inf = NaN there; sech(u)**k (printed as a stable helper)
+    has the same value and a finite derivative.
+
+    >>> gradient_safe(x / sp.cosh(x)**2)
+    x*sech(x)**2
+    """
+    return expr.replace(
+        lambda e: isinstance(e, sp.Pow) and isinstance(e.base, sp.cosh) and e.exp.is_negative,
+        lambda e: sp.sech(e.base.args[0]) ** (-e.exp),
+    )
+
+
+def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
+    """Whether NaN in x could fail to give NaN out: a chain of branches (comparisons with
+    NaN are False, so NaN falls through to the last branch, which may ignore x), or a
+    single formula that is free of x or is x itself (which would also alias the input)."""
+    return branches > 1 or x not in expr.free_symbols or expr == x
+
+
+def _conditions(
+    conditions: Sequence[sp.Basic], printer: CodePrinter, where: str, body: list[str], count: list[int]
+) -> tuple[list[str | None], list[str | None]]:
+    """Emit the masks of one chain; return per branch its condition's name (None for True)
+    and its active mask (None when always active)."""
+    names: list[str | None] = []
+    actives: list[str | None] = []
+    earlier: str | None = None
+    for b, cond in enumerate(conditions):
+        if cond == sp.true:
+            names.append(None)
+            actives.append(None if earlier is None else f"~{earlier}")
+            continue
+        c = f"_c{count[0]}"
+        count[0] += 1
+        body.append(f"{c} = {print_or_fail(printer, cond, where)}")
+        names.append(c)
+        actives.append(c if earlier is None else f"{c} & ~{earlier}")
+        if b < len(conditions) - 1:
+            if earlier is not None:
+                body.append(f"_e{c[2:]} = {earlier} | {c}")
+                c = f"_e{c[2:]}"
+            earlier = c
+    return names, actives
+
+
+def branch_function(
+    name: str,
+    derivation: Derivation,
+    quantities: Sequence[Quantity],
+    printer: CodePrinter,
+    ops: TensorOps,
+    single: bool = False,
+) -> str:
+    """One function returning the given quantities (a tuple, or the value alone with
+    ``single``), computed with tensor ops, branch-local.
+
+    See Note [Branch-local evaluation] in symact.derive: branch b runs on
+    ``where(active_b, x, safe_x)`` and the values are combined with ``where``, so an
+    unselected branch never sees an input that could make it, or its gradient of any
+    order, inf or NaN. Quantities sharing a chain share the masks and, where their safe
+    points agree, the branch-local input and the common subexpressions.
+    """
+    act = derivation.activation
+    where = f"activation {act.name!r}"
+    safe_points = {q.name: [b.safe_x for b in q.branches] for q in quantities}
+    body: list[str] = []
+    count = [0, 0]  # conditions, branch-local inputs
+    guarded = False
+    for group in group_branches(quantities):
+        chain = len(group.conditions)
+        conds, actives = _conditions(group.conditions, printer, where, body, count)
+        values: dict[str, list[str]] = {n: [] for n in group.names}
+        for b in range(chain):
+            blocks: dict[float | None, list[int]] = {}
+            for k, qname in enumerate(group.names):
+                uses_x = x in group.exprs[b][k].free_symbols
+                blocks.setdefault(safe_points[qname][b] if uses_x else None, []).append(k)
+            for safe, members in blocks.items():
+                exprs = [gradient_safe(group.exprs[b][k]) for k in members]
+                if actives[b] is not None and any(x in e.free_symbols for e in exprs):
+                    if safe is None:
+                        body.append("# no safe input was found for this branch: it runs on x as is")
+                    else:
+                        local = sp.Symbol(f"_x{count[1]}", real=True)
+                        count[1] += 1
+                        body.append(f"{local} = {ops.where}({actives[b]}, x, {printer.const(safe)})")
+                        exprs = [e.xreplace({x: local}) for e in exprs]
+                replacements, reduced = cse_branch(exprs)
+                for sym, e in replacements:
+                    body.append(f"{sym} = {print_or_fail(printer, e, where)}")
+                for k, e in zip(members, reduced):
+                    qname = group.names[k]
+                    text = print_or_fail(printer, e, where)
+                    if chain > 1 and not e.is_Number:
+                        body.append(f"_{qname}_{b} = {text}")
+                        text = f"_{qname}_{b}"
+                    values[qname].append(ops.typed(text) if e.is_Number else text)
+        for k, qname in enumerate(group.names):
+            parts = values[qname]
+            text = parts[-1] if conds[-1] is None else ops.typed(printer.const(math.nan))
+            for b in reversed(range(chain)):
+                if conds[b] is not None:
+                    text = f"{ops.where}({conds[b]}, {parts[b]}, {text})"
+            body.append(f"_{qname} = {text}")
+            if _needs_nan_guard(chain, group.exprs[0][k]):
+                if not guarded:
+                    body.append(f"_nan = {ops.isnan}(x)")
+                    guarded = True
+                body.append(f"_{qname} = {ops.where}(_nan, x, _{qname})")
+    outputs = [f"_{q.name}" for q in quantities]
+    if single:
+        returned = outputs[0]
+    else:
+        returned = ", ".join(outputs) if len(outputs) > 1 else f"({outputs[0]},)"
+    args = ", ".join(["x", *(p.name for p in act.params)])
+    return "\n".join([f"def {name}({args}):", *indent(body), f"    return {returned}"])
+
+
+def constraint(p: Param, sigmoid: str, positive: str) -> tuple[str, list[str], str] | None:
+    """(value from raw, lines of raw from value, description) of a trainable parameter's
+    reparametrisation; None when it is unconstrained. ``sigmoid`` names the framework's
+    sigmoid; ``positive`` is its expression of softplus(raw) + tiny.
+
+    Note [Constrained parameters] (also in each generated class docstring): positivity and
+    bounds hold during training because the module or layer stores an unconstrained
+    ``<name>_raw`` and maps it into the range when it runs: ``lo + (hi - lo)*sigmoid(raw)``
+    with bounds, ``softplus(raw) + tiny`` for a positive parameter without bounds. No
+    projection step or clamp is needed, and no gradient vanishes at a clamp. An initial
+    value outside the range, or not a finite number, is an error (never clamped); the
+    generated file defines ``_finite``.
+    """
+    if p.bounds is not None:
+        lo, hi = p.bounds
+        width = hi - lo
+        return (
+            f"{lo!r} + {width!r} * {sigmoid}(raw)",
+            [
+                f'value = _finite(value, "{p.name}")',
+                f"if not {lo!r} <= value <= {hi!r}:",
+                f'    raise ValueError(f"{p.name} must lie in [{lo!r}, {hi!r}], got {{value}}")',
+                "# The ends map to raw = -inf and +inf: start just inside them.",
+                f"t = min(max((value - {lo!r}) / {width!r}, 1e-6), 1.0 - 1e-6)",
+                "return math.log(t / (1.0 - t))",
+            ],
+            f"{p.name} = {lo!r} + {width!r}*sigmoid({p.name}_raw), in ({lo!r}, {hi!r})",
+        )
+    if p.positive:
+        return (
+            positive,
+            [
+                f'value = _finite(value, "{p.name}")',
+                "if not value > 0:",
+                f'    raise ValueError(f"{p.name} must be finite and > 0, got {{value}}")',
+                "return value + math.log(-math.expm1(-value))",
+            ],
+            f"{p.name} = softplus({p.name}_raw) + tiny, > 0",
+        )
+    return None
