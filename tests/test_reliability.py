@@ -544,3 +544,18 @@ def test_torch_positive_parameter_refuses_nonpositive_init():
     ops = _torch_ops("bump")
     with pytest.raises(ValueError):
         ops.Bump(sigma=-1.0)
+
+
+def test_generated_tests_catch_a_folder_mixing_two_generations(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["generate", "-q", "definitions/elu.py", "-o", str(out)]).exit_code == 0
+    kernels = out / "elu" / "kernels.py"
+    text = kernels.read_text()
+    kernels.write_text(text.replace("# Source sha256: ", "# Source sha256: 0", 1))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--import-mode=importlib",
+         "-k", "one_generation", str(out / "elu")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 1 and "1 failed" in proc.stdout, proc.stdout[-2000:]

@@ -92,6 +92,17 @@ def _assert_within(scores, quantity, dtype):
     assert p99 <= P99_TOLERANCE, f"{quantity} in {np.dtype(dtype).name}: 99th percentile error {p99:.3g} > {P99_TOLERANCE}"
 
 
+def test_folder_files_come_from_one_generation():
+    """Every file of this folder names the same definition hash: a folder mixing files of
+    two generations (an interrupted copy, a hand-edited file) fails here."""
+    hashes = {"golden.json": GOLDEN["source_sha256"]}
+    for path in sorted(HERE.glob("*.py")):
+        for line in path.read_text(encoding="utf-8").splitlines()[:3]:
+            if line.startswith("# Source sha256: "):
+                hashes[path.name] = line.removeprefix("# Source sha256: ")
+    assert len(hashes) >= 3 and len(set(hashes.values())) == 1, hashes
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kernels_forward_matches_golden(kernels, dtype):
     x, params = _inputs(dtype)
