@@ -100,7 +100,7 @@ class Erfcx(sp.Function):
     """erfcx(u) = e^(u²)·erfc(u), the scaled complementary error function, for u ≥ 0.
 
     Only the float32 kernels that compute in float64 use it, where erfc(u) is printed as
-    e^(−u²)·erfcx(|u|) (symact.emit.elementary.erfc_through_erfcx), so that an e^(−u²)
+    e^(−u²)·erfcx(|u|) (symact.elementary.erfc_through_erfcx), so that an e^(−u²)
     already in the formula (gelu's derivative has one) is computed once.
     """
 

@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .emit import elementary
+from . import elementary
 from .functions import diff_ae
 
 __all__ = [

@@ -6,13 +6,13 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import click
-
 from .audit import ActivationReport
 
 __all__ = ["as_json", "as_text", "as_markdown"]
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "cyan"}
+#: ANSI SGR codes of the colours above (the report does not depend on the CLI's toolkit).
+_ANSI = {"red": "31", "yellow": "33", "cyan": "36"}
 
 
 def as_json(reports: Sequence[ActivationReport]) -> str:
@@ -41,8 +41,11 @@ def _asymptote_text(a: dict[str, Any]) -> str:
 def as_text(reports: Sequence[ActivationReport], colour: bool = False) -> str:
     out: list[str] = []
 
-    def style(text: str, **kw: Any) -> str:
-        return click.style(text, **kw) if colour else text
+    def style(text: str, fg: str | None = None, bold: bool = False) -> str:
+        if not colour:
+            return text
+        codes = ([_ANSI[fg]] if fg else []) + (["1"] if bold else [])
+        return f"\033[{';'.join(codes)}m{text}\033[0m" if codes else text
 
     for r in reports:
         counts = {s: sum(f.severity == s for f in r.findings) for s in _COLOURS}

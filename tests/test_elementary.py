@@ -1,4 +1,4 @@
-"""The vectorizable elementary functions (symact.emit.elementary): accuracy against mpmath,
+"""The vectorizable elementary functions (symact.elementary): accuracy against mpmath,
 special values, the same bits from the NumPy and the Numba versions, and loops over them
 (and the generated kernels) compiled to SIMD code."""
 
@@ -12,8 +12,8 @@ import numba
 import numpy as np
 import pytest
 
+from symact import elementary
 from symact.accuracy import load_module
-from symact.emit import elementary
 
 ROOT = Path(__file__).resolve().parents[1]
 DTYPES = {"f32": np.float32, "f64": np.float64}

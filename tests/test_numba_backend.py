@@ -50,7 +50,7 @@ def test_printed_strings(expr, float32, float64):
 
 def test_float64_arithmetic_with_vectorizable_functions():
     """The printer for float32 quantities computed in float64: float64 constants, the
-    float64 helpers of symact.emit.elementary, its own suffix for helper functions."""
+    float64 helpers of symact.elementary, its own suffix for helper functions."""
     printer = NumbaPrinter("float64", vector=True)
     assert printer.doprint(sp.exp(-x) / 2 + Erfc(x)) == "_erfc_w(x) + (0.5)*_exp_w(-x)"
     assert printer.doprint(Sigmoid(x)) == "_sigmoid_w(x)"
@@ -88,7 +88,7 @@ def test_float32_kernels_never_compute_in_float64(name):
         (cres,) = [c for sig, c in fn.overloads.items() if sig == tuple(types.float32 for _ in args)]
         # Literals are float64 until np.float32(...) converts them at compile time; any
         # arithmetic on a float64 value would show up as a float64 result.
-        # _erfc_f32 computes in float64 and rounds once, by design (symact.emit.elementary).
+        # _erfc_f32 computes in float64 and rounds once, by design (symact.elementary).
         leaks = {
             var: ty
             for var, ty in cres.type_annotation.typemap.items()

@@ -15,10 +15,10 @@ from typing import Any
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
+from .. import elementary
 from ..derive import Derivation
 from ..errors import UnsupportedFunctionError
 from ..functions import AtInfinity, Exp
-from . import elementary
 from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
 from .templates import docstring_text, load
 
@@ -58,7 +58,7 @@ ELEMENTARY_NOTE = """\
 # below 1 ULP, cosh 1.5, erfc 1; "_w" versions compute in float64 to float32 accuracy (for
 # float32 quantities computed in float64). float64 formulas call libm (math.*)."""
 
-#: The elementary functions each helper above calls (symact.emit.elementary).
+#: The elementary functions each helper above calls (symact.elementary).
 _HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp",)}
 
 
@@ -66,7 +66,7 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
     """Prints scalar Numba code for one dtype, with every constant typed.
 
     ``vector``: print exp, cosh and erfc as the vectorizable helpers of
-    symact.emit.elementary rather than libm calls (the default for float32). float64
+    symact.elementary rather than libm calls (the default for float32). float64
     kernels call libm, which is more accurate than the float64 helpers (below 1 ULP
     against up to 2.5 for erfc), and users of float64 ask for accuracy. The float32
     kernels that compute in float64 (Note [float32 computed in float64]) are printed
@@ -85,7 +85,7 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
         #: they call: "f32", "f64", or "w" (float64 arithmetic to float32 accuracy).
         self.suffix = "w" if self.vector and dtype == "float64" else {v: k for k, v in DTYPES.items()}[dtype]
         self.helpers: set[str] = set()
-        #: Elementary functions printed as calls to symact.emit.elementary helpers.
+        #: Elementary functions printed as calls to symact.elementary helpers.
         self.elementary: set[str] = set()
 
     def const(self, value: float) -> str:

@@ -54,7 +54,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..functions import Erfc, Erfcx
+from .functions import Erfc, Erfcx
 
 __all__ = ["FUNCTIONS", "closure", "erfc_through_erfcx", "numpy_functions", "source"]
 
