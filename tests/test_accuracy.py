@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CATALOG = [(path, act.name) for path in sorted((ROOT / "definitions").glob("*.py")) for act in load_definitions(path)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("path", "name"), CATALOG, ids=[n for _, n in CATALOG])
 def test_generated_kernels_meet_the_accuracy_bounds(path, name):
     """max ≤ 16 and p99 ≤ 2 (ULPs / max(1, κ)) for f and every gradient, float32 and float64,

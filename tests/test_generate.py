@@ -139,6 +139,7 @@ def _run_pytest(folder: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_golden_tests_catch_a_corrupted_derivative(tmp_path, monkeypatch):
     """Change d_beta in the generated kernels by a relative 1e-4: the golden and the
     finite-difference tests fail; the untouched files pass."""

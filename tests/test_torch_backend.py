@@ -445,6 +445,7 @@ def _free_port() -> int:
 
 
 @requires_torch
+@pytest.mark.slow
 def test_ddp_training_matches_a_single_process(tmp_path):
     """Two processes (gloo, CPU, localhost) train a model with a generated per-channel Bump
     under DistributedDataParallel, each on half the batch: the parameters stay identical
