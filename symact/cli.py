@@ -147,7 +147,7 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
     activations = [act for path in files for act in load_definitions(path, display=str(path))]
     reports = []
     for act in activations:
-        if not quiet:
+        if not quiet and sys.stderr.isatty():  # progress is for a person at a terminal
             click.echo(f"auditing {act.name} ...", err=True)
         try:
             with Budget(20 * budget).guard():
@@ -200,7 +200,7 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
         folder = generated_dir / act.name
         if not (folder / "kernels.py").exists():
             raise SymactError(f"{folder}: no generated kernels.py; run `symact generate` first")
-        if not quiet:
+        if not quiet and sys.stderr.isatty():  # progress is for a person at a terminal
             click.echo(f"measuring {act.name} ...", err=True)
         derivation = derive(act)
         rows[f"{act.name}:symact numba"] = measure_kernels(derivation, folder, reduced=reduced)
