@@ -559,3 +559,20 @@ def test_generated_tests_catch_a_folder_mixing_two_generations(tmp_path, monkeyp
         capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 1 and "1 failed" in proc.stdout, proc.stdout[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["numba", "tf"])
+def test_a_folder_of_one_backend_passes_its_own_tests(tmp_path, monkeypatch, backend):
+    """Tests of backends that were not generated skip; they do not error."""
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["generate", "-q", "definitions/swish.py", "-o", str(out), "--backend", backend])
+    assert result.exit_code == 0, result.output
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--import-mode=importlib",
+         str(out / "swish")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "error" not in proc.stdout.splitlines()[-1]

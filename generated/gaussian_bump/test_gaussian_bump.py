@@ -32,6 +32,8 @@ TRAINABLE = GOLDEN["trainable"]
 
 
 def _load(module):
+    if not (HERE / f"{module}.py").exists():
+        pytest.skip(f"{module}.py was not generated (its backend was not selected)")
     pytest.importorskip("numba")
     if module == "torch_ops":
         pytest.importorskip("torch")
