@@ -56,24 +56,13 @@ _SCAN_POINTS = 4001
 
 
 def _evaluate_grid(fn: Any, xs: np.ndarray, params: Sequence[Any]) -> np.ndarray | None:
-    """``fn`` at every x, in the dtype of ``xs``; element by element where it is not
-    vectorized (a function NumPy lacks, evaluated through ``math``); None where it cannot
-    be evaluated."""
+    """``fn`` (from ``numeric.np_function``, which already falls back to one element at a
+    time for functions NumPy lacks) at every x, in the dtype of ``xs``; None where it
+    cannot be evaluated at all (a function neither NumPy nor ``math`` has)."""
     with np.errstate(all="ignore"):
         try:
             return np.broadcast_to(np.asarray(fn(xs, *params)), xs.shape).astype(xs.dtype)
         except (TypeError, ValueError, NameError, AttributeError, ZeroDivisionError, OverflowError):
-            pass
-
-        def one(v: Any) -> float:
-            try:
-                return float(fn(v, *params))
-            except (ValueError, ZeroDivisionError, OverflowError):
-                return math.nan
-
-        try:
-            return np.array([one(v) for v in xs], dtype=xs.dtype)
-        except (TypeError, NameError, AttributeError):
             return None
 
 

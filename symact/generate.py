@@ -205,15 +205,15 @@ def _temporaries(out_dirs: set[Path]) -> list[Path]:
 def stale(files: Sequence[GeneratedFile]) -> list[Path]:
     """The files whose content on disk differs from the plan, then any leftover temporary
     of an interrupted write (so ``--check`` fails on a half-written folder)."""
-    out = []
-    for f in files:
-        try:
-            current = f.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            current = None
-        if current != f.content:
-            out.append(f.path)
-    return out + _temporaries({f.path.parent.parent for f in files})
+    return [f.path for f in files if _differs(f)] + _temporaries({f.path.parent.parent for f in files})
+
+
+def _differs(f: GeneratedFile) -> bool:
+    """Whether the file on disk is missing or holds other content than planned."""
+    try:
+        return f.path.read_text(encoding="utf-8") != f.content
+    except (OSError, UnicodeDecodeError):
+        return True
 
 
 def check_sources(files: Sequence[GeneratedFile]) -> None:
@@ -320,7 +320,7 @@ def write(files: Sequence[GeneratedFile]) -> list[Path]:
     for folder, members in folders.items():
         if folder.exists() and not folder.is_dir():
             raise SymactError(f"{folder}: exists and is not a folder; move it away and run again")
-        todo = [f.path for f in members if f.path in set(stale(members))]
+        todo = [f.path for f in members if _differs(f)]
         if not todo:
             continue
         staging = folder.with_name(f".{folder.name}{_TEMP_MARK}staging-{os.getpid()}")

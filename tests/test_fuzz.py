@@ -4,8 +4,6 @@ budget, or a file that does not import."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from symact.accuracy import load_module
 from symact.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,14 +65,6 @@ def _source(name: str, doc: str, expr: sp.Expr, init: float, positive: bool) -> 
 _SEEN: list[str] = []
 
 
-def _load(path: Path, name: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 @settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(
@@ -106,14 +97,14 @@ def test_random_definitions_generate_or_stop_cleanly(tmp_path_factory, name, doc
         assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("symact: "), result.output
         assert "internal error" not in result.output and "Error:" not in result.output, result.output
         return
-    kernels = _load(out / name / "kernels.py", f"fuzz_{name}_kernels")
+    kernels = load_module(out / name / "kernels.py", f"fuzz_{name}_kernels")
     params = [init] * len(kernels.PARAMS)
     xs = np.array([-3.0, -0.5, 0.0, 0.25, 2.0])
     values = kernels.forward(xs, *params)
     grads = kernels.backward(np.ones_like(xs), xs, *params)
     assert values.shape == xs.shape and grads[0].shape == xs.shape
     torch = pytest.importorskip("torch")
-    ops = _load(out / name / "torch_ops.py", f"fuzz_{name}_torch_ops")
+    ops = load_module(out / name / "torch_ops.py", f"fuzz_{name}_torch_ops")
     t = torch.tensor(xs, requires_grad=True)
     y = getattr(ops, name)(t, *params)
     y.sum().backward()

@@ -20,20 +20,12 @@ from click.testing import CliRunner
 
 import symact.generate as generate_module
 from symact import x
+from symact.accuracy import load_module
 from symact.cli import main
 from symact.generate import plan, stale, write
 from symact.names import KERAS_LAYER_ATTRIBUTES, RESERVED, TORCH_MODULE_ATTRIBUTES, check_name
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load(path: Path, name: str, register: bool = True):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    if register:
-        sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _generate(tmp_path: Path, source: str, *args: str) -> tuple[int, str, Path]:
@@ -95,7 +87,7 @@ def test_adversarial_names_and_docs_generate_importable_modules(tmp_path, monkey
     folder = out / "torch2d"
     for py in folder.glob("*.py"):
         compile(py.read_text(encoding="utf-8"), str(py), "exec")
-    kernels = _load(folder / "kernels.py", "adversarial_kernels")
+    kernels = load_module(folder / "kernels.py", "adversarial_kernels")
     assert 'ends in a quote" """ + __import__("os").system("echo INJECTED")' in kernels.__doc__
     assert "\\N" in kernels.__doc__
     values = kernels.forward(np.array([0.5, -1.0]), 0.5, 1.5, 0.25)
@@ -104,7 +96,7 @@ def test_adversarial_names_and_docs_generate_importable_modules(tmp_path, monkey
     torch = pytest.importorskip("torch")
     code, output, out = _generate(tmp_path, ADVERSARIAL, "--backend", "numba,torch")
     assert code == 0, output
-    ops = _load(out / "torch2d" / "torch_ops.py", "adversarial_torch_ops")
+    ops = load_module(out / "torch2d" / "torch_ops.py", "adversarial_torch_ops")
     module = ops.Torch2d()
     y = module(torch.tensor([0.5, -1.0], dtype=torch.float64))
     np.testing.assert_allclose(y.detach().numpy(), expected, rtol=1e-12)
@@ -296,7 +288,7 @@ def test_output_is_the_same_under_load_and_in_a_worker_thread(monkeypatch):
 
 @pytest.fixture(scope="module")
 def swish_kernels():
-    return _load(ROOT / "generated" / "swish" / "kernels.py", "symact_generated_swish_kernels")
+    return load_module(ROOT / "generated" / "swish" / "kernels.py", "symact_generated_swish_kernels")
 
 
 def test_fork_after_a_parallel_call(swish_kernels):
@@ -326,7 +318,7 @@ def _forward_sum(_: int) -> float:
 
 def test_dataloader_workers_after_a_parallel_call(swish_kernels):
     torch = pytest.importorskip("torch")
-    ops = _load(ROOT / "generated" / "swish" / "torch_ops.py", "symact_generated_swish_torch_ops")
+    ops = load_module(ROOT / "generated" / "swish" / "torch_ops.py", "symact_generated_swish_torch_ops")
     x = torch.linspace(-5, 5, 1_000_000)
     ops.swish(x, 1.0)  # a threaded call in the parent first
 
@@ -373,7 +365,7 @@ def test_infinite_inputs_give_the_limits(name):
 
     (act,) = [a for a in load_definitions(ROOT / "definitions" / f"{name}.py") if a.name == name]
     derivation = derive(act)
-    kernels = _load(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
+    kernels = load_module(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
     init = [p.init for p in act.params]
     xs = np.array([np.inf, -np.inf, np.nan])
     for dtype in (np.float32, np.float64):
@@ -391,7 +383,9 @@ def test_infinite_inputs_give_the_limits(name):
 
 
 def test_generated_kernels_import_without_registering_the_module():
-    module = _load(ROOT / "generated" / "elu" / "kernels.py", "unregistered_elu", register=False)
+    spec = importlib.util.spec_from_file_location("unregistered_elu", ROOT / "generated" / "elu" / "kernels.py")
+    module = importlib.util.module_from_spec(spec)  # not put in sys.modules
+    spec.loader.exec_module(module)
     assert module.forward(np.array([-1.0, 1.0]), 1.0).tolist() == pytest.approx([np.expm1(-1.0), 1.0])
 
 
@@ -453,7 +447,7 @@ def test_symbolic_exponents_print_or_are_refused_cleanly(tmp_path, expr, outcome
     code, output, out = _generate(tmp_path, source, "--backend", "numba")
     assert code == outcome, output
     if code == 0:
-        kernels = _load(out / "act" / "kernels.py", f"symact_generated_pow_{abs(hash(expr))}")
+        kernels = load_module(out / "act" / "kernels.py", f"symact_generated_pow_{abs(hash(expr))}")
         params = [0.5] * len(kernels.PARAMS)
         assert np.isfinite(kernels.forward(np.array([0.5, 2.0]), *params)).all()
     else:
@@ -465,8 +459,8 @@ def test_symbolic_exponents_print_or_are_refused_cleanly(tmp_path, expr, outcome
 
 def _torch_ops(name: str):
     pytest.importorskip("torch")
-    _load(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
-    return _load(ROOT / "generated" / name / "torch_ops.py", f"symact_generated_{name}_torch_ops")
+    load_module(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
+    return load_module(ROOT / "generated" / name / "torch_ops.py", f"symact_generated_{name}_torch_ops")
 
 
 @pytest.mark.slow
