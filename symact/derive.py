@@ -364,7 +364,7 @@ def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
 
 def _sign_of(p: Param) -> dict[str, bool]:
     """The sign assumptions a param's range allows."""
-    lo, hi = p.bounds if p.bounds is not None else ((0.0, math.inf) if p.positive else (-math.inf, math.inf))
+    lo, hi = p.admissible_range()
     if lo > 0 or p.positive:
         return {"positive": True}
     if hi < 0:

@@ -13,6 +13,7 @@ import errno
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -98,6 +99,8 @@ def _golden_json(derivation: Derivation, source: str, digest: str) -> str:
         "trainable": [p.name for p in act.trainable_params],
         "init": [p.init for p in act.params],
         "ranges": [list(p.sample_range()) for p in act.params],
+        # The range the modules keep each parameter in; null for an infinite end.
+        "admissible": [[v if math.isfinite(v) else None for v in p.admissible_range()] for p in act.params],
         "kinds": golden.kinds,
         "points": golden.points,
         "unresolved": golden.unresolved,

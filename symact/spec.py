@@ -147,6 +147,13 @@ class Param(sp.Symbol):
             "doc": self.doc,
         }
 
+    def admissible_range(self) -> tuple[float, float]:
+        """The values the parameter can take in training: ``bounds``, else (0, inf) for a
+        positive one, else the real line (the generated modules keep it there)."""
+        if self.bounds is not None:
+            return self.bounds
+        return (0.0, math.inf) if self.positive else (-math.inf, math.inf)
+
     def sample_range(self) -> tuple[float, float]:
         """The range tests sample: ``bounds``, else a factor of two around ``init``."""
         if self.bounds is not None:

@@ -570,3 +570,24 @@ def test_a_folder_of_one_backend_passes_its_own_tests(tmp_path, monkeypatch, bac
     )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "error" not in proc.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_a_positive_parameter_without_bounds_passes_its_generated_tests(tmp_path):
+    """Unlike the catalog: a positive parameter without bounds (its range is (0, inf), not
+    the sampled one), used only in a condition, and docs with template markers."""
+    source = (
+        "import sympy as sp\nfrom symact import Activation, Param, x\n"
+        "t = Param('t', init=0.5, positive=True, doc='$name ${x} {} %s')\n"
+        "thr = Activation(name='thr', expr=sp.Piecewise((sp.exp(-1/(1 - x**2)), sp.Abs(x) < t), (0, True)),"
+        " params=[t], doc='$class_name $$ ${header}')\n"
+    )
+    code, output, out = _generate(tmp_path, source)
+    assert code == 0, output
+    assert "$class_name $$ ${header}" in (out / "thr" / "kernels.py").read_text()
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", "--import-mode=importlib",
+         str(out / "thr")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
