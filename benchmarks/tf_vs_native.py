@@ -11,8 +11,10 @@ gradient of the sum with respect to x and any trainable parameter) of
 - autodiff: the textbook formula in TF ops, its gradient derived by TF's autodiff;
 - built-in: tf.nn.silu, tf.nn.gelu(approximate=False) (TensorFlow has no mish op);
 
-each eager and under tf.function(jit_compile=True) (XLA, compiled before timing), and the
+each eager, in a tf.function without XLA (what Keras runs on a machine without an
+accelerator) and under tf.function(jit_compile=True) (XLA), compiled before timing, and the
 generated time as a ratio to each of the others (below 1: the generated one is faster).
+The generated function compiles its own formulas with XLA in every mode.
 Best of REPEAT rounds (default 7) after a warm-up, all in one process; each round times
 every variant of every case once, in turn, so that a slow spell of the machine hits all of
 them alike.
@@ -87,8 +89,10 @@ def main(n: int, repeat: int) -> None:
     for name, variants in cases.items():
         for variant, (fn, params) in variants.items():
             eager = _fwd_bwd(fn, params)
+            graph = tf.function(eager)
             compiled = tf.function(eager, jit_compile=True)
             runs[name, variant, "eager"] = lambda f=eager: f(x)
+            runs[name, variant, "graph"] = lambda f=graph: f(x)
             runs[name, variant, "xla"] = lambda f=compiled: f(x)
     for run in runs.values():  # warm-up: compile, touch the memory
         run()
@@ -108,7 +112,7 @@ def main(n: int, repeat: int) -> None:
     header = ("", "mode", "gen. s", "autodiff s", "built-in s", "/autodiff", "/built-in")
     print("{:11} {:5} {:>8} {:>10} {:>10} {:>9} {:>9}".format(*header))
     for name in cases:
-        for mode in ("eager", "xla"):
+        for mode in ("eager", "graph", "xla"):
             gen, auto = best[name, "generated", mode], best[name, "autodiff", mode]
             native = best.get((name, "built-in", mode))
             native_s = f"{native:10.4f}" if native else f"{'-':>10}"

@@ -19,6 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -269,6 +270,90 @@ def test_branch_local_evaluation_keeps_nan_out_of_second_order(tf, tmp_path):
         assert np.isfinite(y).all()
         np.testing.assert_allclose(first, np.where(p > 1, inverse, 1.0))
         np.testing.assert_allclose(second, np.where(p > 1, -inverse**2, 0.0))
+
+
+def test_finite_at_finite_inputs_decides_by_form():
+    """Note [Branch-free sign splits]: both sides of a sign split run on one input only when
+    the form shows them finite, with finite derivatives, at every finite input."""
+    from symact.emit.where import _finite_at_finite_inputs
+    from symact.functions import Exp
+
+    shared = Exp(-sp.Abs(x))
+    free = Param("free", init=1.0)  # a real parameter that may be 0
+    assert _finite_at_finite_inputs(x * shared / (shared + 1) ** 2, shared)
+    assert _finite_at_finite_inputs(log1p(shared) / sigma**2 + Sigmoid(x) * x**3, shared)
+    assert not _finite_at_finite_inputs(log1p(shared) / free**2, shared)
+    assert not _finite_at_finite_inputs(sp.log(shared), shared)
+    assert not _finite_at_finite_inputs(1 / (shared - 1), shared)
+    assert not _finite_at_finite_inputs(sp.exp(x) * shared, shared)
+    assert not _finite_at_finite_inputs(sp.sqrt(shared), shared)
+
+
+def test_forward_runs_on_x_and_a_sign_split_shares_one_exp():
+    """The forward of the custom-gradient op is never differentiated by TF, so it needs no
+    branch-local inputs; the gradient's sign split (mish: e^-x for x >= 0, e^x below)
+    computes one e^-|x| on one input for both sides."""
+    (mish,) = load_definitions(ROOT / "definitions" / "mish.py")
+    source = render_tf_ops(derive(mish), "# header", "")
+    forward = source[source.index("def _f_tf(") : source.index("def _grad_tf(")]
+    gradient = source[source.index("def _grad_tf(") : source.index("def _compute_dtype(")]
+    assert "_x0 =" not in forward and forward.count("tf.math.exp(") == 1
+    assert gradient.count("tf.math.exp(") == 1
+    assert "_x0 = tf.where(~_e1, x, 0.0)" in gradient and "_x1 =" not in gradient
+
+
+@requires_tf
+def test_shared_sign_split_second_order_is_finite_and_right(tf):
+    """mish'' through nested tapes, eager and under XLA: the formula's value at finite x,
+    including far out where e^-|x| underflows, and finite (0) at x = ±inf."""
+    ops = _tf_ops("mish")
+    finite = np.array([-1e30, -200.0, -30.0, -3.0, -0.5, 0.0, 0.7, 4.0, 30.0, 200.0, 1e30])
+    points = tf.constant(np.concatenate([finite, [np.inf, -np.inf]]))
+    f = x * sp.tanh(sp.log(1 + sp.exp(x)))
+    second = sp.lambdify(x, sp.diff(f, x, 2), "mpmath")
+    with mpmath.workdps(300):  # f'' at x = 200 is 1e-171 after cancellation of terms near 1
+        expected = np.array([float(second(mpmath.mpf(v))) if abs(v) < 1e3 else 0.0 for v in finite] + [0.0, 0.0])
+
+    def second_order(xs):
+        with tf.GradientTape() as outer:
+            outer.watch(xs)
+            with tf.GradientTape() as inner:
+                inner.watch(xs)
+                y = ops.mish(xs)
+            first = inner.gradient(y, xs)
+        return outer.gradient(first, xs)
+
+    for run in (second_order, tf.function(second_order, jit_compile=True)):
+        got = run(points).numpy()
+        assert np.isfinite(got).all(), got
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-300)
+
+
+@requires_tf
+def test_compiled_and_op_by_op_compute_the_same_formulas(tf, monkeypatch):
+    """Note [Compiled formulas]: inputs from _COMPILE_FROM elements run compiled by XLA,
+    smaller ones op by op, and SYMACT_TF_XLA=0 runs every size op by op; values and
+    gradients agree."""
+    modules = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("SYMACT_TF_XLA", flag)
+        modules[flag] = load_module(GENERATED / "swish" / "tf_ops.py", f"symact_swish_tf_ops_xla_{flag}")
+    compiled = modules["1"]._forward.compiled
+    assert not hasattr(modules["0"]._forward, "compiled")
+
+    def run(module, n):
+        xs = tf.constant(np.linspace(-40.0, 40.0, n))
+        beta = tf.Variable(1.5, dtype=tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            y = module.swish(xs, beta)
+        return [t.numpy() for t in (y, *tape.gradient(y, [xs, beta]))]
+
+    small, large = 161, modules["1"]._COMPILE_FROM
+    for n in (small, large):
+        for op_by_op, xla in zip(run(modules["0"], n), run(modules["1"], n)):
+            np.testing.assert_allclose(op_by_op, xla, rtol=1e-13, atol=1e-300)
+        assert compiled.experimental_get_tracing_count() == (0 if n == small else 1)
 
 
 @requires_tf

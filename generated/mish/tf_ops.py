@@ -50,15 +50,25 @@ Note [Second order]
     order. (This is chosen over a gradient function that is itself a custom_gradient op,
     which would need generated second derivatives too.)
 
-Speed: eagerly, and in a tf.function without XLA, TF runs each operation of the formulas
-as its own pass over memory; under XLA (tf.function(jit_compile=True), or Keras with
-jit_compile=True, its default on GPU) they fuse into one pass. XLA compiles once per input
-shape and dtype.
+Note [Compiled formulas]
+    The forward and the gradient formulas each run as one tf.function compiled by XLA
+    (jit_compile=True), called eagerly, inside a tf.function, or inside a Keras model: XLA
+    fuses the dozens of elementwise operations of a formula into one pass over memory,
+    where TF would otherwise run each as its own pass (Keras does not compile with XLA on
+    a machine without an accelerator). Inside a tf.function(jit_compile=True) they are
+    inlined into the caller's compilation. XLA compiles once per input shape and dtype, a
+    fraction of a second each; so an input whose size is known and below
+    _COMPILE_FROM elements runs the operations one by one, which costs less than a
+    compilation. Set the environment variable SYMACT_TF_XLA=0 before importing this module
+    to run them one by one always (the same formulas). XLA may fuse a multiply and an add
+    into one rounding, so two compilations (with and without a gradient tape, say) can
+    differ in the last bits; each is within the accuracy bounds.
 
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
 import math
+import os
 
 import keras
 import tensorflow as tf
@@ -81,13 +91,10 @@ def _f_tf(x):
     _e1 = _c0 | _c1
     _c2 = (x >= 0.0)
     _e2 = _e1 | _c2
-    _x0 = tf.where(_c2 & ~_e1, x, 0.0)
-    _t0 = tf.math.exp(-_x0)
-    _f_2 = -2.0*(_t0*_t0)*_x0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _x0
-    _x1 = tf.where(~_e2, x, 0.0)
-    _t0 = tf.math.exp(_x1)
+    _t0 = tf.math.exp(-tf.math.abs(x))
     _t1 = _t0*(_t0 + 2.0)
-    _f_3 = _t1*_x1/(_t1 + 2.0)
+    _f_2 = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
+    _f_3 = _t1*x/(_t1 + 2.0)
     _f = tf.where(_c0, tf.constant(math.inf, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _f_2, _f_3)))
     _nan = tf.math.is_nan(x)
     _f = tf.where(_nan, x, _f)
@@ -100,14 +107,12 @@ def _grad_tf(x):
     _e1 = _c0 | _c1
     _c2 = (x >= 0.0)
     _e2 = _e1 | _c2
-    _x0 = tf.where(_c2 & ~_e1, x, 0.0)
-    _t0 = tf.math.exp(-_x0)
+    _x0 = tf.where(~_e1, x, 0.0)
+    _t0 = tf.math.exp(-tf.where((_x0 >= 0.0), _x0, -_x0))
     _t1 = 2.0*_t0 + 2.0
+    _t2 = 4.0*_x0
     _d_x_2 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_x0) + 2.0*_x0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
-    _x1 = tf.where(~_e2, x, 0.0)
-    _t0 = tf.math.exp(_x1)
-    _t1 = 4.0*_x1
-    _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t2 + 6.0) + _t2 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
     _nan = tf.math.is_nan(x)
     _d_x = tf.where(_nan, x, _d_x)
@@ -127,6 +132,29 @@ _WIDE_F = False
 _WIDE_GRAD = True
 
 
+#: Note [Compiled formulas]: whether the formulas run compiled by XLA, and from which input
+#: size.
+_XLA = os.environ.get("SYMACT_TF_XLA", "1") != "0"
+_COMPILE_FROM = 65536
+
+
+def _compiled(fn):
+    """``fn``, run as a tf.function compiled by XLA for inputs of _COMPILE_FROM elements or
+    more, or of a size unknown when traced (Note [Compiled formulas])."""
+    if not _XLA:
+        return fn
+    compiled = tf.function(fn, jit_compile=True, reduce_retracing=True)
+
+    def run(first, *args):
+        size = first.shape.num_elements()
+        return fn(first, *args) if size is not None and size < _COMPILE_FROM else compiled(first, *args)
+
+    run.__doc__ = fn.__doc__
+    run.compiled = compiled
+    return run
+
+
+@_compiled
 def _forward(x, *params):
     """f by TF ops, in the compute dtype, returned in the dtype of x."""
     dtype = _compute_dtype(x.dtype, _WIDE_F)
@@ -140,6 +168,7 @@ def _sum_to(t, shape):
     return tf.reshape(tf.math.reduce_sum(t, axis=axes), shape)
 
 
+@_compiled
 def _gradients(upstream, x, *params):
     """[grad_x, *grad_trainable] by TF ops, each in the shape and dtype of its input;
     differentiable (Note [Second order])."""

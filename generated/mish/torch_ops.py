@@ -79,13 +79,11 @@ def _f_torch(x):
     _e1 = _c0 | _c1
     _c2 = (x >= 0.0)
     _e2 = _e1 | _c2
-    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
-    _t0 = torch.exp(-_x0)
-    _f_2 = -2.0*(_t0*_t0)*_x0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _x0
-    _x1 = torch.where(~_e2, x, 0.0)
-    _t0 = torch.exp(_x1)
+    _x0 = torch.where(~_e1, x, 0.0)
+    _t0 = torch.exp(-torch.where((_x0 >= 0.0), _x0, -_x0))
     _t1 = _t0*(_t0 + 2.0)
-    _f_3 = _t1*_x1/(_t1 + 2.0)
+    _f_2 = -2.0*(_t0*_t0)*_x0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _x0
+    _f_3 = _t1*_x0/(_t1 + 2.0)
     _f = torch.where(_c0, torch.inf, torch.where(_c1, 0.0, torch.where(_c2, _f_2, _f_3)))
     _nan = torch.isnan(x)
     _f = torch.where(_nan, x, _f)
@@ -98,14 +96,12 @@ def _grad_torch(x):
     _e1 = _c0 | _c1
     _c2 = (x >= 0.0)
     _e2 = _e1 | _c2
-    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
-    _t0 = torch.exp(-_x0)
+    _x0 = torch.where(~_e1, x, 0.0)
+    _t0 = torch.exp(-torch.where((_x0 >= 0.0), _x0, -_x0))
     _t1 = 2.0*_t0 + 2.0
+    _t2 = 4.0*_x0
     _d_x_2 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_x0) + 2.0*_x0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
-    _x1 = torch.where(~_e2, x, 0.0)
-    _t0 = torch.exp(_x1)
-    _t1 = 4.0*_x1
-    _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t2 + 6.0) + _t2 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
     _d_x = torch.where(_c0, 1.0, torch.where(_c1, 0.0, torch.where(_c2, _d_x_2, _d_x_3)))
     _nan = torch.isnan(x)
     _d_x = torch.where(_nan, x, _d_x)

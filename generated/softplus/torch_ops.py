@@ -88,13 +88,14 @@ def _grad_torch(x, beta):
     _e1 = _c0 | _c1
     _c2 = (beta*x >= 0.0)
     _e2 = _e1 | _c2
-    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
-    _t0 = beta*_x0
-    _t1 = torch.exp(-_t0)
-    _d_beta_2 = -(_t0*_t1/(_t1 + 1.0) + torch.log1p(_t1))/(beta*beta)
-    _x1 = torch.where(~_e2, x, 0.0)
-    _t0 = torch.exp(beta*_x1)
-    _d_beta_3 = _t0*_x1/(beta*(_t0 + 1.0)) - torch.log1p(_t0)/(beta*beta)
+    _x0 = torch.where(~_e1, x, 0.0)
+    _t0 = (1.0/(beta*beta))
+    _t1 = beta*_x0
+    _t2 = torch.exp(-torch.where((_t1 >= 0.0), _t1, -_t1))
+    _t3 = torch.log1p(_t2)
+    _t4 = _t2/(_t2 + 1.0)
+    _d_beta_2 = -_t0*(_t1*_t4 + _t3)
+    _d_beta_3 = -_t0*_t3 + _t4*_x0/beta
     _d_beta = torch.where(_c0, 0.0, torch.where(_c1, 0.0, torch.where(_c2, _d_beta_2, _d_beta_3)))
     _nan = torch.isnan(x)
     _d_beta = torch.where(_nan, x, _d_beta)

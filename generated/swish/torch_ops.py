@@ -96,24 +96,22 @@ def _grad_torch(x, beta):
     _e1 = _c0 | _c1
     _c2 = (beta*x >= 0.0)
     _e2 = _e1 | _c2
-    _x0 = torch.where(_c2 & ~_e1, x, 0.0)
-    _t0 = -beta*_x0
-    _t1 = torch.exp(_t0)
-    _t2 = _t1 + 1.0
-    _d_x_2 = _t1*(-_t0 - _t2)/(_t2*_t2) + 1.0
-    _x1 = torch.where(~_e2, x, 0.0)
-    _t0 = beta*_x1
-    _t1 = torch.exp(_t0)
-    _t2 = _t1 + 1.0
-    _d_x_3 = _t1*(_t0 + _t2)/(_t2*_t2)
+    _x0 = torch.where(~_e1, x, 0.0)
+    _t0 = beta*_x0
+    _t1 = -_t0
+    _t2 = torch.exp(-torch.where((_t0 >= 0.0), _t0, _t1))
+    _t3 = _t2 + 1.0
+    _t4 = _t2/(_t3*_t3)
+    _d_x_2 = _t4*(-_t1 - _t3) + 1.0
+    _d_x_3 = _t4*(_t0 + _t3)
     _d_x = torch.where(_c0, 1.0, torch.where(_c1, 0.0, torch.where(_c2, _d_x_2, _d_x_3)))
     _nan = torch.isnan(x)
     _d_x = torch.where(_nan, x, _d_x)
     _c3 = (x == torch.inf)
     _c4 = (x == -torch.inf)
     _e4 = _c3 | _c4
-    _x2 = torch.where(~_e4, x, 0.0)
-    _d_beta_2 = 0.25*(_x2*_x2)*(_sech(0.5*beta*_x2)*_sech(0.5*beta*_x2))
+    _x1 = torch.where(~_e4, x, 0.0)
+    _d_beta_2 = 0.25*(_x1*_x1)*(_sech(0.5*beta*_x1)*_sech(0.5*beta*_x1))
     _d_beta = torch.where(_c3, 0.0, torch.where(_c4, 0.0, _d_beta_2))
     _d_beta = torch.where(_nan, x, _d_beta)
     return _d_x, _d_beta

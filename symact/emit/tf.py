@@ -64,6 +64,7 @@ FUNCTIONS = {
 #: Functions printed as a call to a helper defined in the generated file.
 HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid"}
 
+
 #: Functions whose TF float32 kernels are polynomial approximations several ULPs off, more
 #: than the accuracy bound allows where a quantity is well conditioned: a quantity whose
 #: stable form calls one computes float32 inputs in float64 (as Note [float32 computed in
@@ -73,10 +74,12 @@ FLOAT32_IN_FLOAT64 = frozenset({"erf", "erfc", "Erfc", "tanh", "expm1"})
 _HELPER_SOURCE = {
     "_sigmoid": '''
 def _sigmoid(u):
-    # 1/(1 + e^-u) from one exp of -|u| (no overflow on either tail), as accurate as exp;
-    # TF's float32 sigmoid kernel is a coarser approximation.
+    # 1/(1 + e^-u) from one exp of -|u| (no overflow on either tail) and one division,
+    # within a few tenths of an ULP of exp's accuracy; TF's float32 sigmoid kernel is a
+    # coarser approximation.
     e = tf.math.exp(-tf.math.abs(u))
-    return tf.where(u >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+    r = 1.0 / (1.0 + e)
+    return tf.where(u >= 0.0, r, e * r)
 ''',
     "_sech": '''
 def _sech(u):
@@ -235,8 +238,9 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
 
 
 def _imports(printer: TFPrinter, layer: dict[str, str]) -> str:
-    """The import block: what the template uses (math, for _finite) and what was printed."""
-    standard = {"import math"}
+    """The import block: what the template uses (math for _finite, os for SYMACT_TF_XLA) and
+    what was printed."""
+    standard = {"import math", "import os"}
     third_party = {"import keras", "import tensorflow as tf"}
     return "\n\n".join("\n".join(sorted(group)) for group in (standard, third_party) if group)
 
@@ -257,7 +261,7 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     printer = TFPrinter()
     ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed)
     functions = [
-        branch_function("_f_tf", derivation, [derivation.forward], printer, ops, single=True),
+        branch_function("_f_tf", derivation, [derivation.forward], printer, ops, single=True, values_only=True),
         branch_function("_grad_tf", derivation, list(derivation.gradients), printer, ops),
     ]
     unknown = set(printer.module_imports) - _PRINTED_MODULES

@@ -18,8 +18,9 @@ from sympy.printing.codeprinter import CodePrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 from ..derive import Derivation, Quantity
+from ..functions import AtInfinity, Exp
 from ..spec import Param, x
-from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
+from .printer import BranchGroup, TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
 
 __all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "gradient_safe", "indent"]
 
@@ -171,13 +172,15 @@ def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
 
 def _conditions(
     conditions: Sequence[sp.Basic], printer: CodePrinter, where: str, body: list[str], count: list[int]
-) -> tuple[list[str | None], list[str | None]]:
-    """Emit the masks of one chain; return per branch its condition's name (None for True)
-    and its active mask (None when always active)."""
+) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """Emit the masks of one chain; return per branch its condition's name (None for True),
+    its active mask and the mask of the inputs the chain reaches it with (None when always)."""
     names: list[str | None] = []
     actives: list[str | None] = []
+    reached: list[str | None] = []
     earlier: str | None = None
     for b, cond in enumerate(conditions):
+        reached.append(None if earlier is None else f"~{earlier}")
         if cond == sp.true:
             names.append(None)
             actives.append(None if earlier is None else f"~{earlier}")
@@ -192,7 +195,78 @@ def _conditions(
                 body.append(f"_e{c[2:]} = {earlier} | {c}")
                 c = f"_e{c[2:]}"
             earlier = c
-    return names, actives
+    return names, actives, reached
+
+
+#: Functions that are finite, with finite derivatives, at every finite real argument.
+_EVERYWHERE_FINITE = frozenset({"Abs", "Sigmoid", "sech", "Softplus", "tanh", "erf", "erfc", "Erfc", "atan", "sin", "cos"})
+
+
+def _finite_at_finite_inputs(expr: sp.Expr, shared: sp.Expr) -> bool:
+    """Whether ``expr``, with ``shared`` = e^(−|u|) (a value in [0, 1]), is finite with
+    finite first derivatives at every finite x and parameter value the module admits, by
+    its form: the shared exp, polynomials, the functions of :data:`_EVERYWHERE_FINITE`,
+    log1p of a non-negative argument, and division only by a positive quantity. False
+    when in doubt."""
+    t = sp.Dummy("t", nonnegative=True)
+    body = expr.xreplace({shared: t})
+    for f in body.atoms(sp.Function):
+        name = type(f).__name__
+        if not f.free_symbols:
+            continue
+        if name == "log1p" and f.args[0].is_nonnegative:
+            continue
+        if name not in _EVERYWHERE_FINITE:
+            return False
+    for power in body.atoms(sp.Pow):
+        if power.exp.is_Integer and power.exp > 0:
+            continue
+        if not power.base.is_positive:
+            return False
+    return True
+
+
+def _sign_split(conditions: Sequence[sp.Basic]) -> tuple[int, int] | None:
+    """The last two branches (b, b + 1) when they are a sign split (``u >= 0``, then the
+    rest) and every branch before them is a value at x = ±inf."""
+    if len(conditions) < 2 or conditions[-1] != sp.true:
+        return None
+    split = conditions[-2]
+    if not isinstance(split, sp.GreaterThan) or split.args[1] != 0:
+        return None
+    if not all(isinstance(c, AtInfinity) for c in conditions[:-2]):
+        return None
+    return len(conditions) - 2, len(conditions) - 1
+
+
+def _units(group: BranchGroup, values_only: bool) -> tuple[list[list[int]], list[tuple[sp.Expr, ...]]]:
+    """The branches of a chain in units evaluated on one input, and each branch's formulas.
+
+    Note [Branch-free sign splits] (as in the Numba kernels): the two sides of a sign split on u
+    call e^(−u) and e^u; written as e^(−|u|) on both, they are the same exp, computed once
+    when both sides are evaluated on one input. That is always right for values; for
+    gradients (which second order differentiates) only when both sides are then finite at
+    every finite input (:func:`_finite_at_finite_inputs`), so that neither needs a
+    branch-local input of its own, and with |u| written as where(u >= 0, u, -u), so that
+    its derivative at u = 0 is +1 like that of the selected side's e^(−u). Under XLA the shared exp is also shared with the forward
+    pass, which computes the same expression.
+    """
+    exprs = list(group.exprs)
+    units = [[b] for b in range(len(exprs))]
+    pair = _sign_split(group.conditions)
+    if pair is not None:
+        b0, b1 = pair
+        u = group.conditions[b0].args[0]
+        # |u| for values; for gradients where(u >= 0, u, -u), whose derivative at u = 0 is
+        # that of the side selected there (the framework's gradient of abs at 0 is 0).
+        magnitude = sp.Abs(u) if values_only else sp.Piecewise((u, group.conditions[b0]), (-u, True))
+        shared = Exp(-magnitude)
+        side0 = tuple(e.xreplace({Exp(-u): shared}) for e in exprs[b0])
+        side1 = tuple(e.xreplace({Exp(u): shared}) for e in exprs[b1])
+        if values_only or all(_finite_at_finite_inputs(e, shared) for e in (*side0, *side1)):
+            exprs[b0], exprs[b1] = side0, side1
+            units = [*units[:b0], [b0, b1]]
+    return units, exprs
 
 
 def branch_function(
@@ -202,6 +276,7 @@ def branch_function(
     printer: CodePrinter,
     ops: TensorOps,
     single: bool = False,
+    values_only: bool = False,
 ) -> str:
     """One function returning the given quantities (a tuple, or the value alone with
     ``single``), computed with tensor ops, branch-local.
@@ -211,6 +286,10 @@ def branch_function(
     unselected branch never sees an input that could make it, or its gradient of any
     order, inf or NaN. Quantities sharing a chain share the masks and, where their safe
     points agree, the branch-local input and the common subexpressions.
+
+    ``values_only``: for a function the framework never differentiates (the forward of a
+    custom-gradient op), whose unselected branches may be inf or NaN as ``where`` drops
+    them: every branch runs on x itself, which saves a select per branch.
     """
     act = derivation.activation
     where = f"activation {act.name!r}"
@@ -220,35 +299,40 @@ def branch_function(
     guarded = False
     for group in group_branches(quantities):
         chain = len(group.conditions)
-        conds, actives = _conditions(group.conditions, printer, where, body, count)
-        values: dict[str, list[str]] = {n: [] for n in group.names}
-        for b in range(chain):
-            blocks: dict[float | None, list[int]] = {}
+        conds, actives, reached = _conditions(group.conditions, printer, where, body, count)
+        units, exprs_of = _units(group, values_only)
+        values: dict[str, list[tuple[int, str]]] = {n: [] for n in group.names}
+        for unit in units:
+            # a unit of two branches is a shared sign split: active where the chain reaches it
+            active = None if values_only else reached[unit[0]] if len(unit) > 1 else actives[unit[0]]
+            blocks: dict[float | None, list[tuple[int, int]]] = {}
             for k, qname in enumerate(group.names):
-                uses_x = x in group.exprs[b][k].free_symbols
-                blocks.setdefault(safe_points[qname][b] if uses_x else None, []).append(k)
+                for b in unit:
+                    uses_x = x in exprs_of[b][k].free_symbols
+                    safe = next((safe_points[qname][c] for c in unit if safe_points[qname][c] is not None), None)
+                    blocks.setdefault(safe if uses_x else None, []).append((b, k))
             for safe, members in blocks.items():
-                exprs = [gradient_safe(group.exprs[b][k]) for k in members]
-                if actives[b] is not None and any(x in e.free_symbols for e in exprs):
+                exprs = [gradient_safe(exprs_of[b][k]) for b, k in members]
+                if active is not None and any(x in e.free_symbols for e in exprs):
                     if safe is None:
                         body.append("# no safe input was found for this branch: it runs on x as is")
                     else:
                         local = sp.Symbol(f"_x{count[1]}", real=True)
                         count[1] += 1
-                        body.append(f"{local} = {ops.where}({actives[b]}, x, {printer.const(safe)})")
+                        body.append(f"{local} = {ops.where}({active}, x, {printer.const(safe)})")
                         exprs = [e.xreplace({x: local}) for e in exprs]
                 replacements, reduced = cse_branch(exprs)
                 for sym, e in replacements:
                     body.append(f"{sym} = {print_or_fail(printer, e, where)}")
-                for k, e in zip(members, reduced):
+                for (b, k), e in zip(members, reduced):
                     qname = group.names[k]
                     text = print_or_fail(printer, e, where)
                     if chain > 1 and not e.is_Number:
                         body.append(f"_{qname}_{b} = {text}")
                         text = f"_{qname}_{b}"
-                    values[qname].append(ops.typed(text) if e.is_Number else text)
+                    values[qname].append((b, ops.typed(text) if e.is_Number else text))
         for k, qname in enumerate(group.names):
-            parts = values[qname]
+            parts = [text for _, text in sorted(values[qname])]
             text = parts[-1] if conds[-1] is None else ops.typed(printer.const(math.nan))
             for b in reversed(range(chain)):
                 if conds[b] is not None:
