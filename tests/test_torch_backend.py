@@ -242,6 +242,35 @@ def test_torch_formulas_path_is_what_other_devices_run(name):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
 
 
+@requires_torch
+def test_eager_calls_run_the_kernels_directly():
+    """Note [Eager calls]: an eager CPU call runs the kernels without the operators, with the
+    same bits as through them; torch.func transforms and disabled CPU kernels go through the
+    operators; forward mode and double backward work on the direct path."""
+    import torch.autograd.forward_ad as fwAD
+
+    ops = _torch_ops("swish")
+    xs = torch.linspace(-6, 6, 50, dtype=torch.float64, requires_grad=True)
+    beta = torch.tensor(1.3, dtype=torch.float64, requires_grad=True)
+    y = ops.swish(xs, beta)
+    assert type(y.grad_fn).__name__ == "_EagerFunctionBackward"
+    direct = torch.autograd.grad(y.sum(), [xs, beta])
+    through = ops._FunctionWithJvp.apply(xs, beta)
+    assert type(through.grad_fn).__name__ != "_EagerFunctionBackward"
+    torch.testing.assert_close(through, y, rtol=0, atol=0)
+    for a, b in zip(torch.autograd.grad(through.sum(), [xs, beta]), direct):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    by_func = torch.func.grad(lambda t: ops.swish(t, beta.detach()).sum())(xs.detach())
+    torch.testing.assert_close(by_func, direct[0], rtol=1e-12, atol=1e-14)  # func.grad differentiates the torch formulas
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(xs.detach(), torch.ones_like(xs))
+        tangent = fwAD.unpack_dual(ops.swish(dual, beta.detach())).tangent
+    torch.testing.assert_close(tangent, direct[0], rtol=1e-12, atol=1e-14)
+    assert torch.autograd.gradgradcheck(ops.swish, [xs[::7].detach().requires_grad_(), beta])
+    with _cpu_kernels(ops, False):
+        assert type(ops.swish(xs, beta).grad_fn).__name__ != "_EagerFunctionBackward"
+
+
 def _inits(ops):
     module = getattr(ops, ops.__all__[1])()
     return [float(getattr(module, name).detach()[0]) for name in ops.PARAMS]

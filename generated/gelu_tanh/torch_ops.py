@@ -150,7 +150,10 @@ def _kernels():
 
 
 def _numpy(t, dtype):
-    return t.detach().contiguous().to(dtype).numpy()
+    t = t.detach()
+    if t.dtype != dtype:
+        t = t.to(dtype)
+    return (t if t.is_contiguous() else t.contiguous()).numpy()
 
 
 def _forward_cpu(x, *params):
@@ -212,13 +215,15 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(*inputs)  # x and the parameters: nothing else
 
 
-def _backward(ctx, grad):
+def _backward(ctx, grad, eager=False):
     x, *params = ctx.saved_tensors
     # Frozen parameters (requires_grad=False): grad_x alone, by a kernel that skips their
     # gradients.
     x_only = not any(ctx.needs_input_grad[1 + PARAMS.index(name)] for name in TRAINABLE)
     if torch.is_grad_enabled():  # Note [Double backward]
         grads = _backward_torch(grad, x, *params, x_only=x_only)
+    elif eager:  # Note [Eager calls]
+        grads = _backward_cpu(grad, x, *params, x_only=x_only)
     else:
         grads = _backward_op(grad, x, *params, x_only)
     by_name = dict(zip(TRAINABLE, grads[1:]))
@@ -263,6 +268,39 @@ class _FunctionWithJvp(_Function):
         ctx.save_for_forward(*inputs)
 
     jvp = staticmethod(_jvp)
+
+
+class _EagerFunction(torch.autograd.Function):
+    """Note [Eager calls]: an eager call on CPU tensors, outside torch.func transforms,
+    runs the same Numba kernels as the custom operators, called directly: the operators'
+    dispatch, and binding the arguments of a function with a separate setup_context, cost
+    more than the kernels themselves on small tensors. torch.compile, torch.func
+    transforms (vmap, grad, jacrev, ...) and other devices go through the operators, which
+    they need for tracing and batching. Forward mode (torch.autograd.forward_ad) works here
+    too."""
+
+    @staticmethod
+    def forward(ctx, x, *params):
+        _setup_context(ctx, (x, *params), None)
+        ctx.save_for_forward(x, *params)
+        return _forward_cpu(x, *params)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _backward(ctx, grad, eager=True)
+
+    jvp = staticmethod(_jvp)
+
+
+def _eager_kernels():
+    """Whether an eager call may run the CPU kernels directly (Note [Eager calls]): not
+    inside a torch.func transform (assumed when this torch cannot tell), and not when the
+    operators' CPU kernels are disabled (``_forward_op.set_kernel_enabled("cpu", False)``
+    selects the torch formulas that other devices run)."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    if active is None or active():
+        return False
+    return not any("cpu" in getattr(op, "_disabled_kernel", ()) for op in (_forward_op, _backward_op))
 
 
 _forward_op.register_autograd(_backward, setup_context=_setup_context)
@@ -326,7 +364,7 @@ def _as_param(value, x, name):
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         return torch.as_tensor(value, dtype=_compute_dtype(x.dtype), device=x.device)
     try:  # broadcast_shapes also reasons about the symbolic sizes of torch.compile(dynamic=True)
-        fits = value.dim() <= x.dim() and torch.broadcast_shapes(value.shape, x.shape) == x.shape
+        fits = value.dim() == 0 or (value.dim() <= x.dim() and torch.broadcast_shapes(value.shape, x.shape) == x.shape)
     except RuntimeError:
         fits = False
     if not fits:
@@ -349,6 +387,8 @@ def gelu_tanh(x):
         if not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))):
             return _forward_op(x, *params)  # inference: no autograd.Function to trace
         return _Function.apply(x, *params)
+    if x.device.type == "cpu" and _eager_kernels():
+        return _EagerFunction.apply(x, *params)  # Note [Eager calls]
     return _FunctionWithJvp.apply(x, *params)
 
 

@@ -31,6 +31,7 @@ gradient is that of the branch whose condition holds.
 """
 
 import concurrent.futures
+import math
 import os
 import sys
 import threading
@@ -251,7 +252,8 @@ def _check_params(params):
         array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
         if array is None or array.dtype.kind not in "biuf":
             raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
+        finite = math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()
+        if array.dtype.kind == "f" and not finite:
             raise ValueError(f"parameter {name!r} is not finite: {value!r}")
 
 
@@ -333,7 +335,9 @@ def _run_backward(grad_out, x, params, x_only):
     x = np.asarray(x)
     dtype = _compute_dtype(x.dtype)
     xc = np.asarray(x, dtype=dtype, order="C")
-    g = np.asarray(np.broadcast_to(np.asarray(grad_out, dtype=dtype), xc.shape), order="C")
+    g = np.asarray(grad_out, dtype=dtype, order="C")
+    if g.shape != xc.shape:
+        g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
     grad_x = np.empty_like(xc)
     mode, layout, values = _layout(xc.shape, params, dtype)
     flat, chan = _KERNELS[dtype][4:] if x_only else _KERNELS[dtype][2:4]
@@ -345,8 +349,11 @@ def _run_backward(grad_out, x, params, x_only):
         arrays = (g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout))
     # One row of sums per chunk or row of x: their order, and so the result, is fixed by
     # the shape of x alone (Note [Vectorized reductions]).
+    if not n_sums:  # grad_x alone
+        _run(flat if mode == "flat" else chan, arrays, units, unit_size, values)
+        return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), (), mode, xc
     partial = np.zeros((units, n_sums), dtype=np.float64)
-    _run(flat if mode == "flat" else chan, arrays + ((partial,) if n_sums else ()), units, unit_size, values)
+    _run(flat if mode == "flat" else chan, arrays + (partial,), units, unit_size, values)
     if mode == "flat":
         sums = partial.sum(axis=0)
     else:

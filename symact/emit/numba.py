@@ -437,7 +437,6 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     loops: list[str] = []
     table: list[str] = []
     needed: set[tuple[str, str]] = set()
-    uses_math = False
     scalar = [("_f", [derivation.forward]), ("_grad", list(derivation.gradients))]
     if trainable:  # grad_x alone, for callers whose parameters need no gradient
         scalar.append(("_gradx", list(derivation.gradients[:1])))
@@ -457,11 +456,9 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
             raise UnsupportedFunctionError(
                 f"activation {act.name!r}: the numba backend cannot import {sorted(unknown)}"
             )
-        uses_math = uses_math or bool(printer.module_imports.get("math")) or "_softplus" in printer.helpers
         needed.update((e, sfx) for e in printer.elementary)
         if printer.vector:
             needed.update((e, sfx) for h in printer.helpers for e in _HELPER_NEEDS[h])
-        uses_math = uses_math or (not printer.vector and bool(printer.helpers))
         for helper in sorted(printer.helpers):
             helpers.append(
                 _HELPER_SOURCE[helper]
@@ -491,7 +488,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
 
     return load("kernels.py").substitute(
         header=header,
-        imports="\n".join(f"import {m}" for m in sorted({"concurrent.futures", "os", "sys", "threading", *(["math"] if uses_math else [])})),
+        imports="\n".join(f"import {m}" for m in ("concurrent.futures", "math", "os", "sys", "threading")),
         module_name=f"symact_generated_{act.name}_kernels",
         title=act.name,
         doc=docstring_text(act.doc) or f"The activation {act.name}.",
