@@ -41,6 +41,13 @@ libm all the same, see symact.emit.numba.NumbaPrinter):
   erfc this way also lets a formula share e^(−a²) (``erfc_through_erfcx``).
 - ``erfc`` (float32): the w form with its own fit over a ≤ 10.5 (beyond, erfc is 0 in
   float32), rounded once.
+- ``log1p`` (float32 and w; float64 kernels call libm): float64 arithmetic. u = 1 + x and
+  the rounding error of that sum, r = (x − (u − 1))/u; u = 2^k·m with m in [√2/2, √2)
+  from the exponent bits; log m = 2·atanh(s), s = (m − 1)/(m + 1), by its Taylor series in
+  s² (|s| ≤ 0.172); log1p(x) = k·ln 2 + log m + r. The float32 version rounds once.
+- ``expm1`` (float32 and w; float64 kernels call libm): float64 arithmetic. Its Taylor
+  polynomial for |x| < ln 2 / 2, where e^x − 1 would cancel, and the float64 exp minus 1
+  beyond (no cancellation there). The float32 version rounds once.
 """
 
 from __future__ import annotations
@@ -65,7 +72,17 @@ __all__ = ["FUNCTIONS", "closure", "erfc_through_erfcx", "numpy_functions", "sou
 SUFFIXES = ("f32", "f64", "w")
 
 #: The functions, by the sympy name they replace, and the helper each prints as.
-FUNCTIONS = {"exp": "_exp", "Exp": "_exp", "cosh": "_cosh", "erfc": "_erfc", "Erfc": "_erfc"}
+FUNCTIONS = {
+    "exp": "_exp",
+    "Exp": "_exp",
+    "cosh": "_cosh",
+    "erfc": "_erfc",
+    "Erfc": "_erfc",
+    "log1p": "_log1p",
+    "expm1": "_expm1",
+}
+#: Helpers with float32 and w versions only: float64 kernels call libm for them.
+FLOAT32_ONLY = frozenset({"_log1p", "_expm1"})
 
 #: Terms of the exp Taylor polynomial (degree + 1) per dtype, and for exp in float64 to
 #: float32 accuracy (``_expw``, used by the float32 erfc).
@@ -94,6 +111,13 @@ _ERFC32_CLAMP = 10.5
 #: Adding and subtracting this rounds a ≤ 28 to a multiple of 2^-20 (at most 25 bits), so
 #: its square is exact in float64.
 _SPLIT = 2.0**32
+#: Terms of the series of atanh(s)/s in z = s² for log1p (|s| ≤ 3 − 2√2, z ≤ 0.0295): the
+#: truncation is below 1e-13 relative.
+_LOG_TERMS = 8
+#: Terms of the Taylor polynomial of (expm1(x) − x)/x² for |x| ≤ ln 2 / 2 (degree 9): the
+#: truncation is below 1e-11 relative.
+_EXPM1_TERMS = 10
+_EXPM1_SMALL = math.log(2.0) / 2
 
 
 def _arith(sfx: str) -> str:
@@ -266,12 +290,60 @@ def _erfcx(sfx: str, target: str) -> list[str]:
     return [f"def _erfcx_{sfx}(a):"] + ["    " + line for line in body]
 
 
+def _log1p(sfx: str, target: str) -> list[str]:
+    """log(1 + x) in float64 arithmetic ("f32": for float32 x, rounded once; "w")."""
+    c = functools.partial(_const, "f64")
+    series = [1.0 / (2 * k + 1) for k in reversed(range(_LOG_TERMS))]
+    body = [
+        "x = np.float64(x)",
+        f"u = x + {c(1.0)}",
+        "# the rounding error of 1 + x, relative to u",
+        f"r = (x - (u - {c(1.0)})) / u",
+        "b = np.float64(u).view(np.int64)",
+        "k = (b >> np.int64(52)) - np.int64(1023)",
+        "m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)",
+        f"high = m > {c(math.sqrt(2.0))}",
+        f"m = {_select(target, 'high', f'm * {c(0.5)}', 'm')}",
+        f"k = {_select(target, 'high', 'k + np.int64(1)', 'k')}",
+        f"s = (m - {c(1.0)}) / (m + {c(1.0)})",
+        "z = s * s",
+        *_horner("z", "p", series, c),
+        f"y = np.float64(k) * {c(math.log(2.0))} + ({c(2.0)} * s * p + r)",
+        "# 1 + x is 0, negative, inf or NaN: the bits above mean nothing",
+        f"y = {_select(target, f'x == {c(-1.0)}', '-np.inf', 'y')}",
+        f"y = {_select(target, f'x < {c(-1.0)}', 'np.nan', 'y')}",
+        f"y = {_select(target, 'x == np.inf', 'np.inf', 'y')}",
+        f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
+    ]
+    if sfx == "f32":
+        body.append("y = np.float32(y)")
+    return [f"def _log1p_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _expm1(sfx: str, target: str) -> list[str]:
+    """e^x − 1 in float64 arithmetic ("f32": for float32 x, rounded once; "w")."""
+    c = functools.partial(_const, "f64")
+    taylor = [1.0 / math.factorial(k) for k in range(_EXPM1_TERMS + 1, 1, -1)]
+    body = [
+        "x = np.float64(x)",
+        *_horner("x", "p", taylor, c),
+        "small = x + x * (x * p)",
+        f"y = {_select(target, f'np.abs(x) < {c(_EXPM1_SMALL)}', 'small', f'_exp_f64(x) - {c(1.0)}')}",
+        f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
+    ]
+    if sfx == "f32":
+        body.append("y = np.float32(y)")
+    return [f"def _expm1_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
 _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_exphl": _exphl,
     "_exp": _exp,
     "_cosh": _cosh,
     "_erfc": _erfc,
     "_erfcx": _erfcx,
+    "_log1p": _log1p,
+    "_expm1": _expm1,
 }
 
 
@@ -283,6 +355,8 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
         return [("_exphl", _arith(sfx))]
     if name == "_erfc":
         return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_exphl", "f64")]}[sfx]
+    if name == "_expm1":
+        return [("_exp", "f64")]
     return []
 
 
@@ -312,7 +386,9 @@ def source(name: str, sfx: str, target: str = "numba") -> str:
 @functools.cache
 def _namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np}
-    pairs = [(n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w")]
+    pairs = [
+        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w") and (n not in FLOAT32_ONLY or s != "f64")
+    ]
     for name, sfx in closure(p for p in pairs if p[0] != "_erfcx" or p[1] == "w"):
         exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
     return namespace
@@ -338,7 +414,13 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
     (and other dtypes, as float64) libm as the float64 kernels do, or with ``vector64``
     the ``w`` helpers, as float32 kernels that compute in float64 do (see
     symact.emit.numba.NumbaPrinter)."""
-    libm = {"_exp": np.exp, "_cosh": np.cosh, "_erfc": np.frompyfunc(math.erfc, 1, 1)}
+    libm = {
+        "_exp": np.exp,
+        "_cosh": np.cosh,
+        "_erfc": np.frompyfunc(math.erfc, 1, 1),
+        "_log1p": np.log1p,
+        "_expm1": np.expm1,
+    }
 
     def by_dtype(name: str) -> Callable[[Any], Any]:
         f32 = numpy_function(name, "f32")

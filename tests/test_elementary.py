@@ -228,3 +228,78 @@ def test_erfcx_is_printed_only_for_float32_computed_in_float64():
     assert NumbaPrinter("float64", vector=True).doprint(Erfcx(sp.Abs(x))) == "_erfcx_w(abs(x))"
     with pytest.raises(UnsupportedFunctionError):
         NumbaPrinter("float32").doprint(Erfcx(x))
+
+
+# ---- log1p and expm1: float64 arithmetic, float32 and w versions only ----------------------
+
+LOG_EXP = {"_log1p": mpmath.log1p, "_expm1": mpmath.expm1}
+
+
+def _log_exp_grid(name: str) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    if name == "_log1p":
+        parts = [rng.uniform(-1, 2, 2000), -(10.0 ** rng.uniform(-40, -1e-6, 500)), 10.0 ** rng.uniform(-40, 38, 800)]
+    else:
+        parts = [rng.uniform(-0.7, 0.7, 1500), rng.uniform(-110, 89, 800), 10.0 ** rng.uniform(-40, 1.9, 500)]
+        parts.append(-(10.0 ** rng.uniform(-40, 2, 300)))
+    return np.concatenate(parts).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["_log1p", "_expm1"])
+def test_log1p_expm1_float32_are_correctly_rounded(name):
+    """float64 arithmetic rounded once: within half an ULP (and a hair) of the true value."""
+    xs = _log_exp_grid(name)
+    xs = xs[np.isfinite(xs) & (xs > -1)] if name == "_log1p" else xs
+    got = elementary.numpy_function(name, "f32")(xs)
+    assert got.dtype == np.float32
+    with mpmath.workdps(40):
+        refs = [LOG_EXP[name](mpmath.mpf(float(v))) for v in xs]
+    big = np.array([abs(r) > np.finfo(np.float32).max for r in refs])
+    assert np.isposinf(got[big]).all()  # overflow exactly where the true value leaves float32
+    xs, got, refs = xs[~big], got[~big], [r for r, b in zip(refs, big) if not b]
+    unit = [max(float(np.spacing(np.float32(abs(float(r))))), float(np.finfo(np.float32).smallest_subnormal)) for r in refs]
+    errs = np.array([float(abs(mpmath.mpf(float(g)) - r)) / u for g, r, u in zip(got, refs, unit)])
+    worst = int(np.argmax(errs))
+    assert errs[worst] <= 0.501, f"{name}_f32({xs[worst]!r}): {errs[worst]:.3f} ULP"
+    rel_w = [
+        float(abs(mpmath.mpf(float(g)) / r - 1)) if r != 0 else float(g != 0)
+        for g, r in zip(elementary.numpy_function(name, "w")(xs.astype(np.float64)), refs)
+    ]
+    assert max(rel_w) < 1.5e-8
+
+
+@pytest.mark.parametrize("sfx", ["f32", "w"])
+def test_log1p_expm1_special_values(sfx):
+    dtype = SUFFIXES[sfx]
+    log1p, expm1 = (elementary.numpy_function(n, sfx) for n in ("_log1p", "_expm1"))
+    special = np.array([np.nan, np.inf, -np.inf, -1.0, -2.0, 0.0, -0.0, 1e-30], dtype=dtype)
+    got = log1p(special)
+    assert np.array_equal(got[:6], [np.nan, np.inf, np.nan, -np.inf, np.nan, 0.0], equal_nan=True)
+    assert np.signbit(got[6]) and got[6] == 0 and got[7] == dtype(1e-30)
+    got = expm1(special)
+    assert np.array_equal(got[:4], [np.nan, np.inf, -1.0, np.expm1(dtype(-1.0))], equal_nan=True)
+    assert np.signbit(expm1(np.array([-0.0], dtype=dtype))[0]) and got[7] == dtype(1e-30)
+
+
+@pytest.fixture(scope="module")
+def compiled_log_exp():
+    namespace = {"np": np, "numba": numba}
+    pairs = [(n, s) for n in ("_log1p", "_expm1") for s in ("f32", "w")]
+    for name, sfx in elementary.closure(pairs):
+        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
+        exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
+    return {(name, sfx): _loop(namespace[f"{name}_{sfx}"]) for name, sfx in pairs}
+
+
+@pytest.mark.parametrize("sfx", ["f32", "w"])
+@pytest.mark.parametrize("name", ["_log1p", "_expm1"])
+def test_log1p_expm1_numba_agrees_with_numpy_and_vectorizes(compiled_log_exp, name, sfx):
+    xs = np.concatenate([_log_exp_grid(name), np.array([np.nan, np.inf, -np.inf, -1.0, -0.0], np.float32)])
+    xs = xs.astype(SUFFIXES[sfx])
+    loop = compiled_log_exp[name, sfx]
+    out = np.empty_like(xs)
+    loop(xs, out)
+    with np.errstate(all="ignore"):
+        ref = elementary.numpy_function(name, sfx)(xs)
+    assert np.array_equal(out.view(np.uint8), ref.view(np.uint8))
+    assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0

@@ -65,11 +65,11 @@ TRAINABLE = ()
 FLOAT32_VIA_FLOAT64 = ('d_x',)
 
 
-# Note [Vectorizable elementary functions]: the exp, cosh and erfc below are plain
-# arithmetic (range reduction, a polynomial, exponent bits), not libm calls, so that LLVM
-# vectorizes the loops that call them. Errors against 50-digit references: float32 exp
-# below 1 ULP, cosh 1.5, erfc 1; "_w" versions compute in float64 to float32 accuracy (for
-# float32 quantities computed in float64). float64 formulas call libm (math.*).
+# Note [Vectorizable elementary functions]: the exp below is plain arithmetic (range
+# reduction, a polynomial, exponent bits), not libm calls, so that LLVM vectorizes the
+# loops that call them. Errors of the float32 versions against 50-digit references: exp
+# below 1 ULP; "_w" versions compute in float64 to float32 accuracy (for float32
+# quantities computed in float64). float64 formulas call libm (math.*).
 
 
 @numba.njit(inline="always", error_model="numpy")

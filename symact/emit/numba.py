@@ -10,6 +10,7 @@ as float64 partial sums per chunk of elements.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 import sympy as sp
@@ -47,19 +48,34 @@ def _sigmoid_{sfx}(u):
 @numba.njit(inline="always", error_model="numpy")
 def _softplus_{sfx}(u):
     # log(1 + e^u) = max(u, 0) + log1p(e^-|u|): exact for large |u|, no overflow.
-    return max(u, {zero}) + math.log1p({exp}(-abs(u)))
+    return max(u, {zero}) + {log1p}({exp}(-abs(u)))
 ''',
 }
 
-ELEMENTARY_NOTE = """\
-# Note [Vectorizable elementary functions]: the exp, cosh and erfc below are plain
-# arithmetic (range reduction, a polynomial, exponent bits), not libm calls, so that LLVM
-# vectorizes the loops that call them. Errors against 50-digit references: float32 exp
-# below 1 ULP, cosh 1.5, erfc 1; "_w" versions compute in float64 to float32 accuracy (for
-# float32 quantities computed in float64). float64 formulas call libm (math.*)."""
+#: Measured errors of the float32 helpers (tests/test_elementary.py checks them).
+_ELEMENTARY_ERRORS = {"exp": "exp below 1 ULP", "cosh": "cosh 1.5", "erfc": "erfc 1", "log1p": "log1p 0.5", "expm1": "expm1 0.5"}
+
+
+def elementary_note(names: list[str]) -> str:
+    """The note above the elementary helpers of one kernels.py, naming those it has."""
+    shown = [n for n in _ELEMENTARY_ERRORS if n in names]
+    listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
+    errors = ", ".join(_ELEMENTARY_ERRORS[n] for n in shown)
+    wide = [n for n in shown if n in ("log1p", "expm1")]
+    if wide:
+        errors += f" ({' and '.join(wide)} {'compute' if len(wide) > 1 else 'computes'} in float64 and {'round' if len(wide) > 1 else 'rounds'} once)"
+    text = (
+        f"Note [Vectorizable elementary functions]: the {listed} below "
+        f"{'are' if len(shown) > 1 else 'is'} plain arithmetic (range reduction, a polynomial, exponent bits), "
+        "not libm calls, so that LLVM vectorizes the loops that call them. Errors of the float32 versions "
+        f"against 50-digit references: {errors}; "
+        '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64). '
+        "float64 formulas call libm (math.*)."
+    )
+    return "\n".join("# " + line for line in textwrap.wrap(text, 88))
 
 #: The elementary functions each helper above calls (symact.elementary).
-_HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp",)}
+_HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp", "_log1p")}
 
 
 class NumbaPrinter(TypedConstants, PythonCodePrinter):
@@ -137,7 +153,13 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
         """How helpers written here call exp."""
         return "_exp_" + self.suffix if self.vector else "math.exp"
 
+    @property
+    def log1p_name(self) -> str:
+        """How helpers written here call log1p."""
+        return "_log1p_" + self.suffix if self.vector else "math.log1p"
+
     _print_Erfc = _print_erfc = _print_Exp = _print_exp = _print_cosh = _elementary
+    _print_log1p = _print_expm1 = _elementary
 
     def _print_Erfcx(self, expr: sp.Function) -> str:
         if self.suffix != "w":
@@ -463,7 +485,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
             helpers.append(
                 _HELPER_SOURCE[helper]
                 .strip()
-                .format(sfx=sfx, zero=printer.const(0), one=printer.const(1), exp=printer.exp_name)
+                .format(sfx=sfx, zero=printer.const(0), one=printer.const(1), exp=printer.exp_name, log1p=printer.log1p_name)
             )
         if sfx == "w":
             continue
@@ -479,7 +501,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     jit = '@numba.njit(inline="always", error_model="numpy")'
     helpers[:0] = [f"{jit}\n{elementary.source(name, sfx)}" for name, sfx in elementary.closure(needed)]
     if needed:
-        helpers.insert(0, ELEMENTARY_NOTE)
+        helpers.insert(0, elementary_note([name[1:] for name, _ in needed]))
     if trainable:
         helpers.append(_ADD_LANES)
 
