@@ -18,7 +18,7 @@ fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
 float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 1.29, erfc 0.59 / 2.51; the float64 kernels call
-libm all the same, see symact.emit.numba.NumbaPrinter):
+the float64 exp and libm for the rest, see symact.emit.numba.NumbaPrinter):
 
 - ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
   so n times it is exact), e^r by its Taylor polynomial (degree 7 for float32, 13 for
@@ -411,11 +411,12 @@ def numpy_function(name: str, sfx: str) -> Callable[..., Any]:
 def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
     """The sympy function names in FUNCTIONS mapped to NumPy functions that compute as the
     kernels do for their argument's dtype: the float32 helpers for float32; for float64
-    (and other dtypes, as float64) libm as the float64 kernels do, or with ``vector64``
+    (and other dtypes, as float64) what the float64 kernels call (the float64 exp helper,
+    libm for the rest), or with ``vector64``
     the ``w`` helpers, as float32 kernels that compute in float64 do (see
     symact.emit.numba.NumbaPrinter)."""
     libm = {
-        "_exp": np.exp,
+        "_exp": numpy_function("_exp", "f64"),  # the float64 kernels' exp (NumbaPrinter.vectorizes)
         "_cosh": np.cosh,
         "_erfc": np.frompyfunc(math.erfc, 1, 1),
         "_log1p": np.log1p,

@@ -161,10 +161,11 @@ def _np_ufunc(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray
 
 @functools.cache
 def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
-    """How the NumPy evaluator computes each function: exp, cosh and erfc as the generated
-    kernels do, so that measurements of a candidate formula see the kernels' own rounding:
-    float32 by the vectorizable helpers (Note [Vectorizable elementary functions]),
-    float64 by libm, or with ``vector64`` (float32 computed in float64) by the helpers."""
+    """How the NumPy evaluator computes each function: exp, cosh, erfc, log1p and expm1 as
+    the generated kernels do, so that measurements of a candidate formula see the kernels'
+    own rounding: float32 by the vectorizable helpers (Note [Vectorizable elementary
+    functions]), float64 by the float64 exp helper and libm for the rest, or with
+    ``vector64`` (float32 computed in float64) by the helpers."""
     elem = elementary.numpy_functions(vector64)
     exp = elem["exp"]
 
@@ -174,7 +175,7 @@ def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
         return np.where(u >= 0, one / (one + e), e / (one + e))
 
     def softplus(u: np.ndarray) -> np.ndarray:
-        return np.maximum(u, np.zeros_like(u)) + np.log1p(exp(-np.abs(u)))
+        return np.maximum(u, np.zeros_like(u)) + elem["log1p"](exp(-np.abs(u)))
 
     return {
         **elem,

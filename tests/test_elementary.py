@@ -160,9 +160,19 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
 
 
 @pytest.mark.parametrize(
-    ("activation", "params"), [("mish", ()), ("swish", (1.0,)), ("gelu", ()), ("bump", (1.0,))]
+    ("activation", "params", "dtype"),
+    [
+        ("mish", (), np.float32),
+        ("swish", (1.0,), np.float32),
+        ("gelu", (), np.float32),
+        ("bump", (1.0,), np.float32),
+        # float64 kernels whose only transcendental is exp (the float64 helper: VECTOR64)
+        ("mish", (), np.float64),
+        ("swish", (1.0,), np.float64),
+        ("bump", (1.0,), np.float64),
+    ],
 )
-def test_generated_kernel_loops_vectorize(tmp_path, activation, params):
+def test_generated_kernel_loops_vectorize(tmp_path, activation, params, dtype):
     """The forward and both backward loops of generated kernels (the ones with a parameter
     reduction included: Note [Vectorized reductions]) compile to SIMD code. Uses an
     uncached copy, since Numba cannot show the code of cached functions."""
@@ -172,10 +182,10 @@ def test_generated_kernel_loops_vectorize(tmp_path, activation, params):
         f"symact_generated_{activation}_kernels", f"symact_test_vector_{activation}_kernels"
     ))
     kernels = load_module(copy, f"symact_test_vector_{activation}_kernels")
-    x = np.linspace(-5, 5, 4099, dtype=np.float32)
+    x = np.linspace(-5, 5, 4099, dtype=dtype)
     g = np.ones_like(x)
-    p = [np.float32(v) for v in params]
-    fwd_flat, _, bwd_flat, _, bwdx_flat, _ = kernels._KERNELS[np.dtype(np.float32)]
+    p = [dtype(v) for v in params]
+    fwd_flat, _, bwd_flat, _, bwdx_flat, _ = kernels._KERNELS[np.dtype(dtype)]
     chunks = kernels._chunks(x.size)
     fwd_flat(x, np.empty_like(x), 0, chunks, *p)
     if kernels.TRAINABLE:

@@ -71,7 +71,7 @@ FLOAT32_VIA_FLOAT64 = ('d_x',)
 # reduction, a polynomial, exponent bits), not libm calls, so that LLVM vectorizes the
 # loops that call them. Errors of the float32 versions against 50-digit references: exp
 # below 1 ULP; "_w" versions compute in float64 to float32 accuracy (for float32
-# quantities computed in float64). float64 formulas call libm (math.*).
+# quantities computed in float64). float64 formulas call libm (math.*) for all but exp.
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -97,6 +97,37 @@ def _exphl_f32(x, lo):
 @numba.njit(inline="always", error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exphl_f64(x, lo):
+    # Note [Vectorizable elementary functions]
+    x = np.minimum(np.maximum(x, -746.0), 710.0)
+    n = np.floor(x * 1.4426950408889634 + 0.5)
+    r = ((x - n * 0.693145751953125) + lo) - n * 1.4286068203094173e-06
+    p = 1.6059043836821613e-10
+    p = p * r + 2.08767569878681e-09
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = (p * r) * r + r + 1.0
+    k = np.int64(n)
+    h = k >> np.int64(1)
+    s = np.int64((h + np.int64(1023)) << np.int64(52)).view(np.float64)
+    t = np.int64((k - h + np.int64(1023)) << np.int64(52)).view(np.float64)
+    return p * s * t
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp_f64(x):
+    return _exphl_f64(x, 0.0)
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -149,10 +180,10 @@ def _f_f64(x):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan
     if (x >= 0.0):
-        _t0 = math.exp(-x)
+        _t0 = _exp_f64(-x)
         _f = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
     else:
-        _t0 = math.exp(x)
+        _t0 = _exp_f64(x)
         _t1 = _t0*(_t0 + 2.0)
         _f = _t1*x/(_t1 + 2.0)
     if (x == np.inf):
@@ -167,11 +198,11 @@ def _grad_f64(x):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan
     if (x >= 0.0):
-        _t0 = math.exp(-x)
+        _t0 = _exp_f64(-x)
         _t1 = 2.0*_t0 + 2.0
         _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
     else:
-        _t0 = math.exp(x)
+        _t0 = _exp_f64(x)
         _t1 = 4.0*x
         _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
     if (x == np.inf):

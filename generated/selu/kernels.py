@@ -68,7 +68,7 @@ FLOAT32_VIA_FLOAT64 = ()
 # the loops that call them. Errors of the float32 versions against 50-digit references:
 # exp below 1 ULP, expm1 0.5 (expm1 computes in float64 and rounds once); "_w" versions
 # compute in float64 to float32 accuracy (for float32 quantities computed in float64).
-# float64 formulas call libm (math.*).
+# float64 formulas call libm (math.*) for all but exp.
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -187,7 +187,7 @@ def _grad_f64(x):
     if (x > 0.0):
         _d_x = 1.0507009873554805
     else:
-        _d_x = 1.7580993408473768*math.exp(x)
+        _d_x = 1.7580993408473768*_exp_f64(x)
     return _d_x
 
 

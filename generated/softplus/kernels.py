@@ -71,7 +71,7 @@ FLOAT32_VIA_FLOAT64 = ()
 # the loops that call them. Errors of the float32 versions against 50-digit references:
 # exp below 1 ULP, log1p 0.5 (log1p computes in float64 and rounds once); "_w" versions
 # compute in float64 to float32 accuracy (for float32 quantities computed in float64).
-# float64 formulas call libm (math.*).
+# float64 formulas call libm (math.*) for all but exp.
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -97,6 +97,37 @@ def _exphl_f32(x, lo):
 @numba.njit(inline="always", error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exphl_f64(x, lo):
+    # Note [Vectorizable elementary functions]
+    x = np.minimum(np.maximum(x, -746.0), 710.0)
+    n = np.floor(x * 1.4426950408889634 + 0.5)
+    r = ((x - n * 0.693145751953125) + lo) - n * 1.4286068203094173e-06
+    p = 1.6059043836821613e-10
+    p = p * r + 2.08767569878681e-09
+    p = p * r + 2.505210838544172e-08
+    p = p * r + 2.755731922398589e-07
+    p = p * r + 2.7557319223985893e-06
+    p = p * r + 2.48015873015873e-05
+    p = p * r + 0.0001984126984126984
+    p = p * r + 0.001388888888888889
+    p = p * r + 0.008333333333333333
+    p = p * r + 0.041666666666666664
+    p = p * r + 0.16666666666666666
+    p = p * r + 0.5
+    p = (p * r) * r + r + 1.0
+    k = np.int64(n)
+    h = k >> np.int64(1)
+    s = np.int64((h + np.int64(1023)) << np.int64(52)).view(np.float64)
+    t = np.int64((k - h + np.int64(1023)) << np.int64(52)).view(np.float64)
+    return p * s * t
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _exp_f64(x):
+    return _exphl_f64(x, 0.0)
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -147,14 +178,14 @@ def _softplus_f32(u):
 @numba.njit(inline="always", error_model="numpy")
 def _sigmoid_f64(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
-    e = math.exp(-abs(u))
+    e = _exp_f64(-abs(u))
     return (1.0 / (1.0 + e)) if u >= 0.0 else (e / (1.0 + e))
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _softplus_f64(u):
     # log(1 + e^u) = max(u, 0) + log1p(e^-|u|): exact for large |u|, no overflow.
-    return max(u, 0.0) + math.log1p(math.exp(-abs(u)))
+    return max(u, 0.0) + math.log1p(_exp_f64(-abs(u)))
 
 
 @numba.njit(inline="always", error_model="numpy")
@@ -220,10 +251,10 @@ def _grad_f64(x, beta):
     _d_x = _sigmoid_f64(beta*x)
     if (beta*x >= 0.0):
         _t0 = beta*x
-        _t1 = math.exp(-_t0)
+        _t1 = _exp_f64(-_t0)
         _d_beta = -(_t0*_t1/(_t1 + 1.0) + math.log1p(_t1))/(beta*beta)
     else:
-        _t0 = math.exp(beta*x)
+        _t0 = _exp_f64(beta*x)
         _d_beta = _t0*x/(beta*(_t0 + 1.0)) - math.log1p(_t0)/(beta*beta)
     if (x == np.inf):
         _d_beta = 0.0

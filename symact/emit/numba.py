@@ -70,7 +70,7 @@ def elementary_note(names: list[str]) -> str:
         "not libm calls, so that LLVM vectorizes the loops that call them. Errors of the float32 versions "
         f"against 50-digit references: {errors}; "
         '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64). '
-        "float64 formulas call libm (math.*)."
+        "float64 formulas call libm (math.*) for all but exp."
     )
     return "\n".join("# " + line for line in textwrap.wrap(text, 88))
 
@@ -78,13 +78,19 @@ def elementary_note(names: list[str]) -> str:
 _HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp", "_log1p")}
 
 
+#: Elementary functions whose float64 helper is as accurate as libm (below 1 ULP): float64
+#: kernels call it too, so that their loops vectorize.
+VECTOR64 = frozenset({"_exp"})
+
+
 class NumbaPrinter(TypedConstants, PythonCodePrinter):
     """Prints scalar Numba code for one dtype, with every constant typed.
 
-    ``vector``: print exp, cosh and erfc as the vectorizable helpers of
+    ``vector``: print exp, cosh, erfc, log1p and expm1 as the vectorizable helpers of
     symact.elementary rather than libm calls (the default for float32). float64
-    kernels call libm, which is more accurate than the float64 helpers (below 1 ULP
-    against up to 2.5 for erfc), and users of float64 ask for accuracy. The float32
+    kernels call libm for all but exp (:data:`VECTOR64`), whose float64 helper is below
+    1 ULP like libm's; the other float64 helpers are less accurate than libm (up to 2.5
+    ULP for erfc), and users of float64 ask for accuracy. The float32
     kernels that compute in float64 (Note [float32 computed in float64]) are printed
     with ``vector=True`` and the suffix ``w``: float64 arithmetic with the helpers that
     are accurate to float32 (cheaper than the float64 ones).
@@ -140,9 +146,13 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
 
     _print_Softplus = _print_Sigmoid
 
+    def vectorizes(self, helper: str) -> bool:
+        """Whether this printer calls the elementary ``helper`` rather than libm."""
+        return self.vector or (self.dtype == "float64" and helper in VECTOR64)
+
     def _elementary(self, expr: sp.Function) -> str:
         helper = elementary.FUNCTIONS[type(expr).__name__]
-        if not self.vector:
+        if not self.vectorizes(helper):
             return f"{self._module_format('math.' + helper[1:])}({self._print(expr.args[0])})"
         # Note [Vectorizable elementary functions]: plain arithmetic, so loops vectorize.
         self.elementary.add(helper)
@@ -151,12 +161,12 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
     @property
     def exp_name(self) -> str:
         """How helpers written here call exp."""
-        return "_exp_" + self.suffix if self.vector else "math.exp"
+        return "_exp_" + self.suffix if self.vectorizes("_exp") else "math.exp"
 
     @property
     def log1p_name(self) -> str:
         """How helpers written here call log1p."""
-        return "_log1p_" + self.suffix if self.vector else "math.log1p"
+        return "_log1p_" + self.suffix if self.vectorizes("_log1p") else "math.log1p"
 
     _print_Erfc = _print_erfc = _print_Exp = _print_exp = _print_cosh = _elementary
     _print_log1p = _print_expm1 = _elementary
@@ -479,8 +489,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
                 f"activation {act.name!r}: the numba backend cannot import {sorted(unknown)}"
             )
         needed.update((e, sfx) for e in printer.elementary)
-        if printer.vector:
-            needed.update((e, sfx) for h in printer.helpers for e in _HELPER_NEEDS[h])
+        needed.update((e, sfx) for h in printer.helpers for e in _HELPER_NEEDS[h] if printer.vectorizes(e))
         for helper in sorted(printer.helpers):
             helpers.append(
                 _HELPER_SOURCE[helper]
