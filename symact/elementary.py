@@ -415,7 +415,7 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
     libm for the rest), or with ``vector64``
     the ``w`` helpers, as float32 kernels that compute in float64 do (see
     symact.emit.numba.NumbaPrinter)."""
-    libm = {
+    libm: dict[str, Callable[[Any], Any]] = {
         "_exp": numpy_function("_exp", "f64"),  # the float64 kernels' exp (NumbaPrinter.vectorizes)
         "_cosh": np.cosh,
         "_erfc": np.frompyfunc(math.erfc, 1, 1),
