@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -263,7 +264,9 @@ def measure_torch_builtin(
 
 
 def _tensorflow() -> Any:
-    """The tensorflow module, or None when it is not installed."""
+    """The tensorflow module, or None when it is not installed. TensorFlow's C++ start-up
+    messages are silenced unless the user set their level."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow as tf  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
