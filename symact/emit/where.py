@@ -140,6 +140,10 @@ class TensorOps:
     where: str  # elementwise select: "torch.where"
     isnan: str  # elementwise NaN test: "torch.isnan"
     typed: Callable[[str], str] = lambda constant: constant  # a printed constant as a where argument
+    #: A tensor like x (shape, dtype, device) holding a printed constant, for a chain whose every
+    #: value is a constant: torch.where of two Python floats gives the default dtype (float32)
+    #: even for float64 x; None where ``typed`` already gives the dtype.
+    full: Callable[[str], str] | None = None
 
 
 def indent(lines: list[str], levels: int = 1) -> list[str]:
@@ -222,6 +226,7 @@ def branch_function(
         chain = len(group.conditions)
         conds, actives = _conditions(group.conditions, printer, where, body, count)
         values: dict[str, list[str]] = {n: [] for n in group.names}
+        constant: dict[str, list[bool]] = {n: [] for n in group.names}
         for b in range(chain):
             blocks: dict[float | None, list[int]] = {}
             for k, qname in enumerate(group.names):
@@ -247,9 +252,12 @@ def branch_function(
                         body.append(f"_{qname}_{b} = {text}")
                         text = f"_{qname}_{b}"
                     values[qname].append(ops.typed(text) if e.is_Number else text)
+                    constant[qname].append(bool(e.is_Number))
         for k, qname in enumerate(group.names):
             parts = values[qname]
             text = parts[-1] if conds[-1] is None else ops.typed(printer.const(math.nan))
+            if ops.full is not None and chain > 1 and all(constant[qname]):
+                text = ops.full(text)
             for b in reversed(range(chain)):
                 if conds[b] is not None:
                     text = f"{ops.where}({conds[b]}, {parts[b]}, {text})"
