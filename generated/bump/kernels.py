@@ -144,8 +144,10 @@ def _gradx_f32(x, sigma):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.float32(np.nan)
     if (sigma > (x*x)):
-        _t0 = sigma - (x*x)
-        _d_x = -np.float32(2.0)*sigma*x*_exp_f32(-sigma/_t0)/(_t0*_t0)
+        _t0 = (x*x)
+        _t1 = sigma - _t0
+        _t2 = _exp_f32(-sigma/_t1)
+        _d_x = -np.float32(2.0)*sigma*_t2*x/(_t1*_t1)
     else:
         _d_x = np.float32(0.0)
     return _d_x
@@ -183,8 +185,10 @@ def _gradx_f64(x, sigma):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan
     if (sigma > (x*x)):
-        _t0 = sigma - (x*x)
-        _d_x = -2.0*sigma*x*math.exp(-sigma/_t0)/(_t0*_t0)
+        _t0 = (x*x)
+        _t1 = sigma - _t0
+        _t2 = math.exp(-sigma/_t1)
+        _d_x = -2.0*sigma*_t2*x/(_t1*_t1)
     else:
         _d_x = 0.0
     return _d_x

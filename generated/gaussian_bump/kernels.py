@@ -154,7 +154,8 @@ def _gradx_f32(x, a, b, c):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.float32(np.nan)
     _t0 = c - x
-    _d_x = np.float32(2.0)*a*b*_t0*_exp_f32(-b*(_t0*_t0))
+    _t1 = np.float32(2.0)*a*b*_t0*_exp_f32(-b*(_t0*_t0))
+    _d_x = _t1
     if (x == np.float32(np.inf)):
         _d_x = np.float32(0.0)
     if (x == -np.float32(np.inf)):
@@ -197,7 +198,8 @@ def _gradx_f64(x, a, b, c):
     if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
         return np.nan
     _t0 = c - x
-    _d_x = 2.0*a*b*_t0*math.exp(-b*(_t0*_t0))
+    _t1 = 2.0*a*b*_t0*math.exp(-b*(_t0*_t0))
+    _d_x = _t1
     if (x == np.inf):
         _d_x = 0.0
     if (x == -np.inf):
