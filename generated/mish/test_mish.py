@@ -402,8 +402,9 @@ def test_torch_module(torch_ops):
     if not PARAMS:
         return
     channels = cls(num_parameters=3)
-    channels(x).sum().backward()
-    assert all(p.grad is not None and p.grad.shape == (3,) for p in channels.parameters())
+    if TRAINABLE:  # fixed parameters only: the output needs no gradient
+        channels(x).sum().backward()
+        assert all(p.grad is not None and p.grad.shape == (3,) for p in channels.parameters())
     # Note [Constrained parameters]: whatever the raw values, the constraints hold.
     for name, (lo, hi) in zip(PARAMS, _admissible()):
         raw = getattr(channels, f"{name}_raw", None)
@@ -685,7 +686,10 @@ def test_tf_keras_layer_saves_and_loads(tf_ops, tf, keras, tmp_path):
         assert tf.convert_to_tensor(getattr(layer, name)).numpy().tolist() == pytest.approx([init], rel=1e-5, abs=1e-6)
     assert len(layer.trainable_weights) == len(TRAINABLE)
     x = tf.reshape(tf.linspace(-3.0, 3.0, 2 * 5 * 3), (2, 5, 3))
-    np.testing.assert_allclose(layer(x).numpy(), getattr(tf_ops, GOLDEN["activation"])(x, *GOLDEN["init"]).numpy(), rtol=1e-6, atol=1e-7)
+    # The layer's own parameter values: init passes through the constraint in float32, and a
+    # formula that cancels (a rational activation) magnifies that rounding.
+    values = [tf.convert_to_tensor(getattr(layer, name)) for name in PARAMS]
+    np.testing.assert_allclose(layer(x).numpy(), getattr(tf_ops, GOLDEN["activation"])(x, *values).numpy(), rtol=1e-6, atol=1e-7)
     model = keras.Sequential([keras.Input((5, 3)), cls(num_parameters=3) if PARAMS else cls()])
     # Note [Constrained parameters]: whatever the raw values, the constraints hold.
     for name, (lo, hi) in zip(PARAMS, _admissible()):
