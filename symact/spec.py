@@ -423,11 +423,11 @@ def _hint(exc: BaseException, namespace: dict[str, Any]) -> str:
                      "domain", "derivative", "surrogate"]
             close = difflib.get_close_matches(bad_keyword, known, n=1)
             return f"; did you mean {close[0]}=...?" if close else ""
-    if isinstance(exc, NameError) and getattr(exc, "name", None):
-        close = difflib.get_close_matches(exc.name, [k for k in namespace if not k.startswith("__")], n=1)
+    name = getattr(exc, "name", None)
+    if isinstance(exc, NameError) and isinstance(name, str):
+        close = difflib.get_close_matches(name, [k for k in namespace if not k.startswith("__")], n=1)
         return f"; did you mean {close[0]!r}?" if close else ""
-    if isinstance(exc, AttributeError) and getattr(exc, "name", None):
-        name = exc.name
+    if isinstance(exc, AttributeError) and isinstance(name, str):
         if name in _WRITE_OUT:
             return f"; write it with SymPy: {name}(u) = {_WRITE_OUT[name]}"
         obj = getattr(exc, "obj", None)
