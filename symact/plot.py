@@ -144,16 +144,46 @@ def _roots(expr: sp.Expr) -> list[sp.Expr]:
         return []
 
 
+def _same_function(pw: sp.Piecewise, at: sp.Expr, init: Mapping[sp.Symbol, float]) -> bool:
+    """Whether the pieces of ``pw`` on the two sides of ``at`` are one function (a split the
+    definition makes for accuracy, as squareplus's at x = 0), at the params' init."""
+    try:
+        point = float(at.subs(init))
+    except (TypeError, ValueError):
+        return False
+    scale = max(1.0, abs(point))
+    sides = []
+    for side in (-1e-6, 1e-6):
+        here = {**init, x: point + side * scale}
+        piece = next((e for e, c in pw.args if c.subs(here) == sp.true), None)
+        if piece is None:
+            return False
+        sides.append(piece)
+    if sides[0] == sides[1]:
+        return True
+    for offset in (-0.3, -0.05, 0.05, 0.3):
+        try:
+            a, b = (complex(e.subs({**init, x: point + offset * scale}).evalf()) for e in sides)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return False
+        if not abs(a - b) <= 1e-9 * max(1.0, abs(a)):
+            return False
+    return True
+
+
 def _boundaries(act: Activation) -> list[sp.Expr]:
     """The points where the definition's own branches meet, as formulas in the params: where a
-    Piecewise condition switches, and where Abs, Max or Min in a value switch."""
+    Piecewise condition switches to another function, and where Abs, Max or Min in a value
+    switch."""
     points: dict[str, sp.Expr] = {}
+    init = {p: p.init for p in act.params}
     for pw in act.expr.atoms(sp.Piecewise):
         for _, cond in pw.args:
             for rel in cond.atoms(sp.core.relational.Relational):
                 if x in rel.free_symbols:
                     for r in _roots(rel.lhs - rel.rhs):
-                        points.setdefault(sp.sstr(r), r)
+                        if not _same_function(pw, r, init):
+                            points.setdefault(sp.sstr(r), r)
     for node in _value_atoms(act.expr, (sp.Abs, sp.Max, sp.Min)):
         switch = node.args[0] if isinstance(node, sp.Abs) else node.args[0] - node.args[1]
         if x in switch.free_symbols:

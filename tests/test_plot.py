@@ -135,3 +135,18 @@ def test_without_matplotlib_the_error_names_the_extra(tmp_path, monkeypatch):
     result = _plot(str(ROOT / "definitions" / "bump.py"), "-o", str(tmp_path / "b.png"))
     assert result.exit_code == 2
     assert result.stderr.strip() == "symact: plotting needs matplotlib: pip install 'symact[plot]'"
+
+
+def test_splits_made_for_accuracy_are_not_branch_boundaries():
+    """squareplus is written in four pieces of one function (for float accuracy): nothing to
+    mark; the bump's support edge and softsign's |x| are real switches."""
+    from symact.plot import _boundaries
+    from symact.spec import load_definitions
+
+    def marked(name: str) -> set[str]:
+        (act,) = load_definitions(ROOT / "definitions" / f"{name}.py")
+        return {str(b) for b in _boundaries(act)}
+
+    assert marked("squareplus") == set()
+    assert marked("bump") == {"-sqrt(sigma)", "sqrt(sigma)"}
+    assert marked("softsign") == {"0"}
