@@ -30,7 +30,7 @@ generate: $(STAMP)
 	$(BIN)/symact generate definitions/*.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check symact tests generated benchmarks
+	$(BIN)/ruff check symact tests generated benchmarks examples
 	$(BIN)/mypy symact
 
 test: lint
