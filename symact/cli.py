@@ -58,7 +58,12 @@ def _reported(fn: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="symact")
 def main() -> None:
-    """Activation functions as SymPy expressions, turned into trustworthy code."""
+    """Activation functions as SymPy expressions, turned into trustworthy code.
+
+    \b
+    Example:
+      symact generate definitions/bump.py && symact audit definitions/bump.py
+    """
 
 
 def _backends(value: str) -> list[str]:
@@ -94,7 +99,13 @@ def _backends(value: str) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
 def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, budget: float, quiet: bool) -> None:
-    """Generate kernels, golden data and golden tests for each definition FILE."""
+    """Generate kernels, golden data and golden tests for each definition FILE.
+
+    \b
+    Example:
+      symact generate definitions/bump.py          # writes generated/bump/
+      symact generate --check definitions/*.py     # exit 1 if generated/ is stale
+    """
     from .generate import plan, stale, write
 
     def progress(message: str) -> None:
@@ -139,7 +150,13 @@ def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, 
 @_reported
 def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet: bool) -> None:
     """Audit each activation in each definition FILE: singularities, asymptotes, range,
-    continuity, dead and vanishing gradients, float32 overflow, user derivatives."""
+    continuity, dead and vanishing gradients, float32 overflow, user derivatives.
+
+    \b
+    Example:
+      symact audit definitions/bump.py
+      symact audit --format json --strict definitions/*.py
+    """
     from .audit import audit as audit_one
     from .report import as_json, as_markdown, as_text
     from .spec import load_definitions
@@ -180,7 +197,12 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
 @_reported
 def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builtins: bool, quiet: bool) -> None:
     """Measure the generated kernels of each activation in each FILE against 50-digit
-    references: max and p99 of ULPs / max(1, condition number), per dtype and quantity."""
+    references: max and p99 of ULPs / max(1, condition number), per dtype and quantity.
+
+    \b
+    Example:
+      symact accuracy --reduced definitions/swish.py
+    """
     from .accuracy import (
         MAX_BOUND,
         P99_BOUND,
