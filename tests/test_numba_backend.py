@@ -34,6 +34,7 @@ CATALOG = sorted(p.name for p in (ROOT / "generated").iterdir() if (p / "kernels
         (Erfc(-x), "_erfc_f32(-x)", "math.erfc(-x)"),
         (sp.sech(x), "(np.float32(1.0)/_cosh_f32(x))", "(1.0/math.cosh(x))"),
         (sp.floor(x), "np.floor(x)", "np.floor(x)"),
+        (sp.sign(x), "np.sign(x)", "np.sign(x)"),
         (
             sp.Piecewise((x, x > 0), (0, True)),
             "((x) if (x > np.float32(0.0)) else (np.float32(0.0)))",

@@ -67,7 +67,6 @@ gradient is that of the branch whose condition holds.
 """
 
 import concurrent.futures
-import math
 import os
 import sys
 import threading
@@ -122,9 +121,9 @@ def _f_f32(x, a0, a1, a2, a3, b1, b2):
         _t0 = (x*x)
         _f = (a0 + a1*x + a2*_t0 + a3*(x*x*x))/(-b1*x - b2*_t0 + np.float32(1.0))
     if (x == np.float32(np.inf)):
-        _f = np.float32(np.inf)*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _f = np.float32(np.inf)*np.sign(a3)
     if (x == -np.float32(np.inf)):
-        _f = -np.float32(np.inf)*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _f = -np.float32(np.inf)*np.sign(a3)
     return _f
 
 
@@ -153,9 +152,9 @@ def _f_f64(x, a0, a1, a2, a3, b1, b2):
         _t0 = (x*x)
         _f = (a0 + a1*x + a2*_t0 + a3*(x*x*x))/(-b1*x - b2*_t0 + 1.0)
     if (x == np.inf):
-        _f = np.inf*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _f = np.inf*np.sign(a3)
     if (x == -np.inf):
-        _f = -np.inf*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _f = -np.inf*np.sign(a3)
     return _f
 
 
@@ -203,7 +202,7 @@ def _grad_f64(x, a0, a1, a2, a3, b1, b2):
         _d_a2 = _t0
         _d_a3 = np.inf
         _d_b1 = -a3/(b2*b2)
-        _d_b2 = -np.inf*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _d_b2 = -np.inf*np.sign(a3)
     if (x == -np.inf):
         _t0 = (1.0/(b2))
         _d_x = a3*_t0
@@ -212,7 +211,7 @@ def _grad_f64(x, a0, a1, a2, a3, b1, b2):
         _d_a2 = _t0
         _d_a3 = -np.inf
         _d_b1 = -a3/(b2*b2)
-        _d_b2 = np.inf*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _d_b2 = np.inf*np.sign(a3)
     return _d_x, _d_a0, _d_a1, _d_a2, _d_a3, _d_b1, _d_b2
 
 
@@ -289,7 +288,7 @@ def _grad_w(x, a0, a1, a2, a3, b1, b2):
         _d_a2 = _t0
         _d_a3 = np.inf
         _d_b1 = -a3/(b2*b2)
-        _d_b2 = -np.inf*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _d_b2 = -np.inf*np.sign(a3)
     if (x == -np.inf):
         _t0 = (1.0/(b2))
         _d_x = a3*_t0
@@ -298,7 +297,7 @@ def _grad_w(x, a0, a1, a2, a3, b1, b2):
         _d_a2 = _t0
         _d_a3 = -np.inf
         _d_b1 = -a3/(b2*b2)
-        _d_b2 = np.inf*(0.0 if a3 == 0 else math.copysign(1, a3))
+        _d_b2 = np.inf*np.sign(a3)
     return _d_x, _d_a0, _d_a1, _d_a2, _d_a3, _d_b1, _d_b2
 
 

@@ -157,6 +157,10 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
     def _print_Abs(self, expr: sp.Function) -> str:
         return f"abs({self._print(expr.args[0])})"
 
+    def _print_sign(self, expr: sp.Function) -> str:
+        # np.sign keeps float32 float32; SymPy's math.copysign form computes in float64.
+        return f"np.sign({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         # Nested conditional expressions are lazy: see Note [Branch-local evaluation].
         text = "nan_value"
