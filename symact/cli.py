@@ -313,7 +313,11 @@ def plot(file: Path, out: Path, params: tuple[str, ...], x_range: tuple[float, f
         target = out if len(activations) == 1 else out.with_name(f"{out.stem}_{act.name}{out.suffix}")
         values = parse_param_values(act, params)
         show(f"auditing and drawing {act.name} ...")
-        plot_activation(act, target, values, x_range)
+        try:
+            with Budget(20 * 3.0).guard():  # the audit's own limit per activation
+                plot_activation(act, target, values, x_range)
+        except BudgetExceeded as e:
+            raise act.error(str(e)) from None
         click.echo(f"wrote {target}")
 
 

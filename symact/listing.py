@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audit import SEVERITY, ActivationReport, audit
+from .budget import Budget, BudgetExceeded
 from .errors import SymactError
 from .spec import Activation, Param, load_definitions
 
@@ -80,7 +81,12 @@ def rows(
             out.append(Row(act.name, str(path), params, "", "", 0))
             continue
         progress(f"auditing {act.name} ({i}/{len(loaded)}) ...")
-        report = audit(act, budget=budget)
+        try:
+            with Budget(20 * budget).guard():  # as `symact audit` limits one activation
+                report = audit(act, budget=budget)
+        except BudgetExceeded as e:
+            out.append(Row(act.name, str(path), params, "", f"audit stopped: {e}", 1))
+            continue
         shown = report.range["text"] if report.range else "undecided"
         out.append(Row(act.name, str(path), params, shown, _summary(report), len(report.errors)))
     return out
