@@ -1,4 +1,9 @@
-"""Generalized bump with a trainable width (smooth at the edge of its support, unlike the form with |x| < sigma)."""
+"""Generalized bump with a trainable width (smooth at the edge of its support, unlike the form with |x| < sigma).
+
+Formula: the standard smooth bump exp(-1/(1 - u**2)) on |u| < 1 (Lars Hörmander, "The
+Analysis of Linear Partial Differential Operators I", Springer 1983, section 1.2), with
+u = x/sqrt(sigma).
+"""
 
 import sympy as sp
 

@@ -1,4 +1,8 @@
-"""ELU with a trainable α."""
+"""ELU with a trainable α.
+
+Reference: Djork-Arné Clevert, Thomas Unterthiner, Sepp Hochreiter, "Fast and Accurate Deep
+Network Learning by Exponential Linear Units (ELUs)", ICLR 2016 (arXiv:1511.07289).
+"""
 
 import sympy as sp
 

@@ -1,4 +1,8 @@
-"""Gaussian bump a·exp(−b(x−c)²): trainable height, inverse width and centre."""
+"""Gaussian bump a·exp(−b(x−c)²): trainable height, inverse width and centre.
+
+Reference: D. S. Broomhead, David Lowe, "Multivariable Functional Interpolation and Adaptive
+Networks", Complex Systems 2 (1988), 321-355 (Gaussian radial basis functions).
+"""
 
 import sympy as sp
 

@@ -1,4 +1,8 @@
-"""GELU in its exact (erf) form and its tanh approximation."""
+"""GELU in its exact (erf) form and its tanh approximation.
+
+Reference: Dan Hendrycks, Kevin Gimpel, "Gaussian Error Linear Units (GELUs)",
+arXiv:1606.08415 (2016).
+"""
 
 import sympy as sp
 

@@ -1,4 +1,8 @@
-"""Mish: x·tanh(softplus(x))."""
+"""Mish: x·tanh(softplus(x)).
+
+Reference: Diganta Misra, "Mish: A Self Regularized Non-Monotonic Activation Function",
+BMVC 2020 (arXiv:1908.08681).
+"""
 
 import sympy as sp
 

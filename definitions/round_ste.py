@@ -1,4 +1,8 @@
-"""Rounding with a straight-through gradient estimator."""
+"""Rounding with a straight-through gradient estimator.
+
+Reference: Yoshua Bengio, Nicholas Léonard, Aaron Courville, "Estimating or Propagating
+Gradients Through Stochastic Neurons for Conditional Computation", arXiv:1308.3432 (2013).
+"""
 
 import sympy as sp
 

@@ -1,4 +1,8 @@
-"""SELU with the self-normalizing constants of Klambauer et al. (2017)."""
+"""SELU with the self-normalizing constants of Klambauer et al. (2017).
+
+Reference: Günter Klambauer, Thomas Unterthiner, Andreas Mayr, Sepp Hochreiter,
+"Self-Normalizing Neural Networks", NeurIPS 2017 (arXiv:1706.02515).
+"""
 
 import sympy as sp
 

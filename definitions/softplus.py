@@ -1,4 +1,8 @@
-"""Softplus log(1 + exp(βx))/β with a trainable sharpness β."""
+"""Softplus log(1 + exp(βx))/β with a trainable sharpness β.
+
+Reference: Charles Dugas, Yoshua Bengio, François Bélisle, Claude Nadeau, René Garcia,
+"Incorporating Second-Order Functional Knowledge for Better Option Pricing", NIPS 2000.
+"""
 
 import sympy as sp
 

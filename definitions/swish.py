@@ -1,4 +1,10 @@
-"""Swish x·σ(βx) with a trainable β (SiLU at β = 1)."""
+"""Swish x·σ(βx) with a trainable β (SiLU at β = 1).
+
+Reference: Prajit Ramachandran, Barret Zoph, Quoc V. Le, "Searching for Activation
+Functions", arXiv:1710.05941 (2017); as SiLU: Stefan Elfwing, Eiji Uchibe, Kenji Doya,
+"Sigmoid-Weighted Linear Units for Neural Network Function Approximation in Reinforcement
+Learning", Neural Networks 107 (2018) (arXiv:1702.03118).
+"""
 
 import sympy as sp
 

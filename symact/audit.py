@@ -504,8 +504,16 @@ class _Auditor:
             return
         if d_x is None:
             return
-        g_left = self._one_sided(d_x[left][1], point, "-")
-        g_right = self._one_sided(d_x[right][1], point, "+")
+        # d_x has pieces of its own: SymPy merges neighbouring branches whose derivatives agree
+        # (hard sigmoid's 0 below -3 and 0 above 3), so f's branch numbers do not index them.
+        b = float(point.subs(at))
+        eps = 1e-9 * max(1.0, abs(b))
+        d_left, d_right = self._branch_at(d_x, b - eps, at), self._branch_at(d_x, b + eps, at)
+        if d_left is None or d_right is None:
+            self.report.undecided.append(f"differentiability at x = {_text(point)}: no branch of df/dx holds beside it")
+            return
+        g_left = self._one_sided(d_x[d_left][1], point, "-")
+        g_right = self._one_sided(d_x[d_right][1], point, "+")
         if g_left is None or g_right is None:
             self.report.undecided.append(f"differentiability at x = {_text(point)}: SymPy's limits did not finish")
             return
@@ -622,7 +630,7 @@ class _Auditor:
             "low": low_text,
             "high": high_text,
             "bounded": bounded,
-            "at": _describe(init) or "no parameters",
+            "at": _describe(init) if init else "no parameters",
             "method": "float64 scan of [-1e3, 1e3] and sympy limits at ±oo",
         }
         if bounded:

@@ -45,7 +45,7 @@ def _reported(fn: F) -> F:
                 raise
             files = ", ".join(str(f) for f in kwargs.get("files", ()))
             raise SymactClickError(
-                f"{files + ': ' if files else ''}internal error in `symact {fn.__name__}` "
+                f"{files + ': ' if files else ''}internal error in `symact {fn.__name__.rstrip('_')}` "
                 f"({type(e).__name__}: {_one_line(str(e))[:200]}); set SYMACT_TRACEBACK=1 for "
                 f"details and please report it"
             ) from None
@@ -58,7 +58,12 @@ def _reported(fn: F) -> F:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="symact")
 def main() -> None:
-    """Activation functions as SymPy expressions, turned into trustworthy code."""
+    """Activation functions as SymPy expressions, turned into trustworthy code.
+
+    \b
+    Example:
+      symact generate definitions/bump.py && symact audit definitions/bump.py
+    """
 
 
 def _backends(value: str) -> list[str]:
@@ -94,7 +99,13 @@ def _backends(value: str) -> list[str]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
 def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, budget: float, quiet: bool) -> None:
-    """Generate kernels, golden data and golden tests for each definition FILE."""
+    """Generate kernels, golden data and golden tests for each definition FILE.
+
+    \b
+    Example:
+      symact generate definitions/bump.py          # writes generated/bump/
+      symact generate --check definitions/*.py     # exit 1 if generated/ is stale
+    """
     from .generate import plan, stale, write
 
     def progress(message: str) -> None:
@@ -139,7 +150,13 @@ def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, 
 @_reported
 def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet: bool) -> None:
     """Audit each activation in each definition FILE: singularities, asymptotes, range,
-    continuity, dead and vanishing gradients, float32 overflow, user derivatives."""
+    continuity, dead and vanishing gradients, float32 overflow, user derivatives.
+
+    \b
+    Example:
+      symact audit definitions/bump.py
+      symact audit --format json --strict definitions/*.py
+    """
     from .audit import audit as audit_one
     from .report import as_json, as_markdown, as_text
     from .spec import load_definitions
@@ -180,7 +197,12 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
 @_reported
 def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builtins: bool, quiet: bool) -> None:
     """Measure the generated kernels of each activation in each FILE against 50-digit
-    references: max and p99 of ULPs / max(1, condition number), per dtype and quantity."""
+    references: max and p99 of ULPs / max(1, condition number), per dtype and quantity.
+
+    \b
+    Example:
+      symact accuracy --reduced definitions/swish.py
+    """
     from .accuracy import (
         MAX_BOUND,
         P99_BOUND,
@@ -225,6 +247,107 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
         click.echo(f"over the bound ({MAX_BOUND:g} max, {P99_BOUND:g} p99): {label} {dtype} {quantity}: {s.row()}", err=True)
     if worst:
         sys.exit(1)
+
+
+def _progress(quiet: bool) -> Callable[[str], None]:
+    """Progress lines for a person at a terminal; nothing when stderr is piped or with -q."""
+
+    def show(message: str) -> None:
+        if not quiet and sys.stderr.isatty():
+            click.echo(message, err=True)
+
+    return show
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The picture: .png or .svg. A FILE with several activations gives one picture each, "
+    "named OUT_<activation>.png.",
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Draw one curve per value of this parameter (the others stay at init); repeat for "
+    "several parameters (every combination is drawn, at most 8 curves).",
+)
+@click.option(
+    "--range",
+    "x_range",
+    nargs=2,
+    type=float,
+    metavar="LO HI",
+    default=None,
+    help="The x interval drawn [default: the activation's domain].",
+)
+@click.option("--name", default=None, help="Draw only this activation of FILE.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_reported
+def plot(file: Path, out: Path, params: tuple[str, ...], x_range: tuple[float, float] | None, name: str | None, quiet: bool) -> None:
+    """Plot f, df/dx and every df/dparam of each activation in FILE, with the audit's
+    singularities, branch boundaries, saturation regions and asymptotes marked.
+
+    \b
+    Example:
+      symact plot definitions/bump.py --param sigma=0.5,1,2 --range -3 3 -o bump.png
+    """
+    from .plot import parse_param_values, plot_activation
+    from .spec import load_definitions
+
+    activations = load_definitions(file, display=str(file))
+    if name is not None:
+        chosen = [a for a in activations if a.name == name]
+        if not chosen:
+            names = ", ".join(a.name for a in activations)
+            raise SymactError(f"{file}: no activation named {name!r} (it defines: {names})")
+        activations = chosen
+    show = _progress(quiet)
+    for act in activations:
+        target = out if len(activations) == 1 else out.with_name(f"{out.stem}_{act.name}{out.suffix}")
+        values = parse_param_values(act, params)
+        show(f"auditing and drawing {act.name} ...")
+        try:
+            with Budget(20 * 3.0).guard():  # the audit's own limit per activation
+                plot_activation(act, target, values, x_range)
+        except BudgetExceeded as e:
+            raise act.error(str(e)) from None
+        click.echo(f"wrote {target}")
+
+
+@main.command("list")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--audit/--no-audit",
+    "with_audit",
+    default=True,
+    show_default=True,
+    help="Audit each activation for the range and findings columns (seconds each); "
+    "--no-audit lists names and parameters at once.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_reported
+def list_(paths: tuple[Path, ...], with_audit: bool, quiet: bool) -> None:
+    """A table of the activations defined in each folder (its *.py files) or file of PATHS:
+    name, parameters at init, range of f and a summary of the audit's findings.
+
+    \b
+    Example:
+      symact list definitions/
+    """
+    from .listing import definition_files, rows, table
+
+    found = rows(definition_files(paths), with_audit=with_audit, progress=_progress(quiet))
+    click.echo(table(found, with_audit=with_audit))
+    if any(not r.name for r in found):
+        sys.exit(2)
+
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,8 +7,10 @@ or raises :class:`~symact.errors.DefinitionError` located at ``file:line``.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -377,6 +379,64 @@ def _one_line(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+#: Functions users reach for that SymPy does not have, written out.
+_WRITE_OUT = {
+    "sigmoid": "1/(1 + sp.exp(-u))",
+    "softplus": "sp.log(1 + sp.exp(u))",
+    "relu": "sp.Max(u, 0)",
+    "log1p": "sp.log(1 + u)",
+    "expm1": "sp.exp(u) - 1",
+    "where": "sp.Piecewise((a, condition), (b, True))",
+    "maximum": "sp.Max(a, b)",
+    "minimum": "sp.Min(a, b)",
+    "clip": "sp.Min(sp.Max(u, lo), hi)",
+}
+_USE_SYMPY = (
+    "a definition builds SymPy expressions, so it uses SymPy's functions (sp.exp, sp.tanh, sp.log, "
+    "sp.Piecewise, ...), not NumPy's or math's"
+)
+_USE_PIECEWISE = (
+    "x is a symbol, so a comparison of it (if/else, and/or, np.where, built-in min/max) cannot be "
+    "decided; write branches as sp.Piecewise((value, condition), ..., (default, True)), or "
+    "sp.Max/sp.Min/sp.Abs"
+)
+
+
+def _hint(exc: BaseException, namespace: dict[str, Any]) -> str:
+    """A fix for the mistakes a definition file commonly makes, as '; ...' (or '')."""
+    text = str(exc)
+    if isinstance(exc, TypeError):
+        called = re.search(r"no callable (\w+) method", text)
+        if called:  # a NumPy ufunc given a SymPy expression
+            name = called.group(1)
+            if name in _WRITE_OUT:
+                return f"; np.{name} does not take SymPy expressions: write {name}(u) = {_WRITE_OUT[name]}"
+            fix = f"sp.{name}" if hasattr(sp, name) else "SymPy's own function"
+            return f"; np.{name} does not take SymPy expressions: use {fix}, and SymPy's functions throughout"
+        if "loop of ufunc does not support" in text or "Cannot convert expression to float" in text:
+            return f"; {_USE_SYMPY}"
+        if "truth value of Relational" in text:
+            return f"; {_USE_PIECEWISE}"
+        bad_keyword = text.rpartition("unexpected keyword argument ")[2].strip("'\"")
+        if bad_keyword and bad_keyword != text:
+            known = ["init", "positive", "trainable", "bounds", "doc", "name", "expr", "params",
+                     "domain", "derivative", "surrogate"]
+            close = difflib.get_close_matches(bad_keyword, known, n=1)
+            return f"; did you mean {close[0]}=...?" if close else ""
+    name = getattr(exc, "name", None)
+    if isinstance(exc, NameError) and isinstance(name, str):
+        close = difflib.get_close_matches(name, [k for k in namespace if not k.startswith("__")], n=1)
+        return f"; did you mean {close[0]!r}?" if close else ""
+    if isinstance(exc, AttributeError) and isinstance(name, str):
+        if name in _WRITE_OUT:
+            return f"; write it with SymPy: {name}(u) = {_WRITE_OUT[name]}"
+        obj = getattr(exc, "obj", None)
+        if obj is not None:
+            close = difflib.get_close_matches(name, [a for a in dir(obj) if not a.startswith("_")], n=1)
+            return f"; did you mean {close[0]!r}?" if close else ""
+    return ""
+
+
 def load_definitions(path: str | os.PathLike[str], display: str | None = None) -> list[Activation]:
     """Execute a definition file and return its activations in definition order.
 
@@ -418,7 +478,7 @@ def load_definitions(path: str | os.PathLike[str], display: str | None = None) -
         ) from None
     except Exception as e:  # the user's code failed: report where, in one line
         raise DefinitionError(
-            f"{type(e).__name__}: {_one_line(e)}", shown, _error_line(e, real_name)
+            f"{type(e).__name__}: {_one_line(e)}{_hint(e, namespace)}", shown, _error_line(e, real_name)
         ) from None
     activations: list[Activation] = []
     seen: dict[str, Activation] = {}

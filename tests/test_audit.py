@@ -273,3 +273,24 @@ def test_cli_text_and_markdown(tmp_path):
 def test_a_tiny_budget_reports_what_it_could_not_decide():
     r = audit(Activation(name="hard", expr=sp.atan(sp.sinh(x) ** 3) / (1 + sp.exp(sp.sin(x)))), budget=1e-3)
     assert r.undecided
+
+
+def test_kinks_where_sympy_merges_the_derivative_branches():
+    """Hard sigmoid: f has three branches, df/dx two (SymPy joins the two zero pieces), so the
+    derivative's branch beside a boundary is looked up in its own pieces."""
+    act = Activation(
+        name="hard_sigmoid",
+        expr=sp.Piecewise((0, x <= -3), (1, x >= 3), (x / 6 + sp.Rational(1, 2), True)),
+    )
+    r = audit(act)
+    kinks = {f.where["x"]: (f.where["left"], f.where["right"]) for f in _one(r, "kink")}
+    assert kinks == {"-3": ("0", "1/6"), "3": ("1/6", "0")}
+
+
+def test_range_without_parameters_is_not_given_at_a_setting():
+    r = audit(Activation(name="softsign", expr=x / (1 + sp.Abs(x))))
+    assert r.range["at"] == "no parameters" and r.range["text"] == "(-1, 1)"
+    runner = CliRunner()
+    source = ROOT / "definitions" / "gelu.py"
+    text = runner.invoke(main, ["audit", "-q", str(source)]).output
+    assert " at there" not in text and "range: [" in text

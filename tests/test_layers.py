@@ -18,7 +18,7 @@ LAYERS = [
     {"rewrite"},  # stable rewrite rules
     {"derive"},  # the derivation
     {"golden", "audit", "emit", "accuracy"},  # beside each other: none imports another
-    {"generate", "report"},  # files and reports
+    {"generate", "report", "plot", "listing"},  # files, reports, pictures and the catalog table
     {"cli"},  # the command line on top
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}

@@ -68,6 +68,12 @@ EXPECTED: dict[str, tuple[int | None, str]] = {
     "unknown_name.py": (8, "NameError: name 'y' is not defined"),
     "unsupported_function.py": (6, "besselj"),
     "wrong_user_derivative.py": (6, "derivative[x] is wrong"),
+    "numpy_function.py": (8, "np.exp does not take SymPy expressions: use sp.exp"),
+    "math_function.py": (6, "uses SymPy's functions (sp.exp, sp.tanh, sp.log, sp.Piecewise, ...), not NumPy's or math's"),
+    "if_on_x.py": (4, "write branches as sp.Piecewise((value, condition), ..., (default, True))"),
+    "param_name_typo.py": (8, "NameError: name 'alpah' is not defined; did you mean 'alpha'?"),
+    "keyword_typo.py": (6, "unexpected keyword argument 'inti'; did you mean init=...?"),
+    "sympy_has_no_sigmoid.py": (7, "write it with SymPy: sigmoid(u) = 1/(1 + sp.exp(-u))"),
 }
 
 GOOD_SOURCE = '''\

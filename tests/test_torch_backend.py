@@ -505,3 +505,20 @@ def test_ddp_training_matches_a_single_process(tmp_path):
     for name, value in single.state_dict().items():
         assert torch.equal(states[0][name], states[1][name]), f"{name} differs across ranks"
         torch.testing.assert_close(states[0][name], value, rtol=1e-10, atol=1e-12)
+
+
+@requires_torch
+def test_a_derivative_made_only_of_constants_keeps_float64(tmp_path):
+    """torch.where of two Python floats gives the default dtype (float32): a piecewise-constant
+    derivative (hard sigmoid's 0, 1/6, 0) is built on a tensor like x, so float64 stays exact."""
+    act = Activation(
+        name="hard_sigmoid_c",
+        expr=sp.Piecewise((0, x <= -3), (1, x >= 3), (x / 6 + sp.Rational(1, 2), True)),
+    )
+    ops = _generate_into(tmp_path / "hard_sigmoid_c", act)
+    points = torch.tensor([-4.0, -2.9999969005584717, 0.0, 2.5, 4.0], dtype=torch.float64)
+    with _cpu_kernels(ops, False):
+        xs = points.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(ops.hard_sigmoid_c(xs).sum(), xs)
+    assert grad.dtype == torch.float64
+    assert grad.tolist() == [0.0, 1 / 6, 1 / 6, 1 / 6, 0.0]

@@ -189,6 +189,10 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
     def _print_Abs(self, expr: sp.Function) -> str:
         return f"abs({self._print(expr.args[0])})"
 
+    def _print_sign(self, expr: sp.Function) -> str:
+        # np.sign keeps float32 float32; SymPy's math.copysign form computes in float64.
+        return f"np.sign({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         # Nested conditional expressions are lazy: see Note [Branch-local evaluation].
         text = "nan_value"
@@ -240,9 +244,17 @@ def _scalar_function(
     derivation: Derivation,
     quantities: list[Any],
     printer: NumbaPrinter,
+    shared: list[Any] | None = None,
 ) -> str:
-    """The source of one scalar njit function returning the given quantities."""
+    """The source of one scalar njit function returning the given quantities.
+
+    With ``shared`` (a superset of ``quantities``), the formulas are those of a function
+    returning all of ``shared`` (the same common subexpressions, in the same order) with
+    what only the others need left out, so each returned value has the same bits as there
+    (grad_x from ``_gradx`` is grad_x from ``_grad``).
+    """
     act = derivation.activation
+    wanted = {q.name for q in quantities}
     args = ", ".join(["x", *(p.name for p in act.params)])
     nan = printer.const(float("nan"))
     names = [f"_{q.name}" for q in quantities]
@@ -254,7 +266,9 @@ def _scalar_function(
     ]
     where = f"activation {act.name!r}"
     transform = elementary.erfc_through_erfcx if printer.suffix == "w" else (lambda e: e)
-    for group in group_branches(quantities, transform):
+    for group in group_branches(shared or quantities, transform):
+        if not wanted & set(group.names):
+            continue
         body: list[str] = []
         # Note [Values at infinite inputs]: the limits at x = ±inf are set after the chain,
         # each by its own if (a select), so that the chain stays short enough to vectorize.
@@ -269,14 +283,13 @@ def _scalar_function(
         first = True
         for b, cond in enumerate(conds):
             replacements, reduced = cse_branch(exprs[b])
+            outputs = [(qname, e) for qname, e in zip(group.names, reduced) if qname in wanted]
+            replacements = _needed(replacements, [e for _, e in outputs])
             block = [
                 f"{print_or_fail(printer, sym, where)} = {print_or_fail(printer, e, where)}"
                 for sym, e in replacements
             ]
-            block += [
-                f"_{qname} = {print_or_fail(printer, e, where)}"
-                for qname, e in zip(group.names, reduced)
-            ]
+            block += [f"_{qname} = {print_or_fail(printer, e, where)}" for qname, e in outputs]
             if isinstance(cond, AtInfinity):
                 limits += [f"if {print_or_fail(printer, cond, where)}:", *indent(block, 1)]
                 continue
@@ -292,7 +305,7 @@ def _scalar_function(
                 body += indent(block, 1)
         if group.conditions[-1] != sp.true:
             body.append("else:")
-            body += indent([f"_{qname} = {nan}" for qname in group.names], 1)
+            body += indent([f"_{qname} = {nan}" for qname in group.names if qname in wanted], 1)
         lines += indent(body + limits, 1)
     lines.append(f"    return {', '.join(names)}")
     return "\n".join(lines)
@@ -458,6 +471,17 @@ def _widened(name: str, derivation: Derivation, quantities: list[Any]) -> str:
     )
 
 
+def _needed(replacements: list[tuple[sp.Symbol, sp.Expr]], outputs: list[sp.Expr]) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """The common subexpressions that ``outputs`` use, directly or through one another, in order."""
+    used = set().union(*(e.free_symbols for e in outputs)) if outputs else set()
+    kept = []
+    for sym, e in reversed(replacements):
+        if sym in used:
+            kept.append((sym, e))
+            used |= e.free_symbols
+    return kept[::-1]
+
+
 def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     """The whole ``kernels.py`` for one activation."""
     act = derivation.activation
@@ -482,7 +506,8 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
             if sfx == "f32" and (name, quantities) in widened:
                 functions.append(_widened(name, derivation, quantities))
             else:
-                functions.append(_scalar_function(name, derivation, quantities, printer))
+                shared = list(derivation.gradients) if name == "_gradx" else None
+                functions.append(_scalar_function(name, derivation, quantities, printer, shared))
         unknown = set(printer.module_imports) - {"math"}
         if unknown:
             raise UnsupportedFunctionError(

@@ -201,7 +201,7 @@ def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TorchPrinter()
-    ops = TensorOps("torch.where", "torch.isnan")
+    ops = TensorOps("torch.where", "torch.isnan", full=lambda constant: f"torch.full_like(x, {constant})")
     functions = [
         branch_function("_f_torch", derivation, [derivation.forward], printer, ops, single=True),
         branch_function("_grad_torch", derivation, list(derivation.gradients), printer, ops),

@@ -141,6 +141,10 @@ class TensorOps:
     where: str  # elementwise select: "torch.where"
     isnan: str  # elementwise NaN test: "torch.isnan"
     typed: Callable[[str], str] = lambda constant: constant  # a printed constant as a where argument
+    #: A tensor like x (shape, dtype, device) holding a printed constant, for a chain whose every
+    #: value is a constant: torch.where of two Python floats gives the default dtype (float32)
+    #: even for float64 x; None where ``typed`` already gives the dtype.
+    full: Callable[[str], str] | None = None
 
 
 def indent(lines: list[str], levels: int = 1) -> list[str]:
@@ -302,6 +306,7 @@ def branch_function(
         conds, actives, reached = _conditions(group.conditions, printer, where, body, count)
         units, exprs_of = _units(group, values_only)
         values: dict[str, list[tuple[int, str]]] = {n: [] for n in group.names}
+        constant: dict[str, list[bool]] = {n: [] for n in group.names}
         for unit in units:
             # a unit of two branches is a shared sign split: active where the chain reaches it
             active = None if values_only else reached[unit[0]] if len(unit) > 1 else actives[unit[0]]
@@ -331,9 +336,12 @@ def branch_function(
                         body.append(f"_{qname}_{b} = {text}")
                         text = f"_{qname}_{b}"
                     values[qname].append((b, ops.typed(text) if e.is_Number else text))
+                    constant[qname].append(bool(e.is_Number))
         for k, qname in enumerate(group.names):
             parts = [text for _, text in sorted(values[qname])]
             text = parts[-1] if conds[-1] is None else ops.typed(printer.const(math.nan))
+            if ops.full is not None and chain > 1 and all(constant[qname]):
+                text = ops.full(text)
             for b in reversed(range(chain)):
                 if conds[b] is not None:
                     text = f"{ops.where}({conds[b]}, {parts[b]}, {text})"
