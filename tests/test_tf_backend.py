@@ -334,10 +334,17 @@ def test_compiled_and_op_by_op_compute_the_same_formulas(tf, monkeypatch):
     """Note [Compiled formulas]: inputs from _COMPILE_FROM elements run compiled by XLA,
     smaller ones op by op, and SYMACT_TF_XLA=0 runs every size op by op; values and
     gradients agree."""
+    import keras
+
     modules = {}
-    for flag in ("0", "1"):
-        monkeypatch.setenv("SYMACT_TF_XLA", flag)
-        modules[flag] = load_module(GENERATED / "swish" / "tf_ops.py", f"symact_swish_tf_ops_xla_{flag}")
+    registered = dict(keras.saving.get_custom_objects())  # loading again registers Swish again
+    try:
+        for flag in ("0", "1"):
+            monkeypatch.setenv("SYMACT_TF_XLA", flag)
+            modules[flag] = load_module(GENERATED / "swish" / "tf_ops.py", f"symact_swish_tf_ops_xla_{flag}")
+    finally:
+        keras.saving.get_custom_objects().clear()
+        keras.saving.get_custom_objects().update(registered)
     compiled = modules["1"]._forward.compiled
     assert not hasattr(modules["0"]._forward, "compiled")
 
