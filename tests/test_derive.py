@@ -118,3 +118,28 @@ def test_derive_in_a_worker_thread_equals_the_main_thread():
     t.join()
     main = derive(act)
     assert result["d"].quantities == main.quantities and result["d"].notes == main.notes
+
+
+def test_cross_reference_sees_an_exact_zero_through_the_noise_of_a_shared_cancellation():
+    """softplus(4) - softplus(-4) - 4 is exactly 0; written the same way in both formulas
+    it cancels alike at every precision, so agreement of the two formulas is not enough."""
+    import mpmath
+
+    from symact.numeric import cross_reference
+
+    def clip(x, c):
+        return mpmath.log1p(mpmath.exp(x + c)) - mpmath.log1p(mpmath.exp(x - c)) - c
+
+    assert cross_reference(clip, clip, [0.0, 4.0]) == 0
+    value = cross_reference(clip, clip, [1e-30, 4.0])  # tiny but not zero: confirmed by precision
+    with mpmath.workdps(60):
+        assert abs(value / (mpmath.mpf(1e-30) * mpmath.tanh(2)) - 1) < mpmath.mpf(10) ** -45  # slope tanh(2) at 0
+
+    def tiny(x):
+        return mpmath.log1p(mpmath.exp(-x)) - mpmath.exp(-x) + mpmath.exp(-2 * x) / 2
+
+    def tiny_stable(x):
+        return mpmath.exp(-3 * x) / 3 - mpmath.exp(-4 * x) / 4 + mpmath.exp(-5 * x) / 5
+
+    value = cross_reference(tiny, tiny_stable, [300.0])
+    assert value != 0 and abs(value / (mpmath.exp(-900) / 3) - 1) < mpmath.mpf(10) ** -40
