@@ -144,10 +144,17 @@ def _num(value: Any, digits: int = 6) -> float | str:
 
 
 def _text(expr: Any) -> str:
-    """SymPy's string form, with long rationals (from Float constants) shown as decimals."""
+    """SymPy's string form, with long rationals (from Float constants) shown as decimals and
+    comparisons with x on the left (``Abs(x) < sigma``, not ``sigma > Abs(x)``)."""
     if isinstance(expr, sp.Basic):
         long = {r: sp.Float(r, 15) for r in expr.atoms(sp.Rational) if abs(r.q) > 10**6}
         expr = expr.xreplace(long)
+        flipped = {
+            rel: rel.reversed for rel in expr.atoms(sp.core.relational.Relational)
+            if rel.rhs.has(x) and not rel.lhs.has(x)
+        }
+        if flipped:
+            return sp.sstr(expr.xreplace(flipped))
     return sp.sstr(expr)
 
 

@@ -151,7 +151,7 @@ def test_text_and_markdown_list_every_singular_point_considered():
     guarded = audit(Activation(name="guarded", expr=sp.Piecewise((1 / (x - 3), x > 4), (0, True))))
     text = as_text([r, audit(act), guarded])
     assert "singular points considered:" in text
-    assert "f: pole at x = sqrt(sigma) (branch sigma > Abs(x)): bounded within the bounds; unbounded when " \
+    assert "f: pole at x = sqrt(sigma) (branch Abs(x) < sigma): bounded within the bounds; unbounded when " \
         "sigma > 1 without them" in text
     assert "f: pole at x = 3 (branch x > 4): not in its branch (never)" in text
     assert text.count("d_sigma: pole at x = ") == 4  # both bumps, both poles
