@@ -190,6 +190,7 @@ def _accurate(
                 misses = shortfalls(derivation, golden)
     if not misses:
         return derivation, golden, {}
+    misses.sort(key=lambda m: (math.isfinite(m.absolute), -m.max, -m.p99))  # the worst first
     unbounded = [m for m in misses if not math.isfinite(m.absolute)]
     if not accept_inaccurate or unbounded:
         raise _refusal(derivation, (unbounded or misses)[0], accept_inaccurate)
