@@ -27,7 +27,7 @@ import sympy as sp
 from sympy.calculus.util import continuous_domain
 
 from .budget import QuestionLimit
-from .derive import Derivation, Quantity, derive
+from .derive import Derivation, Quantity, derive, leading_order
 from .functions import diff_ae
 from .numeric import cross_reference, mp_function, np_function, reference
 from .spec import Activation, Param, x
@@ -388,56 +388,9 @@ def _evaluate(fn: Callable[..., Any], at: float, values: dict[sp.Symbol, float],
     return reference(fn, [at, *(values[p] for p in params)])
 
 
-_T = sp.Symbol("t", positive=True)  # the distance to a singular point, in leading terms
-
-
-def _order(term: sp.Expr) -> tuple[sp.Expr, sp.Expr, int] | None:
-    """``term`` as c·t^a·log(t)^k: (c, a, k), or None for another shape."""
-    coeff, power, logs = sp.S.One, sp.S.Zero, 0
-    for factor in sp.Mul.make_args(term):
-        if not factor.has(_T):
-            coeff *= factor
-        elif factor == _T:
-            power += 1
-        elif isinstance(factor, sp.Pow) and factor.base == _T and not factor.exp.has(_T):
-            power += factor.exp
-        elif isinstance(factor, sp.log) and factor.args[0] == _T:
-            logs += 1
-        elif (
-            isinstance(factor, sp.Pow) and isinstance(factor.base, sp.log) and factor.base.args[0] == _T
-            and factor.exp.is_Integer
-        ):
-            logs += int(factor.exp)
-        else:
-            return None
-    return coeff, power, logs
-
-
 def _leading(expr: sp.Expr, point: sp.Expr, side: int, budget: QuestionLimit) -> tuple[sp.Expr, sp.Expr, int] | None:
-    """The leading behaviour c·t^a·log(t)^k of ``expr`` at x = point + side·t as t -> 0+,
-    or None when SymPy cannot say (an essential singularity such as exp(1/t))."""
-    def question() -> sp.Expr | None:
-        try:
-            return expr.subs(x, point + side * _T).as_leading_term(_T)
-        except sp.PoleError:  # SymPy cannot expand it there
-            return None
-
-    lead = budget.run(question)
-    if lead is None or lead.has(sp.nan, sp.zoo, sp.oo, sp.Order):
-        return None
-    orders = [_order(term) for term in sp.Add.make_args(lead)]
-    if any(o is None for o in orders) or not orders:
-        return None
-    known = [o for o in orders if o is not None]
-    if len(known) == 1:
-        return known[0]
-    if not all(o[1].is_number for o in known):
-        return None
-    smallest = min(o[1] for o in known)
-    dominant = [o for o in known if o[1] == smallest]
-    most = max(o[2] for o in dominant)
-    terms = [o for o in dominant if o[2] == most]
-    return sp.Add(*(o[0] for o in terms)), smallest, most
+    """``derive.leading_order`` within the question's time limit."""
+    return budget.run(partial(leading_order, expr, point, side))
 
 
 # ------------------------------------------------------------------ the audit proper
@@ -1138,7 +1091,7 @@ class _Auditor:
             naive = np_function(q.exact, self.symbols)
             stable = np_function(q.printed, self.symbols)
             exact = mp_function(q.exact, self.symbols)
-            printed_mp = mp_function(q.printed, self.symbols)
+            printed_mp = mp_function(q.identity, self.symbols)
             for values in self.settings[:3]:
                 pvals = [np.float32(values[p]) for p in self.params]
                 arr = np.asarray(xs, dtype=np.float32)

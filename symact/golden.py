@@ -172,8 +172,8 @@ def compute_golden(derivation: Derivation) -> Golden:
     names = [p.name for p in act.params]
     quantities = derivation.quantities
     refs = [mp_function(q.exact, symbols) for q in quantities]
-    stables = [mp_function(q.printed, symbols) for q in quantities]
-    partials = [[mp_function(diff_ae(q.printed, s), symbols) for s in symbols] for q in quantities]
+    stables = [mp_function(q.identity, symbols) for q in quantities]
+    partials = [[mp_function(diff_ae(q.identity, s), symbols) for s in symbols] for q in quantities]
     user = {
         f"d_{var.name}": mp_function(expr, symbols) for var, expr in (act.derivative or {}).items()
     }
@@ -188,6 +188,8 @@ def compute_golden(derivation: Derivation) -> Golden:
         kappa: dict[str, str | None] = {}
         for q, fn, stable, dfn in zip(quantities, refs, stables, partials):
             value = cross_reference(fn, stable, at)
+            if value is not None and not isinstance(value, mpmath.mpc) and mpmath.isnan(value):
+                value = _removable_value(fn, stable, at)
             if value is None:
                 if kind != "extreme":
                     raise RuntimeError(
@@ -230,6 +232,33 @@ def compute_golden(derivation: Derivation) -> Golden:
         unresolved,
         poles,
     )
+
+
+def _removable_value(exact: Any, stable: Any, at: tuple[float, ...]) -> Any:
+    """At a removable singularity (Note [Removable singularities] in symact.derive) the
+    exact formula is 0/0 and the printed form gives the limit: that is the reference when
+    the exact formula, a hair away on both sides, agrees with it to 25 digits. NaN
+    otherwise."""
+    limit = reference(stable, at)
+    if isinstance(limit, mpmath.mpc) or not mpmath.isfinite(limit):
+        return mpmath.nan
+    with mpmath.workdps(2 * DIGITS):
+        step = mpmath.mpf(10) ** -40 * max(1, abs(mpmath.mpf(at[0])))
+        for side in (-1, 1):
+            near = _approach(exact, [mpmath.mpf(at[0]) + side * step, *at[1:]])
+            if near is None or abs(near - limit) > mpmath.mpf(10) ** -25 * max(1, abs(limit)):
+                return mpmath.nan
+    return limit
+
+
+def _approach(fn: Any, point: list[Any]) -> Any:
+    try:
+        value = fn(*[mpmath.mpf(v) for v in point])
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+        return None
+    if isinstance(value, mpmath.mpc) or not mpmath.isfinite(value):
+        return None
+    return value
 
 
 def _where(names: list[str], at: tuple[float, ...]) -> str:

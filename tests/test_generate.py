@@ -321,3 +321,39 @@ def test_the_check_scores_as_the_generated_tests_do(tmp_path):
                 limit = golden.get("limitations", {}).get(quantity, {}).get(np.dtype(dtype).name)
                 ours = golden_scores(computed, refs, kappas, dtype, None if limit is None else limit["absolute"])
                 np.testing.assert_array_equal(ours, module._scores(computed, quantity, dtype))
+
+
+def test_removable_singularities_are_values_in_the_generated_module(tmp_path):
+    """sin(x)/x and x·log|x| at 0: the kernels give the limits (1, its slope 0; 0), golden.json
+    holds them as references, and the module's golden tests pass."""
+    import json
+
+    import numpy as np
+
+    from symact.accuracy import load_module
+
+    source = tmp_path / "removable.py"
+    source.write_text(
+        "import sympy as sp\n"
+        "from symact import Activation, x\n"
+        "sinc = Activation(name='sinc', expr=sp.sin(x) / x)\n"
+        "xlog = Activation(name='xlog', expr=x * sp.log(sp.Abs(x)))\n"
+    )
+    out = tmp_path / "out"
+    assert _run_generate("--backend", "numba", str(source), "-o", str(out))[0] == 0
+    at_zero = {
+        name: next(p["ref"] for p in json.loads((out / name / "golden.json").read_text())["points"] if p["at"] == [0.0])
+        for name in ("sinc", "xlog")
+    }
+    assert at_zero == {"sinc": {"f": "1.0", "d_x": "0.0"}, "xlog": {"f": "0.0", "d_x": None}}
+    sinc = load_module(out / "sinc" / "kernels.py", "removable_sinc_kernels")
+    xlog = load_module(out / "xlog" / "kernels.py", "removable_xlog_kernels")
+    for dtype in (np.float32, np.float64):
+        xs = np.array([0.0, 1e-6, -1e-3], dtype=dtype)
+        np.testing.assert_array_equal(sinc.forward(xs)[:1], [1.0])
+        (grad,) = sinc.backward(np.ones_like(xs), xs)
+        np.testing.assert_allclose(grad, -xs / 3, rtol=1e-6, atol=0)
+        assert xlog.forward(np.zeros(1, dtype))[0] == 0.0
+    for name in ("sinc", "xlog"):
+        run = _run_pytest_k(out / name, "matches_golden")
+        assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:]
