@@ -309,6 +309,11 @@ def _safe_x(cond: sp.Basic, exprs: list[sp.Expr], act: Activation) -> float | No
 # REMOVABLE_MAX_OPS operations (a size limit: Note [Budgets never change output]); the
 # limits come from SymPy's leading term on each side.
 REMOVABLE_MAX_OPS = 24
+#: What SymPy raises when it cannot expand or solve something; the caller then does without.
+_SYMPY_GAVE_UP = (
+    sp.PoleError, sp.PolynomialError, NotImplementedError, ValueError, TypeError, ZeroDivisionError,
+    AttributeError, RecursionError,
+)
 LEAD = sp.Symbol("t", positive=True)  # the distance to a point, in leading terms
 _SERIES_TERMS = (8, 16, 24, 32)
 _SERIES_RADII = (1e-3, 1e-2, 0.1, 0.5, 1.0, 2.0)
@@ -347,9 +352,9 @@ def leading_order(expr: sp.Expr, point: sp.Expr, side: int) -> tuple[sp.Expr, sp
     """
     try:
         lead = expr.subs(x, point + side * LEAD).as_leading_term(LEAD)
-    except (sp.PoleError, NotImplementedError, ValueError, TypeError, ZeroDivisionError, AttributeError):
+    except _SYMPY_GAVE_UP:
         return None
-    if lead.has(sp.nan, sp.zoo, sp.oo, sp.Order):
+    if lead.has(sp.nan, sp.zoo, sp.oo, sp.Order, sp.I):
         return None
     orders = [_order(term) for term in sp.Add.make_args(lead)]
     known = [o for o in orders if o is not None]
@@ -391,7 +396,7 @@ def _singular_points(expr: sp.Expr) -> list[sp.Expr]:
             continue
         try:
             roots = sp.solve(target, x)
-        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError):
+        except _SYMPY_GAVE_UP:
             continue
         for r in roots:
             if isinstance(r, sp.Expr) and not r.has(sp.I, x) and r.is_real is not False:
@@ -400,11 +405,19 @@ def _singular_points(expr: sp.Expr) -> list[sp.Expr]:
 
 
 def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.Expr, sp.Expr]]:
-    """(point, limit) for each removable singularity of ``expr`` inside its branch."""
+    """(point, limit) for each removable singularity of ``expr`` inside its branch: a point
+    where the formula as written is undefined (sqrt(x) at 0 is not one)."""
     if sp.count_ops(expr) > SIMPLIFY_MAX_OPS:
         return []
     out = []
+    init = {p: p.init for p in act.params}
     for point in _singular_points(expr):
+        try:
+            written = expr.subs(x, point).subs(init)
+        except _SYMPY_GAVE_UP:
+            continue
+        if written.is_finite:
+            continue
         inside = all(
             (cond if cond in (sp.true, sp.false) else cond.subs({**values, x: point.subs(values)})) == sp.true
             for values in _samples(act)
@@ -459,7 +472,7 @@ def _series_regime(
     for terms in _SERIES_TERMS:
         try:
             poly = sp.series(exact, x, point, terms).removeO()
-        except (sp.PoleError, NotImplementedError, ValueError, TypeError):
+        except _SYMPY_GAVE_UP:
             return None
         if poly.has(sp.log, sp.Order) or poly.has(sp.zoo, sp.nan):
             return None
