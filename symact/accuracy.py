@@ -100,8 +100,8 @@ def references(derivation: Derivation, points: np.ndarray, quantities: Sequence[
         if quantities is not None and q.name not in quantities:
             continue
         exact = mp_function(q.exact, symbols)
-        printed = mp_function(q.printed, symbols)
-        partials = [mp_function(diff_ae(q.printed, s), symbols) for s in symbols]
+        printed = mp_function(q.identity, symbols)
+        partials = [mp_function(diff_ae(q.identity, s), symbols) for s in symbols]
         vs, ks = [], []
         for row in points:
             at = [float(v) for v in row]

@@ -13,6 +13,7 @@ which method found it. What the budget did not allow is reported as undecided.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,9 +24,10 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.calculus.util import continuous_domain
 
 from .budget import QuestionLimit
-from .derive import Derivation, Quantity, derive
+from .derive import Derivation, Quantity, derive, leading_order
 from .functions import diff_ae
 from .numeric import cross_reference, mp_function, np_function, reference
 from .spec import Activation, Param, x
@@ -44,6 +46,7 @@ CODES = {
     "float32-overflow": "warning",
     "saturation": "info",
     "bounded-range": "info",
+    "singularity-outside-bounds": "info",
 }
 SEVERITY = ("error", "warning", "info")
 
@@ -75,6 +78,20 @@ class Finding:
     method: str = ""  # how it was found: "sympy", "mpmath", "float64 scan", ...
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What the audit concluded about one singular point."""
+
+    state: str  # "unbounded", "bounded" (removable when ``limit`` is set), "excluded" (only by bounds), "inactive"
+    condition: str  # the parameter condition: where it is unbounded, or where the point is in its branch
+    example: dict[sp.Symbol, float] = field(default_factory=dict)  # a setting where it is unbounded
+    param: Param | None = None  # the param the condition is on
+    limit: str | None = None  # the finite limit at the point, when there is one
+    direction: str = ""  # "oo", "-oo" or "±oo" when unbounded and known
+    method: str = ""
+    edge: bool = False  # the point is at the edge of its branch, approached from inside
+
+
 @dataclass
 class ActivationReport:
     name: str
@@ -88,8 +105,13 @@ class ActivationReport:
     undecided: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
-    def add(self, code: str, message: str, where: dict[str, Any] | None = None, method: str = "") -> None:
-        self.findings.append(Finding(code, CODES[code], message, where, method))
+    def add(
+        self, code: str, message: str, where: dict[str, Any] | None = None, method: str = "", severity: str = ""
+    ) -> None:
+        """Record a finding; its severity is the code's (CODES) unless one below it is given."""
+        if severity and SEVERITY.index(severity) < SEVERITY.index(CODES[code]):
+            raise ValueError(f"a {code} finding is never more severe than {CODES[code]}")
+        self.findings.append(Finding(code, severity or CODES[code], message, where, method))
 
     @property
     def errors(self) -> list[Finding]:
@@ -122,10 +144,17 @@ def _num(value: Any, digits: int = 6) -> float | str:
 
 
 def _text(expr: Any) -> str:
-    """SymPy's string form, with long rationals (from Float constants) shown as decimals."""
+    """SymPy's string form, with long rationals (from Float constants) shown as decimals and
+    comparisons with x on the left (``Abs(x) < sigma``, not ``sigma > Abs(x)``)."""
     if isinstance(expr, sp.Basic):
         long = {r: sp.Float(r, 15) for r in expr.atoms(sp.Rational) if abs(r.q) > 10**6}
         expr = expr.xreplace(long)
+        flipped = {
+            rel: rel.reversed for rel in expr.atoms(sp.core.relational.Relational)
+            if rel.rhs.has(x) and not rel.lhs.has(x)
+        }
+        if flipped:
+            return sp.sstr(expr.xreplace(flipped))
     return sp.sstr(expr)
 
 
@@ -160,10 +189,6 @@ def _refine_extreme(fn: Callable[..., Any], xs: np.ndarray, ys: np.ndarray, args
     return best
 
 
-def _only(condition: str) -> str:
-    return "for no parameter value" if condition == "never" else condition
-
-
 def _pieces(q: Quantity) -> list[tuple[sp.Basic, sp.Expr]]:
     if isinstance(q.exact, sp.Piecewise):
         return [(c, e) for e, c in q.exact.args]
@@ -176,52 +201,161 @@ def _active(pieces: Sequence[tuple[sp.Basic, sp.Expr]], i: int) -> sp.Basic:
     return sp.And(pieces[i][0], *earlier)
 
 
+def _exact(value: float) -> sp.Expr:
+    """A float bound as the rational it was written as (0.1 -> 1/10), for solveset."""
+    return sp.Rational(repr(float(value)))
+
+
+def _range_set(p: Param, use_bounds: bool = True) -> sp.Set:
+    """The values p can take in training (``Param.admissible_range``) as a set: its
+    bounds, else (0, oo) for a positive param, else the real line. ``use_bounds=False``
+    ignores the bounds, to tell when they alone keep a singularity away."""
+    lo, hi = _limits(p, use_bounds)
+    if math.isfinite(lo) and math.isfinite(hi):
+        return sp.Interval(_exact(lo), _exact(hi))
+    return sp.Interval.open(_exact(lo) if math.isfinite(lo) else -sp.oo, sp.oo)
+
+
+def _limits(p: Param, use_bounds: bool = True) -> tuple[float, float]:
+    """``Param.admissible_range``, or without ``use_bounds`` the range its sign allows."""
+    if use_bounds:
+        return p.admissible_range()
+    return (0.0, math.inf) if p.positive else (-math.inf, math.inf)
+
+
+def _candidate_values(p: Param, use_bounds: bool = True) -> list[float]:
+    """Values of p spread over its admissible range: the sampled range, and where the
+    range is unbounded, magnitudes from 1e-3 to 1e3 times the init's scale."""
+    lo, hi = _limits(p, use_bounds)
+    s_lo, s_hi = p.sample_range()
+    values = {p.init, s_lo, s_hi, s_lo + (s_hi - s_lo) / 3, s_lo + 2 * (s_hi - s_lo) / 3}
+    if math.isfinite(lo) and math.isfinite(hi):
+        values.update(np.linspace(lo, hi, 9).tolist())
+    else:
+        scale = max(1.0, abs(p.init))
+        magnitudes = [scale * m for m in (1e-3, 1e-2, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0, 100.0, 1e3)]
+        values.update(magnitudes)
+        if not math.isfinite(lo):
+            values.update(-m for m in magnitudes)
+            values.add(0.0)
+    return sorted(v for v in values if lo <= v <= hi and (v > 0 or not p.positive))
+
+
+def _values_in(region: sp.Set, p: Param, count: int = 3, use_bounds: bool = True) -> list[float]:
+    """A few values of p inside ``region`` (a subset of its admissible range), the init
+    first when it is inside, then spread over the region."""
+    candidates = set(_candidate_values(p, use_bounds))
+    if isinstance(region, sp.Interval):
+        a, b = region.start, region.end
+        if a.is_finite and b.is_finite:
+            candidates.update(float(a + (b - a) * k) for k in (sp.Rational(1, 4), sp.Rational(1, 2), sp.Rational(3, 4)))
+        elif a.is_finite:
+            candidates.update(float(a) + max(1.0, abs(float(a))) * k for k in (0.5, 1.0, 10.0))
+        elif b.is_finite:
+            candidates.update(float(b) - max(1.0, abs(float(b))) * k for k in (0.5, 1.0, 10.0))
+    lo, hi = _limits(p, use_bounds)
+    inside = sorted(v for v in candidates if lo <= v <= hi and region.contains(sp.Float(v)) == sp.true)
+    if p.init in inside:
+        rest = [v for v in inside if v != p.init]
+        return [p.init, *_spread(rest, count - 1)]
+    return _spread(inside, count)
+
+
+def _spread(values: list[float], count: int) -> list[float]:
+    if len(values) <= count:
+        return values
+    picks = np.linspace(0, len(values) - 1, count).round().astype(int)
+    return [values[i] for i in picks]
+
+
 def _settings(act: Activation) -> list[dict[sp.Symbol, float]]:
-    """Parameter values the numeric checks use: init, range ends, and a few inside."""
+    """Parameter values the numeric checks use: init, then for each param the ends and two
+    inside points of its sampled range, and where its admissible range reaches further
+    (an unbounded positive or real param), two values out there."""
     init = {p: p.init for p in act.params}
     out = [init]
     for p in act.params:
         lo, hi = p.sample_range()
-        for v in (lo, hi, lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3):
+        extra: list[float] = []
+        a_lo, a_hi = p.admissible_range()
+        scale = max(1.0, abs(p.init))
+        if a_hi > hi:
+            extra.append(hi + 8 * scale)
+        if a_lo < lo:
+            extra.append(lo - 8 * scale if not math.isfinite(a_lo) else (a_lo + lo) / 8)
+        for v in (lo, hi, lo + (hi - lo) / 3, lo + 2 * (hi - lo) / 3, *extra):
             out.append({**init, p: v})
     return out
 
 
-def _describe(values: dict[sp.Symbol, float]) -> str:
-    return ", ".join(f"{p.name}={v:.6g}" for p, v in values.items()) or "there"
+def _at(values: dict[sp.Symbol, float]) -> str:
+    """" at sigma=0.5, k=1" (empty without parameters): the setting a result holds at."""
+    return (" at " + _assignments(values)) if values else ""
 
 
-def _param_condition(cond: sp.Basic, act: Activation, budget: QuestionLimit) -> tuple[sp.Basic, str]:
-    """``cond`` (in the params only) solved over each param's sample range when there is one
-    param; otherwise simplified. Returns (set-or-condition, readable text)."""
+def _assignments(values: dict[sp.Symbol, float]) -> str:
+    return ", ".join(f"{p.name}={v:.6g}" for p, v in values.items())
+
+
+def _bounds_text(p: Param) -> str:
+    lo, hi = p.admissible_range()
+    return f" in its bounds [{lo:g}, {hi:g}]" if p.bounds is not None else ""
+
+
+def _set_text(p: Param, region: sp.Set, full: sp.Set) -> str:
+    """A readable condition on p: "when sigma > 1", "for every value of sigma", ...
+    ``full`` is the range p is judged over."""
+    name = p.name
+    if region == sp.EmptySet:
+        return f"for no value of {name}{_bounds_text(p) if full == _range_set(p) else ''}"
+    if region == full:
+        return f"for every value of {name}{_bounds_text(p) if full == _range_set(p) else ''}"
+    rest = full - region
+    if isinstance(rest, sp.FiniteSet):
+        bounds = _bounds_text(p) if full == _range_set(p) else ""
+        return f"for every value of {name}{bounds} except {' and '.join(f'{name} = {_short(v)}' for v in rest)}"
+    if isinstance(region, sp.FiniteSet):
+        return "when " + " or ".join(f"{name} = {_short(v)}" for v in region)
+    parts = region.args if isinstance(region, sp.Union) else (region,)
+    if not all(isinstance(part, (sp.Interval, sp.FiniteSet)) for part in parts):
+        return f"when {name} is in {region}"
+    return "when " + " or ".join(_interval_text(name, part, full) for part in parts)
+
+
+def _interval_text(name: str, part: sp.Set, full: sp.Set) -> str:
+    if isinstance(part, sp.FiniteSet):
+        return " or ".join(f"{name} = {_short(v)}" for v in part)
+    assert isinstance(part, sp.Interval)
+    low = part.start != full.inf or bool(part.start.is_finite and part.left_open and part.start in full)
+    high = part.end != full.sup or bool(part.end.is_finite and part.right_open and part.end in full)
+    lt_lo = "<" if part.left_open else "≤"
+    lt_hi = "<" if part.right_open else "≤"
+    if low and high:
+        return f"{_short(part.start)} {lt_lo} {name} {lt_hi} {_short(part.end)}"
+    if low:
+        return f"{name} {'>' if part.left_open else '≥'} {_short(part.start)}"
+    if high:
+        return f"{name} {lt_hi} {_short(part.end)}"
+    return f"{name} is in its range"
+
+
+def _param_condition(
+    cond: sp.Basic, act: Activation, budget: QuestionLimit, use_bounds: bool = True
+) -> tuple[sp.Basic, str]:
+    """``cond`` (in the params only) solved over the param's admissible range when there
+    is one param; otherwise simplified. Returns (set-or-condition, readable text)."""
     params = sorted(cond.free_symbols, key=lambda s: s.name)
     if not params:
         return cond, "always" if cond == sp.true else "never"
     if len(params) == 1 and isinstance(params[0], Param):
         p = params[0]
-        lo, hi = p.sample_range()
-        region = budget.run(lambda: sp.solveset(cond, p, sp.Interval(lo, hi)))
-        if region is not None:
-            return region, _region_text(p, region, (lo, hi))
+        full = _range_set(p, use_bounds)
+        region = budget.run(lambda: sp.solveset(cond, p, full))
+        if isinstance(region, sp.Set) and not isinstance(region, sp.ConditionSet):
+            return region, _set_text(p, region, full)
     simplified = budget.run(lambda: sp.simplify(cond))
-    return (simplified if simplified is not None else cond), _text(simplified if simplified is not None else cond)
-
-
-def _region_text(p: Param, region: sp.Set, full: tuple[float, float]) -> str:
-    if region == sp.EmptySet:
-        return f"for no {p.name} in its range [{full[0]:g}, {full[1]:g}]"
-    if isinstance(region, sp.Interval) and region.start == full[0] and region.end == full[1]:
-        return f"for every {p.name} in its range [{full[0]:g}, {full[1]:g}]"
-    if isinstance(region, sp.FiniteSet):
-        return f"when {p.name} = " + " or ".join(_short(v) for v in region)
-    if isinstance(region, sp.Interval):
-        parts = []
-        if region.start != full[0]:
-            parts.append(f"{p.name} {'>' if region.left_open else '≥'} {_short(region.start)}")
-        if region.end != full[1]:
-            parts.append(f"{p.name} {'<' if region.right_open else '≤'} {_short(region.end)}")
-        return "when " + " and ".join(parts)
-    return f"when {p.name} ∈ {region}"
+    shown = simplified if simplified is not None else cond
+    return shown, f"when {_text(shown)}"
 
 
 def _short(value: Any) -> str:
@@ -232,30 +366,31 @@ def _short(value: Any) -> str:
     return f"{f:g}"
 
 
-def _sample_region(region: Any, p: Param, count: int = 3) -> list[float]:
-    """A few values of p inside a solveset region."""
-    lo, hi = p.sample_range()
-    candidates = np.linspace(lo, hi, 41)
-    if isinstance(region, sp.Set):
-        inside = [float(v) for v in candidates if region.contains(sp.Float(v)) == sp.true]
-    else:
-        inside = list(map(float, candidates))
-    if len(inside) <= count:
-        return inside
-    picks = np.linspace(0, len(inside) - 1, count).round().astype(int)
-    return [inside[i] for i in picks]
-
-
 def _real_roots(expr: sp.Expr, budget: QuestionLimit) -> list[sp.Expr]:
-    """Real roots in x of expr = 0 (symbolic in the params), or [] if SymPy cannot say."""
+    """Real roots in x of expr = 0 (symbolic in the params), or [] if SymPy cannot say.
+    A root SymPy states with a condition (``Abs(x) = t`` gives ``-t`` where ``t > 0``)
+    counts as its value."""
     roots = budget.run(lambda: sp.solve(expr, x))
     if not roots:
         return []
-    return [r for r in roots if r.is_real is not False and not r.has(sp.I)]
+    found = []
+    for r in roots:
+        if isinstance(r, sp.Piecewise):
+            r = next((e for e, c in r.args if c != sp.false and e.is_real is not False and e is not sp.nan), None)
+            if r is None:
+                continue
+        if r.is_real is not False and not r.has(sp.I):
+            found.append(r)
+    return found
 
 
 def _evaluate(fn: Callable[..., Any], at: float, values: dict[sp.Symbol, float], params: Sequence[Param]) -> Any:
     return reference(fn, [at, *(values[p] for p in params)])
+
+
+def _leading(expr: sp.Expr, point: sp.Expr, side: int, budget: QuestionLimit) -> tuple[sp.Expr, sp.Expr, int] | None:
+    """``derive.leading_order`` within the question's time limit."""
+    return budget.run(partial(leading_order, expr, point, side))
 
 
 # ------------------------------------------------------------------ the audit proper
@@ -269,6 +404,7 @@ class _Auditor:
         self.params = list(act.params)
         self.symbols = (x, *self.params)
         self.settings = _settings(act)
+        self._solved_for: Param | None = None  # the param of the condition being judged
         self.report = ActivationReport(
             name=act.name,
             params=[
@@ -311,109 +447,264 @@ class _Auditor:
             unique.setdefault(sp.sstr(r), (r, kind))
         return list(unique.values())
 
-    def _unbounded_near(self, expr: sp.Expr, point: sp.Expr, values: dict[sp.Symbol, float]) -> bool:
+    def _side_active(self, active: sp.Basic, point: sp.Expr, values: dict[sp.Symbol, float], side: int) -> bool:
+        """Whether the branch is the one evaluated just beside ``point`` on ``side``."""
+        try:
+            at = float(point.subs(values))
+        except (TypeError, ValueError):
+            return False
+        near = at + side * 1e-9 * max(1.0, abs(at))
+        held = active if active in (sp.true, sp.false) else active.subs({x: near, **values})
+        return bool(held == sp.true)
+
+    def _unbounded_near(self, expr: sp.Expr, point: sp.Expr, values: dict[sp.Symbol, float], side: int) -> bool:
+        """Numeric evidence: ``expr`` is non-finite, or grows past 1e8, as x approaches
+        ``point`` from ``side``."""
         fn = mp_function(expr, self.symbols)
         at = float(point.subs(values))
         biggest = 0.0
-        for side in (-1, 1):
-            for k in (4, 8, 12):
-                v = _evaluate(fn, at + side * 10.0**-k * max(1.0, abs(at)), values, self.params)
-                if isinstance(v, mpmath.mpc) or not mpmath.isfinite(v):
-                    return True
-                biggest = max(biggest, float(abs(v)) if abs(v) < 1e300 else math.inf)
+        for k in (4, 8, 12):
+            v = _evaluate(fn, at + side * 10.0**-k * max(1.0, abs(at)), values, self.params)
+            if isinstance(v, mpmath.mpc) or not mpmath.isfinite(v):
+                return True
+            biggest = max(biggest, float(abs(v)) if abs(v) < 1e300 else math.inf)
         return biggest > 1e8
+
+    def _samples_in(self, region: Any) -> list[dict[sp.Symbol, float]]:
+        """Parameter settings inside ``region``: a set of values of ``self._solved_for``,
+        or a condition on several params."""
+        if region == sp.EmptySet or region == sp.false:
+            return []
+        if not self.params:
+            return [{}]
+        p = self._solved_for
+        if region == sp.true or (isinstance(region, sp.Set) and p is None):
+            return self.settings[:3]
+        if isinstance(region, sp.Set) and p is not None:
+            init = {q: q.init for q in self.params}
+            return [{**init, p: v} for v in _values_in(region, p)]
+        return [v for v in self.settings if region.subs(v) == sp.true][:3]
 
     def singularities(self) -> None:
         for q in self.derivation.quantities:
             pieces = _pieces(q)
+            reported: set[str] = set()
             for i, (_, expr) in enumerate(pieces):
                 active = _active(pieces, i)
-                groups: dict[tuple[str, str], list[tuple[sp.Expr, dict[sp.Symbol, float]]]] = {}
+                groups: dict[tuple[str, str, str], list[tuple[sp.Expr, _Verdict]]] = {}
                 for point, kind in self._candidates(expr):
-                    judged = self._judge_singularity(q, pieces, i, active, expr, point, kind)
-                    if judged is not None:
-                        groups.setdefault((kind, judged[0]), []).append((point, judged[1]))
-                for (kind, condition), found in groups.items():
-                    points = ", ".join(_text(p) for p, _ in found)
-                    branch = "" if len(pieces) == 1 else f" inside the branch {_text(pieces[i][0])}"
-                    plural = "s" if len(found) > 1 else ""
-                    self.report.add(
-                        "singularity",
-                        f"{q.name}: {kind}{plural} at x = {points}{branch}, active there {condition} "
-                        f"(unbounded at {_describe(found[0][1])})".replace("at there", "there"),
-                        {"quantity": q.name, "x": [_text(p) for p, _ in found], "condition": condition},
-                        "sympy.solve/solveset + mpmath",
-                    )
+                    verdict = self._judge_singularity(q, pieces, i, active, expr, point, kind)
+                    if verdict.state == "unbounded" and sp.sstr(point) in reported:
+                        continue  # the same point, approached from another branch
+                    if verdict.state in ("unbounded", "excluded"):
+                        if verdict.state == "unbounded":
+                            reported.add(sp.sstr(point))
+                        groups.setdefault((kind, verdict.state, verdict.condition), []).append((point, verdict))
+                for (kind, state, condition), found in groups.items():
+                    self._singularity_finding(q, pieces, i, kind, state, condition, found)
         self._scan_singularities()
 
-    def _judge_singularity(self, q, pieces, i, active, expr, point, kind) -> tuple[str, dict[sp.Symbol, float]] | None:
-        """Record a candidate point; return (condition, a param setting) when it is a real,
-        active singularity."""
-        inside = active if active in (sp.true, sp.false) else active.subs(x, point)
-        region, condition = _param_condition(sp.sympify(inside), self.act, self.budget)
+    def _singularity_finding(self, q, pieces, i, kind, state, condition, found) -> None:
+        points = ", ".join(_text(p) for p, _ in found)
+        branch = "" if len(pieces) == 1 else f" inside the branch {_text(_active(pieces, i))}"
+        plural = "s" if len(found) > 1 else ""
+        where = {"quantity": q.name, "x": [_text(p) for p, _ in found], "condition": condition}
+        edge = " (approached from inside the branch)" if found[0][1].edge else ""
+        head = f"{q.name}: {kind}{plural} at x = {points}{branch}{edge}"
+        if state == "excluded":
+            p = found[0][1].param
+            assert p is not None
+            lo, hi = p.admissible_range()
+            self.report.add(
+                "singularity-outside-bounds",
+                f"{head}: {q.name} would be unbounded there {condition}, a case the bounds "
+                f"[{lo:g}, {hi:g}] of {p.name} exclude (without them it is an error)",
+                where,
+                found[0][1].method,
+            )
+            return
+        verdict = found[0][1]
+        goes = f" ({q.name} -> {verdict.direction})" if verdict.direction else ""
+        when = ""
+        if self.params and condition not in ("always", "") and not condition.startswith("at the edge"):
+            when = f"; active {condition}" + (f" (e.g. {_assignments(verdict.example)})" if verdict.example else "")
+        self.report.add("singularity", f"{head}: {q.name} is unbounded there{goes}{when}", where, verdict.method)
+
+    def _judge_singularity(self, q, pieces, i, active, expr, point, kind) -> _Verdict:
+        """Whether ``expr`` (branch i of q) is unbounded at ``point`` for some admissible
+        parameter value where the branch is evaluated there; records the point."""
+        inside = sp.sympify(active if active in (sp.true, sp.false) else active.subs(x, point))
+        region, where_text = _param_condition(inside, self.act, self.budget)
+        self._solved_for = self._single_param(inside)
+        if region in (sp.true, sp.false) and self._solved_for is not None and len(self.params) == 1:
+            full = _range_set(self._solved_for)
+            region = full if region == sp.true else sp.EmptySet
+            where_text = _set_text(self._solved_for, region, full)
         samples = self._samples_in(region)
-        unbounded = [v for v in samples if self._unbounded_near(expr, point, v)]
+        edge = False
+        if not samples:  # maybe the edge of the branch: evaluated on one side of the point
+            samples = [v for v in self.settings if any(self._side_active(active, point, v, s) for s in (-1, 1))]
+            edge = bool(samples)
+            if edge:
+                p = self._solved_for
+                region = _range_set(p) if p is not None else sp.true
+                where_text = "at the edge of the branch, approached from inside"
+
+        verdict = _Verdict("inactive", where_text, method="sympy.solve/solveset")
+        if samples:
+            verdict = dataclasses.replace(self._classify(expr, point, active, region, samples, where_text, edge), edge=edge)
+            if verdict.state == "bounded" and region != sp.true and self._solved_for is not None:
+                verdict = self._outside_bounds(expr, point, active, inside) or verdict
+        elif self._solved_for is not None and self._solved_for.bounds is not None:
+            verdict = self._outside_bounds(expr, point, active, inside) or verdict
         self.report.singularities.append(
             {
                 "quantity": q.name,
                 "x": _text(point),
                 "kind": kind,
-                "branch": _text(pieces[i][0]),
-                "active": condition,
-                "unbounded": bool(unbounded),
-                "method": "sympy.solve/solveset, mpmath approach",
+                "branch": _text(active),
+                "edge": edge,
+                "active": where_text,
+                "unbounded": verdict.state == "unbounded",
+                "behaviour": (
+                    "removable" if verdict.limit is not None
+                    else {"excluded": "bounded", "inactive": "not evaluated"}.get(verdict.state, verdict.state)
+                ),
+                "condition": verdict.condition if verdict.state in ("unbounded", "excluded") else None,
+                "limit": verdict.limit,
+                "method": verdict.method,
             }
         )
-        if unbounded and region != sp.EmptySet and condition != "never":
-            return condition, unbounded[0]
-        edge = self._unbounded_from_inside(expr, active, point)
-        if edge is not None:
-            self.report.singularities[-1]["unbounded"] = True
-            self.report.singularities[-1]["active"] = "at the edge of the branch, approached from inside"
-            return "at the edge of the branch, approached from inside", edge
-        return None
+        return verdict
 
-    def _unbounded_from_inside(self, expr, active, point) -> dict[sp.Symbol, float] | None:
-        """A param setting where the branch is active on one side of ``point`` and ``expr``
-        grows without bound as x approaches it from that side."""
-        fn = mp_function(expr, self.symbols)
-        for values in self.settings:
-            try:
-                at = float(point.subs(values))
-            except TypeError:
-                continue
-            for side in (-1.0, 1.0):
-                near = at + side * 1e-9 * max(1.0, abs(at))
-                held = active if active in (sp.true, sp.false) else active.subs({x: near, **values})
-                if held != sp.true:
+    def _single_param(self, cond: sp.Basic) -> Param | None:
+        free = [p for p in self.params if p in cond.free_symbols]
+        if len(free) == 1:
+            return free[0]
+        return self.params[0] if len(self.params) == 1 else None
+
+    def _classify(self, expr, point, active, region, samples, where_text, edge) -> _Verdict:
+        """Unbounded, removable (a finite limit) or bounded, with the parameter condition."""
+        sides = [s for s in (-1, 1) if any(self._side_active(active, point, v, s) for v in samples)]
+        if not sides:
+            sides = [-1, 1]
+        leads = {s: _leading(expr, point, s, self.budget) for s in sides}
+        p = self._solved_for
+        symbolic = all(lead is not None for lead in leads.values()) and (
+            not self.params or (p is not None and isinstance(region, sp.Set) and len(self.params) == 1)
+            or all(not lead[1].free_symbols for lead in leads.values() if lead is not None)
+        )
+        if symbolic:
+            blowup: sp.Basic = sp.false if isinstance(region, sp.Basic) and not isinstance(region, sp.Set) else sp.EmptySet
+            growing = []
+            for s, lead in leads.items():
+                assert lead is not None
+                _, a, k = lead
+                cond = sp.Lt(a, 0) if k <= 0 else sp.Le(a, 0)
+                if not a.free_symbols:
+                    grows = bool(cond)
+                    if grows:
+                        growing.append(s)
+                        blowup = region if isinstance(region, sp.Set) else sp.true
                     continue
-                sizes = []
-                for k in (3, 6, 9, 12):
-                    v = _evaluate(fn, at + side * 10.0**-k * max(1.0, abs(at)), values, self.params)
-                    if isinstance(v, mpmath.mpc) or not mpmath.isfinite(v):
-                        return values
-                    sizes.append(abs(v))
-                if sizes[-1] > 1e6 and all(b > a for a, b in zip(sizes, sizes[1:])):
-                    return values
-        return None
+                assert p is not None
+                part = self.budget.run(partial(sp.solveset, cond, p, _range_set(p)))
+                if not isinstance(part, sp.Set) or isinstance(part, sp.ConditionSet):
+                    symbolic = False
+                    break
+                if part != sp.EmptySet:
+                    growing.append(s)
+                blowup = sp.Union(blowup, part) if isinstance(blowup, sp.Set) else part
+            if symbolic:
+                if isinstance(region, sp.Set) and isinstance(blowup, sp.Set):
+                    final = sp.Intersection(region, blowup)
+                    unbounded = final != sp.EmptySet
+                    if p is not None:
+                        text = _set_text(p, final, _range_set(p))
+                        example = [{**samples[0], p: v} for v in _values_in(final, p, 1)] if unbounded else []
+                    else:
+                        text, example = where_text, []
+                else:
+                    unbounded = blowup == sp.true or blowup == region
+                    text, example = where_text, ([samples[0]] if unbounded else [])
+                if unbounded:
+                    return _Verdict("unbounded", text, example[0] if example else {}, p,
+                                    direction=self._direction(leads, growing), method="sympy leading term")
+                return _Verdict("bounded", where_text, {}, p, limit=self._limit(leads, region), method="sympy leading term")
+        unbounded_at = [v for v in samples if any(self._unbounded_near(expr, point, v, s) for s in sides)]
+        method = "sympy.solve/solveset + mpmath approach"
+        if not unbounded_at:
+            return _Verdict("bounded", where_text, {}, p, method=method)
+        text = where_text
+        if len(unbounded_at) < len(samples) and p is not None:
+            shown = ", ".join(f"{v[p]:.6g}" for v in unbounded_at)
+            text = f"{where_text} (unbounded at {p.name} = {shown} of those tried)"
+        return _Verdict("unbounded", text, unbounded_at[0] if self.params else {}, p, method=method)
 
-    def _samples_in(self, region: Any) -> list[dict[sp.Symbol, float]]:
-        if region == sp.EmptySet or region == sp.false:
-            return []
-        if region == sp.true or not isinstance(region, sp.Set):
-            return self.settings[:3]
-        if not self.params:
-            return self.settings[:1]
-        init = {q: q.init for q in self.params}
-        free = [s for s in self.params if s.name in {str(t) for t in region.free_symbols}]
-        target = free[0] if free else self.params[0]
-        return [{**init, target: v} for v in _sample_region(region, target)]
+    @staticmethod
+    def _direction(leads, growing) -> str:
+        signs = set()
+        for s in growing:
+            c, _, k = leads[s]
+            if not c.is_number or c.is_real is False:
+                return ""
+            signs.add(int(sp.sign(c)) * (-1) ** (k % 2))
+        return {frozenset({1}): "oo", frozenset({-1}): "-oo"}.get(frozenset(signs), "±oo")
+
+    def _limit(self, leads, region) -> str | None:
+        """The limit at the point when every side has the same finite one (for every
+        parameter value in ``region``)."""
+        values = set()
+        p = self._solved_for
+        for lead in leads.values():
+            c, a, k = lead
+            if a.free_symbols:
+                positive = self.budget.run(partial(sp.solveset, a > 0, p, region)) if p is not None else None
+                if not isinstance(region, sp.Set) or positive != region:
+                    return None
+                values.add(sp.S.Zero)
+                continue
+            values.add(sp.S.Zero if a > 0 or k < 0 else c)
+        return _text(values.pop()) if len(values) == 1 else None
+
+    def _outside_bounds(self, expr, point, active, inside) -> _Verdict | None:
+        """When the bounds alone keep the point away: the verdict over (0, oo) or the real
+        line, as an "excluded" verdict, or None."""
+        p = self._solved_for
+        if p is None or p.bounds is None or len(self.params) != 1:
+            return None
+        full = _range_set(p, use_bounds=False)
+        region = self.budget.run(lambda: sp.solveset(inside, p, full)) if inside not in (sp.true, sp.false) else (
+            full if inside == sp.true else sp.EmptySet)
+        if not isinstance(region, sp.Set) or isinstance(region, sp.ConditionSet) or region == sp.EmptySet:
+            return None
+        sides = [-1, 1]
+        leads = {s: _leading(expr, point, s, self.budget) for s in sides}
+        blowup: sp.Set = sp.EmptySet
+        for lead in leads.values():
+            if lead is None:
+                values = _values_in(region, p, 3, use_bounds=False)
+                if any(self._unbounded_near(expr, point, {p: v}, s) for v in values for s in sides):
+                    blowup = full
+                continue
+            _, a, k = lead
+            cond = sp.Lt(a, 0) if k <= 0 else sp.Le(a, 0)
+            part = full if (not a.free_symbols and bool(cond)) else (
+                self.budget.run(partial(sp.solveset, cond, p, full)) if a.free_symbols else sp.EmptySet)
+            if isinstance(part, sp.Set) and not isinstance(part, sp.ConditionSet):
+                blowup = sp.Union(blowup, part)
+        final = sp.Intersection(region, blowup)
+        if final == sp.EmptySet:
+            return None
+        return _Verdict("excluded", _set_text(p, final, full), {}, p, method="sympy.solveset over the unbounded range")
 
     def _scan_singularities(self) -> None:
-        """Float64 scan of the domain: huge or non-finite values that SymPy did not name."""
+        """Float64 scan of the domain: non-finite values, or isolated spikes past 1e12,
+        that SymPy did not name (skipping the points where a finite limit was found)."""
         lo, hi = self.act.domain
         xs = np.linspace(lo, hi, _SCAN_POINTS)
         named = {(s["quantity"]) for s in self.report.singularities if s["unbounded"]}
+        removable = [s for s in self.report.singularities if s["behaviour"] == "removable"]
         for q in self.derivation.quantities:
             if q.name in named:
                 continue
@@ -423,16 +714,27 @@ class _Auditor:
                 if ys is None:
                     self.budget.gave_up.append(f"{q.name}: not scanned numerically (NumPy cannot evaluate it)")
                     break
-                bad = ~np.isfinite(ys) | (np.abs(ys) > 1e12)
+                skip = np.zeros(len(xs), dtype=bool)
+                for s in removable:
+                    if s["quantity"] == q.name:
+                        try:
+                            skip |= xs == float(sp.sympify(s["x"]).subs({p.name: v for p, v in values.items()}))
+                        except (TypeError, ValueError, sp.SympifyError):
+                            continue
+                size = np.abs(ys)
+                spike = np.zeros(len(xs), dtype=bool)
+                spike[1:-1] = (size[1:-1] > 1e12) & (size[1:-1] >= size[:-2]) & (size[1:-1] >= size[2:])
+                bad = (~np.isfinite(ys) | spike) & ~skip
                 if bad.any():
                     at = float(xs[np.argmax(bad)])
                     self.report.singularities.append(
-                        {"quantity": q.name, "x": _num(at), "kind": "numeric", "branch": "", "active": _describe(values),
-                         "unbounded": True, "method": "float64 scan"}
+                        {"quantity": q.name, "x": _num(at), "kind": "numeric", "branch": "",
+                         "active": _assignments(values), "unbounded": True, "behaviour": "unbounded",
+                         "condition": None, "limit": None, "method": "float64 scan"}
                     )
                     self.report.add(
                         "singularity",
-                        f"{q.name}: unbounded or undefined near x = {at:.6g} at {_describe(values)}",
+                        f"{q.name}: unbounded or undefined near x = {at:.6g}{_at(values)}",
                         {"quantity": q.name, "x": _num(at)},
                         "float64 scan",
                     )
@@ -479,11 +781,42 @@ class _Auditor:
         for (left, right), where in sides.items():
             self._compare_sides(pieces, d_x, point, left, right, where)
 
+    def _where_zero(self, gap: sp.Expr, left_expr: sp.Expr, right_expr: sp.Expr, point: sp.Expr) -> tuple[str, str]:
+        """Where a jump (or a slope gap) ``gap`` between two one-sided limits is nonzero and
+        where it closes, as texts: ("for every value of sigma except sigma = 1", "when sigma = 1").
+        A param value where ``gap`` is undefined closes it when the one-sided limits,
+        taken at that value, agree. Without params: ("", "")."""
+        if not gap.free_symbols:
+            return "", ""
+        free = [p for p in self.params if p in gap.free_symbols]
+        if len(free) != 1 or gap.free_symbols - set(free):
+            _, closes = _param_condition(sp.Eq(gap, 0), self.act, self.budget)
+            return "", closes
+        p = free[0]
+        full = _range_set(p)
+        zero = self.budget.run(lambda: sp.solveset(sp.Eq(gap, 0), p, full))
+        if not isinstance(zero, sp.Set) or isinstance(zero, sp.ConditionSet):
+            _, closes = _param_condition(sp.Eq(gap, 0), self.act, self.budget)
+            return "", closes
+        defined = self.budget.run(lambda: continuous_domain(gap, p, full))
+        undefined = full - defined if isinstance(defined, sp.Set) else sp.EmptySet
+        if isinstance(undefined, sp.FiniteSet):
+            for v in undefined:
+                at = point.subs(p, v)
+                lhs = self.budget.run(partial(sp.limit, left_expr.subs(p, v), x, at, "-"))
+                rhs = self.budget.run(partial(sp.limit, right_expr.subs(p, v), x, at, "+"))
+                if lhs is not None and rhs is not None and lhs.is_finite and sp.simplify(lhs - rhs) == 0:
+                    zero = sp.Union(zero, sp.FiniteSet(v))
+        nonzero = full - zero
+        if zero == sp.EmptySet:
+            return _set_text(p, full, full), _set_text(p, zero, full)
+        return _set_text(p, nonzero, full), _set_text(p, zero, full)
+
     def _compare_sides(self, pieces, d_x, point, left, right, where) -> None:
         f_left = self._one_sided(pieces[left][1], point, "-")
         f_right = self._one_sided(pieces[right][1], point, "+")
         at = where[0]
-        loc = {"x": _text(point), "at": _describe(at)}
+        loc = {"x": _text(point), "at": _assignments(at)}
         if f_left is None or f_right is None:
             self.report.undecided.append(f"continuity at x = {_text(point)}: SymPy's limits did not finish")
             return
@@ -493,11 +826,20 @@ class _Auditor:
             if numeric and all(abs(v) < 1e-300 for v in numeric):
                 jump = sp.S.Zero
         if jump != 0:
-            zero = _param_condition(sp.Eq(jump, 0), self.act, self.budget)[1] if jump.free_symbols else "never"
+            jumps, closes = self._where_zero(jump, pieces[left][1], pieces[right][1], point)
+            when = ""
+            if jumps:
+                when = f", {jumps}"
+                if " except " in jumps:
+                    when += ", where it is continuous"
+                elif closes and not closes.startswith("for no "):
+                    when += f" (continuous {closes})"
+            elif closes:
+                when = f" (continuous only {closes})"
             self.report.add(
                 "discontinuity",
-                f"f jumps at x = {_text(point)}: {_text(f_left)} on the left, {_text(f_right)} on the right "
-                f"(continuous only {_only(zero)}); the gradient there is meaningless",
+                f"f jumps at x = {_text(point)}: {_text(f_left)} on the left, {_text(f_right)} on the right"
+                f"{when}; the gradient there is meaningless",
                 {**loc, "left": _text(f_left), "right": _text(f_right)},
                 "sympy.limit",
             )
@@ -517,13 +859,20 @@ class _Auditor:
         if g_left is None or g_right is None:
             self.report.undecided.append(f"differentiability at x = {_text(point)}: SymPy's limits did not finish")
             return
+        if g_left.has(sp.oo, -sp.oo, sp.zoo) or g_right.has(sp.oo, -sp.oo, sp.zoo):
+            return  # an infinite slope: a singularity of d_x, reported as one
         gap = sp.simplify(g_left - g_right)
         if gap != 0:
-            smooth = _param_condition(sp.Eq(gap, 0), self.act, self.budget)[1] if gap.free_symbols else "never"
+            kinked, smooth = self._where_zero(gap, d_x[left][1], d_x[right][1], point)
+            when = ""
+            if smooth and not smooth.startswith("for no "):
+                when = f" (smooth only {smooth})"
+            elif kinked:
+                when = f", {kinked}"
             self.report.add(
                 "kink",
                 f"f is continuous but not differentiable at x = {_text(point)}: slope {_text(g_left)} on the "
-                f"left, {_text(g_right)} on the right (smooth only {_only(smooth)}); the gradient there is the "
+                f"left, {_text(g_right)} on the right{when}; the gradient there is the "
                 f"{'left' if self._branch_at(pieces, float(point.subs(at)), at) == left else 'right'} one",
                 {**loc, "left": _text(g_left), "right": _text(g_right)},
                 "sympy.limit",
@@ -553,7 +902,7 @@ class _Auditor:
             limit = self.budget.run(partial(sp.limit, expr, x, target))
             if _undecided(limit) and self.params:  # e.g. depends on the sign of a param
                 expr = expr.subs({p: sp.nsimplify(p.init) for p in self.params})
-                label_note = f" at {_describe({p: p.init for p in self.params})}"
+                label_note = _at({p: p.init for p in self.params})
                 self.report.undecided.append(f"the limit of f as x -> {label} depends on the parameters; given{label_note}")
                 limit = self.budget.run(partial(sp.limit, expr, x, target))
             if limit is None or _undecided(limit):
@@ -630,13 +979,13 @@ class _Auditor:
             "low": low_text,
             "high": high_text,
             "bounded": bounded,
-            "at": _describe(init) if init else "no parameters",
+            "at": _assignments(init) or "no parameters",
             "method": "float64 scan of [-1e3, 1e3] and sympy limits at ±oo",
         }
         if bounded:
             self.report.add(
                 "bounded-range",
-                f"f takes values in {text}{' at ' + _describe(init) if init else ''}: "
+                f"f takes values in {text}{_at(init)}: "
                 f"unfit as the output of an unbounded regression target",
                 {"range": text},
                 "float64 scan + sympy.limit",
@@ -736,7 +1085,7 @@ class _Auditor:
             hi = "oo" if e == len(xs) else f"{xs[e - 1]:.4g}"
             self.report.add(
                 "saturation",
-                f"|df/dx| < {SATURATION:g} for x in ({lo}, {hi}){' at ' + _describe(init) if init else ''}: "
+                f"|df/dx| < {SATURATION:g} for x in ({lo}, {hi}){_at(init)}: "
                 f"inputs there get (almost) no gradient",
                 {"interval": [lo, hi]},
                 "float64 scan of [-100, 100]",
@@ -750,7 +1099,7 @@ class _Auditor:
             naive = np_function(q.exact, self.symbols)
             stable = np_function(q.printed, self.symbols)
             exact = mp_function(q.exact, self.symbols)
-            printed_mp = mp_function(q.printed, self.symbols)
+            printed_mp = mp_function(q.identity, self.symbols)
             for values in self.settings[:3]:
                 pvals = [np.float32(values[p]) for p in self.params]
                 arr = np.asarray(xs, dtype=np.float32)
@@ -772,10 +1121,11 @@ class _Auditor:
                     self.report.add(
                         "float32-overflow",
                         f"{q.name}: the formula as written gives {g} in float32 at x = {xv:g}"
-                        f"{', ' + _describe(values) if values else ''} where the true value is "
+                        f"{', ' + _assignments(values) if values else ''} where the true value is "
                         f"{mpmath.nstr(ref, 8)}; the generated code {'gives ' + f'{float(fx):.8g}' if ok else 'does NOT fix it'}",
                         {"quantity": q.name, "x": xv, "fixed": bool(ok)},
                         "float32 evaluation vs mpmath",
+                        severity="info" if ok else "",
                     )
                     break
                 else:
@@ -814,7 +1164,7 @@ class _Auditor:
                     where = {"x": float(xv), **{p.name: values[p] for p in self.params}}
                     self.report.add(
                         "derivative-mismatch",
-                        f"derivative[{var}] = {_text(given)} is wrong: at {_describe({x: float(xv), **values})} "
+                        f"derivative[{var}] = {_text(given)} is wrong: at {_assignments({x: float(xv), **values})} "
                         f"it gives {mpmath.nstr(g, 12)}, the true value is {mpmath.nstr(t, 12)}",
                         where,
                         "mpmath at 50 digits",

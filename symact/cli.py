@@ -29,6 +29,13 @@ class SymactClickError(click.ClickException):
         click.echo(f"symact: {self.format_message()}", err=True)
 
 
+class SymactRefusal(SymactClickError):
+    """A refusal rather than unusable input (generated code that would fail its own
+    tests): exit code 1."""
+
+    exit_code = 1
+
+
 def _reported(fn: F) -> F:
     """Every error as one line: ours as they are, anything else as an internal error that
     names the command and its files (set SYMACT_TRACEBACK=1 to see the traceback)."""
@@ -37,7 +44,8 @@ def _reported(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SymactError as e:
-            raise SymactClickError(_one_line(str(e))) from None
+            shown = SymactRefusal if e.exit_code == 1 else SymactClickError
+            raise shown(_one_line(str(e))) from None
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as e:
@@ -96,9 +104,17 @@ def _backends(value: str) -> list[str]:
     type=click.FloatRange(min=0.1),
     help="Seconds one activation may take; past it, generation stops with the phase that ran over.",
 )
+@click.option(
+    "--accept-inaccurate",
+    is_flag=True,
+    help="Write an activation whose generated code misses the accuracy bounds at some golden point, "
+    "recording the limitation in its docstrings and golden tests (without it: refused, exit 1).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
-def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, budget: float, quiet: bool) -> None:
+def generate(
+    files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, budget: float, accept_inaccurate: bool, quiet: bool
+) -> None:
     """Generate kernels, golden data and golden tests for each definition FILE.
 
     \b
@@ -112,7 +128,7 @@ def generate(files: tuple[Path, ...], out_dir: Path, backend: str, check: bool, 
         if not quiet and sys.stderr.isatty():  # progress is for a person at a terminal
             click.echo(message, err=True)
 
-    planned = plan(list(files), out_dir, _backends(backend), progress, budget=budget)
+    planned = plan(list(files), out_dir, _backends(backend), progress, budget=budget, accept_inaccurate=accept_inaccurate)
     if check:
         outdated = stale(planned)
         for path in outdated:

@@ -28,3 +28,10 @@ class DefinitionError(SymactError):
 
 class UnsupportedFunctionError(SymactError):
     """A backend printer met a SymPy node it cannot express."""
+
+
+class InaccurateError(DefinitionError):
+    """Generated code would miss its own golden tests' bounds (exit code 1): refused, with
+    the quantity, the point and the error; nothing is written."""
+
+    exit_code = 1

@@ -121,15 +121,21 @@ def reference(fn: Callable[..., Any], point: Sequence[float]) -> Any:
 
 
 def cross_reference(exact: Callable[..., Any], stable: Callable[..., Any], point: Sequence[float]) -> Any:
-    """The exact formula's value, confirmed by a second, independent formula.
+    """The exact formula's value, confirmed by a second, independent formula and by a
+    second precision.
 
     Agreement between precisions is no proof: log(1 + e^-382) is 0 at 60 and at 120
     digits alike. So the exact formula must agree to DIGITS digits with the stable printed
-    one. The working precision starts where the stable value's magnitude says the exact
-    formula can resolve it (a value of 1e-300 from terms of size |x| needs 300 more digits)
-    and doubles up to 1920 digits (after one cheap try at 60 digits, which settles every
-    formula that does not cancel). Returns None where they never agree: a cancellation
-    beyond reach, or a wrong rewrite (the caller tells which).
+    one. Nor is agreement of the two formulas: where they are the same expression they
+    cancel alike, and agree on the rounding noise of an exact 0 (softplus(4) - softplus(-4)
+    - 4 gives 1e-61 at 60 digits). So a value the two formulas agree on must also be
+    what the exact formula gives at the next precision. The working precision starts where
+    the stable value's magnitude says the exact formula can resolve it (a value of 1e-300
+    from terms of size |x| needs 300 more digits) and doubles up to 1920 digits (after one
+    cheap try at 60 digits, which settles every formula that does not cancel). A value
+    that shrinks as fast as the precision grows, at every precision, is an exact 0.
+    Returns None where they never agree: a cancellation beyond reach, or a wrong rewrite
+    (the caller tells which).
     """
     guess = _at(stable, point, _CROSS_PRECISIONS[0])
     need = _CROSS_PRECISIONS[0]
@@ -139,14 +145,19 @@ def cross_reference(exact: Callable[..., Any], stable: Callable[..., Any], point
     ladder = [_CROSS_PRECISIONS[0]]
     if need <= _CROSS_PRECISIONS[-1]:  # else the exact formula cannot resolve it: do not try
         ladder += [p for p in _CROSS_PRECISIONS[1:] if p * 2 > need]
+    candidate = None
+    noise = True  # every value so far agreed on by both formulas and below the rounding noise of its precision
     for dps in ladder:
         a = _at(exact, point, dps)
         if not mpmath.isfinite(a):
             return a
-        b = _at(stable, point, dps)
-        if _agree(a, b):
-            return a
-    return None
+        if candidate is not None and (_agree(candidate, a) or candidate == a == 0):
+            return candidate
+        candidate = a if _agree(a, _at(stable, point, dps)) else None
+        noise = noise and candidate is not None and (a == 0 or abs(a) < mpmath.mpf(10) ** (-(dps // 2)))
+    if noise and len(ladder) >= 3:
+        return mpmath.mpf(0)
+    return candidate  # at the top of the ladder: nothing higher to confirm it with
 
 
 def _np_ufunc(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:

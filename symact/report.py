@@ -38,6 +38,28 @@ def _asymptote_text(a: dict[str, Any]) -> str:
     return f"y = {a['y']} as x -> {a['x']} ({a['kind']})"
 
 
+def _singular_point_text(s: dict[str, Any]) -> str:
+    """One considered singular point and what the audit concluded about it."""
+    q = s["quantity"]
+    if s["kind"] == "numeric":
+        at = f" at {s['active']}" if s["active"] else ""
+        return f"{q}: unbounded or undefined near x = {s['x']}{at} ({s['method']})"
+    branch = f" (branch {s['branch']})" if s["branch"] not in ("", "True") else ""
+    head = f"{q}: {s['kind']} at x = {s['x']}{branch}"
+    behaviour = s["behaviour"]
+    if behaviour == "unbounded":
+        when = s["condition"] or ""
+        edge = " as x approaches it from inside the branch" if s.get("edge") else ""
+        return f"{head}: unbounded{edge}" + ("" if when in ("always", "") or when.startswith("at the edge") else f" {when}")
+    if behaviour == "removable":
+        return f"{head}: removable, {q} -> {s['limit']} there"
+    if behaviour == "not evaluated":
+        return f"{head}: not in its branch ({s['active']})"
+    if s["condition"]:
+        return f"{head}: bounded within the bounds; unbounded {s['condition']} without them"
+    return f"{head}: bounded"
+
+
 def as_text(reports: Sequence[ActivationReport], colour: bool = False) -> str:
     out: list[str] = []
 
@@ -57,6 +79,9 @@ def as_text(reports: Sequence[ActivationReport], colour: bool = False) -> str:
             out.append(f"  range: {r.range['text']}{at}")
         if r.asymptotes:
             out.append("  asymptotes: " + "; ".join(_asymptote_text(a) for a in r.asymptotes))
+        if r.singularities:
+            out.append("  singular points considered:")
+            out += [f"    {_singular_point_text(s)}" for s in r.singularities]
         for name, verdict in r.user_derivatives.items():
             out.append(f"  your derivative {name}: {verdict}")
         for f in r.findings:
@@ -85,6 +110,9 @@ def as_markdown(reports: Sequence[ActivationReport]) -> str:
             out.append(f"**Range:** `{r.range['text']}` ({r.range['at']})  ")
         if r.asymptotes:
             out.append("**Asymptotes:** " + "; ".join(f"`{_asymptote_text(a)}`" for a in r.asymptotes) + "  ")
+        if r.singularities:
+            out += ["", "**Singular points considered:**", ""]
+            out += [f"- `{_md_cell(_singular_point_text(s))}`" for s in r.singularities]
         for name, verdict in r.user_derivatives.items():
             out.append(f"**Your derivative `{name}`:** {verdict}  ")
         out.append("")

@@ -70,8 +70,9 @@ class Param(sp.Symbol):
     """A trainable (or fixed) real parameter: a SymPy symbol with metadata.
 
     ``Param(name, init=..., positive=False, trainable=True, bounds=None, doc="")``.
-    ``bounds=(lo, hi)`` is the range the audit and the golden tests sample; without it
-    they sample around ``init``.
+    ``bounds=(lo, hi)`` is the range the parameter is kept in and the golden tests sample;
+    without it the tests sample around ``init``, while the audit judges every value the
+    parameter can take (``admissible_range``).
     """
 
     init: float

@@ -1,4 +1,4 @@
-"""The audit on hand-built cases: every finding code, the seed threads, and the contracts."""
+"""The audit on hand-built cases: every finding code, the classic activation bugs, and the contracts."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import sympy as sp
 from click.testing import CliRunner
 
 from symact import Activation, Param, load_definitions, x
-from symact.audit import CODES, audit
+from symact.audit import CODES, SEVERITY, audit
 from symact.cli import main
+from symact.report import as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = sorted((ROOT / "definitions").glob("*.py"))
@@ -31,7 +32,7 @@ def _one(report, code):
 # ----------------------------------------- the bump with |x| < sigma (poles inside the support)
 
 
-def test_seed003_bump_with_abs_condition_has_poles_inside_the_support_when_sigma_above_one():
+def test_bump_with_abs_condition_has_poles_inside_the_support_when_sigma_above_one():
     """|x| < σ instead of x² < σ: poles at ±√σ lie inside the support when σ > 1."""
     sigma = Param("sigma", init=0.5, positive=True, bounds=(0.1, 10.0))
     act = Activation(
@@ -50,35 +51,188 @@ def test_seed003_bump_with_abs_condition_has_poles_inside_the_support_when_sigma
     assert any(a["kind"] == "vertical" and a["active"] == "when sigma > 1" for a in r.asymptotes)
 
 
-def test_seed003_corrected_bump_is_clean():
+def test_corrected_bump_is_clean():
+    """With x² < σ the poles ±√σ are the edges of the support, where f tends to 0."""
     (act,) = load_definitions(ROOT / "definitions" / "bump.py")
     r = audit(act)
     assert not r.errors and not _codes(r, "discontinuity")
     entries = [s for s in r.singularities if s["quantity"] == "f"]
     assert {s["x"] for s in entries} == {"sqrt(sigma)", "-sqrt(sigma)"}
-    assert all(s["active"] == "never" and not s["unbounded"] for s in entries)
+    assert all(s["edge"] and not s["unbounded"] and s["behaviour"] == "bounded" for s in entries)
 
 
-def test_seed003_threshold_param_used_only_in_a_condition_is_a_dead_gradient():
+def test_threshold_param_used_only_in_a_condition_is_a_dead_gradient():
     t = Param("t", init=0.0, bounds=(-1.0, 1.0))
     r = audit(Activation(name="thresh", expr=sp.Piecewise((sp.tanh(x), x > t), (0, True)), params=[t]))
     (dead,) = _one(r, "dead-gradient")
     assert dead.where == {"wrt": "t"} and "only moves a branch boundary" in dead.message
     (jump,) = _one(r, "discontinuity")
-    assert "when t = 0" in jump.message
+    assert "for every value of t in its bounds [-1, 1] except t = 0, where it is continuous" in jump.message
 
 
-def test_seed003_param_that_never_reaches_the_output_is_unused():
+def test_param_that_never_reaches_the_output_is_unused():
     k = Param("k", init=1.0)
     r = audit(Activation(name="unused", expr=sp.tanh(x), params=[k]))
     (finding,) = _one(r, "unused-parameter")
     assert finding.severity == "error" and "Gradients do not exist" in finding.message
 
 
+# ------------------------------------- parameters judged over the values training can reach
+
+
+def _abs_bump(**param):
+    sigma = Param("sigma", init=0.5, positive=True, **param)
+    expr = sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), sp.Abs(x) < sigma), (0, True))
+    return Activation(name="bump_abs", expr=expr, params=[sigma])
+
+
+def test_unbounded_positive_param_is_judged_over_zero_to_infinity():
+    """Without bounds a positive σ can grow past 1 in training (softplus of a raw weight),
+    where the poles ±√σ lie inside |x| < σ: an error, though the init σ = 0.5 is safe."""
+    r = audit(_abs_bump())
+    poles = [f for f in _one(r, "singularity") if f.where["quantity"] == "f"]
+    (pole,) = poles
+    assert pole.where["x"] == ["-sqrt(sigma)", "sqrt(sigma)"]
+    assert pole.where["condition"] == "when sigma > 1"
+    assert "active when sigma > 1" in pole.message and pole.severity == "error"
+    assert {f.where["quantity"] for f in _codes(r, "singularity")} == {"f", "d_x", "d_sigma"}
+    jumps = _one(r, "discontinuity")
+    assert all("for every value of sigma except sigma = 1, where it is continuous" in f.message for f in jumps)
+    assert not _codes(r, "singularity-outside-bounds")
+
+
+def test_strict_audit_of_the_unbounded_bump_exits_one(tmp_path):
+    source = tmp_path / "bump_abs.py"
+    source.write_text(
+        "import sympy as sp\n"
+        "from symact import Activation, Param, x\n"
+        "sigma = Param('sigma', init=0.5, positive=True)\n"
+        "bump = Activation(name='bump', expr=sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), sp.Abs(x) < sigma), "
+        "(0, True)), params=[sigma])\n"
+    )
+    result = CliRunner().invoke(main, ["audit", "-q", "--strict", str(source)])
+    assert result.exit_code == 1, result.output
+    assert "active when sigma > 1" in result.stdout
+
+
+def test_a_singularity_that_only_the_bounds_exclude_is_reported_as_info():
+    r = audit(_abs_bump(bounds=(0.1, 0.9)))
+    assert not _codes(r, "singularity")
+    found = _one(r, "singularity-outside-bounds")
+    assert {f.where["quantity"] for f in found} == {"f", "d_x", "d_sigma"}
+    assert all(f.severity == "info" and f.where["condition"] == "when sigma > 1" for f in found)
+    assert all("the bounds [0.1, 0.9] of sigma exclude" in f.message for f in found)
+    entries = [s for s in r.singularities if s["quantity"] == "f"]
+    assert entries and all(s["behaviour"] == "bounded" and s["condition"] == "when sigma > 1" for s in entries)
+
+
+def test_bounds_that_include_the_bad_values_keep_the_error():
+    (pole,) = [f for f in _one(audit(_abs_bump(bounds=(0.1, 10.0))), "singularity") if f.where["quantity"] == "f"]
+    assert pole.where["condition"] == "when sigma > 1"
+
+
+def test_param_used_only_in_a_condition_is_judged_over_the_real_line():
+    """t moves the support's edge; the poles at ±1 are inside |x| < t when t > 1, and t gets
+    no gradient to stay below it."""
+    t = Param("t", init=0.5)
+    expr = sp.Piecewise((sp.exp(-1 / (1 - x**2)), sp.Abs(x) < t), (0, True))
+    r = audit(Activation(name="bump_t", expr=expr, params=[t]))
+    poles = [f for f in _one(r, "singularity") if f.where["quantity"] == "f"]
+    assert [f.where["x"] for f in poles] == [["-1", "1"]]
+    assert poles[0].where["condition"] == "when t > 1"
+    (dead,) = _one(r, "dead-gradient")
+    assert dead.where == {"wrt": "t"}
+    assert {f.where["x"] for f in _one(r, "discontinuity")} == {"t", "-t"}
+
+
+def test_text_and_markdown_list_every_singular_point_considered():
+    r = audit(_abs_bump(bounds=(0.1, 0.9)))
+    (act,) = load_definitions(ROOT / "definitions" / "bump.py")
+    guarded = audit(Activation(name="guarded", expr=sp.Piecewise((1 / (x - 3), x > 4), (0, True))))
+    text = as_text([r, audit(act), guarded])
+    assert "singular points considered:" in text
+    assert "f: pole at x = sqrt(sigma) (branch Abs(x) < sigma): bounded within the bounds; unbounded when " \
+        "sigma > 1 without them" in text
+    assert "f: pole at x = 3 (branch x > 4): not in its branch (never)" in text
+    assert text.count("d_sigma: pole at x = ") == 4  # both bumps, both poles
+    md = as_markdown([r])
+    assert "**Singular points considered:**" in md
+    assert md.count("- `f: pole at x = ") == 2 and md.count("- `d_x: pole at x = ") == 2
+
+
+# ---------------------------------------------------------- what the messages say
+
+
+def test_abs_power_is_bounded_at_zero_and_its_derivative_is_not():
+    """|x|^σ tends to 0 at x = 0; its derivative σ|x|^(σ-1) is unbounded there when σ < 1."""
+    sigma = Param("sigma", init=0.5, positive=True)
+    r = audit(Activation(name="absp", expr=sp.Abs(x) ** sigma, params=[sigma]))
+    found = _one(r, "singularity")
+    assert {f.where["quantity"] for f in found} == {"d_x"}
+    assert found[0].where["condition"] == "when sigma < 1" and "d_x is unbounded there" in found[0].message
+    f_entries = [s for s in r.singularities if s["quantity"] == "f"]
+    assert f_entries and all(s["behaviour"] == "removable" and s["limit"] == "0" for s in f_entries)
+
+
+def test_x_log_abs_x_is_removable_for_f_and_real_for_its_derivative():
+    r = audit(Activation(name="xlog", expr=x * sp.log(sp.Abs(x))))
+    (found,) = _one(r, "singularity")
+    assert found.where == {"quantity": "d_x", "x": ["0"], "condition": "always"}
+    assert "d_x is unbounded there (d_x -> -oo)" in found.message
+    assert all(s["behaviour"] == "removable" and s["limit"] == "0" for s in r.singularities if s["quantity"] == "f")
+    assert not _codes(r, "kink")  # an infinite slope is the singularity above, not a kink
+
+
+def test_messages_without_parameters_name_no_setting():
+    sinc = audit(Activation(name="sinc", expr=sp.sin(x) / x))
+    scan = audit(Activation(name="scan", expr=1 / (x * sp.exp(x) + sp.sin(x))))  # SymPy finds no root
+    for r in (sinc, scan):
+        text = as_text([r])
+        assert "there at" not in text and "at there" not in text and "  at " not in text
+    assert sinc.range["text"] == "[-0.217234, 1]" and "range: [-0.217234, 1]\n" in as_text([sinc])
+    assert not _codes(sinc, "singularity")  # sin(x)/x -> 1: removable
+    assert {(s["quantity"], s["behaviour"], s["limit"]) for s in sinc.singularities} == {
+        ("f", "removable", "1"), ("d_x", "removable", "0")
+    }
+    (numeric,) = [f for f in _one(scan, "singularity") if f.where["quantity"] == "f"]
+    assert numeric.message == "f: unbounded or undefined near x = 0"
+
+
+def test_soft_clip_range_is_open_at_both_ends():
+    k = Param("k", init=1.0, positive=True)
+    c = Param("c", init=2.0, positive=True)
+    soft = sp.log(1 + sp.exp(k * (x + c))) / k - sp.log(1 + sp.exp(k * (x - c))) / k - c
+    r = audit(Activation(name="soft_clip", expr=soft, params=[k, c]))
+    assert (r.range["low"], r.range["high"], r.range["text"]) == ("-2", "2", "(-2, 2)")
+
+
+def test_float32_overflow_the_generated_code_avoids_is_info():
+    scale = Param("scale", init=1.0, positive=True, bounds=(0.25, 4.0))
+    r = audit(Activation(name="stanh", expr=scale * sp.tanh(x / scale), params=[scale]))
+    found = _one(r, "float32-overflow")
+    assert all(f.where["fixed"] and f.severity == "info" for f in found)
+
+
+def test_float32_overflow_the_generated_code_keeps_is_a_warning():
+    k = Param("k", init=1.0, positive=True)
+    soft = (sp.log(1 + sp.exp(k * (x + 2))) - sp.log(1 + sp.exp(k * (x - 2)))) / k - 2
+    found = _one(audit(Activation(name="soft_clip", expr=soft, params=[k])), "float32-overflow")
+    assert {f.severity for f in found if not f.where["fixed"]} == {"warning"}
+    assert {f.severity for f in found if f.where["fixed"]} <= {"info"}
+
+
+def test_sources_and_catalog_speak_for_themselves():
+    """Messages, docs and comments name the phenomenon, never the project's internal notes."""
+    words = ("seeds/", "seed0", "DESIGN.md", "§")
+    files = [*(ROOT / "symact").rglob("*.py"), *(ROOT / "symact").rglob("*.tmpl"), *CATALOG, ROOT / "README.md"]
+    offending = [(f.name, w) for f in files for w in words if w in f.read_text(encoding="utf-8")]
+    assert not offending
+
+
 # ----------------------------------------- a pulse with a surrogate gradient
 
 
-def test_seed004_pulse_has_no_gradient_anywhere_and_jumps_at_four_points():
+def test_pulse_has_no_gradient_anywhere_and_jumps_at_four_points():
     m = Param("m", init=2.0, positive=True, bounds=(1.0, 4.0))
     e = Param("e", init=0.5, positive=True, bounds=(0.1, 0.9))
     pulse = sp.Piecewise((1, ((x < m) & (x > m - e)) | ((x > -m) & (x < -m + e))), (0, True))
@@ -88,7 +242,7 @@ def test_seed004_pulse_has_no_gradient_anywhere_and_jumps_at_four_points():
     assert r.range["text"] == "[0, 1]"
 
 
-def test_seed004_pulse_with_a_surrogate_is_reported_as_deliberate():
+def test_pulse_with_a_surrogate_is_reported_as_deliberate():
     m = Param("m", init=2.0, positive=True, bounds=(1.0, 4.0))
     pulse = sp.Piecewise((1, (x < m) & (x > -m)), (0, True))
     r = audit(Activation(name="spike", expr=pulse, params=[m], surrogate={x: sp.exp(-x**2)}))
@@ -119,9 +273,18 @@ def test_pole_of_a_rational_function():
     assert any(a["kind"] == "vertical" and a["x"] == "0" for a in r.asymptotes)
 
 
-def test_log_domain_edge_inside_the_domain():
-    r = audit(Activation(name="logabs", expr=sp.log(x**2 + sp.Rational(1, 10**12)) * 0 + sp.log(sp.Abs(x) + 1) / x))
-    assert _one(r, "singularity")
+def test_log_of_zero_inside_the_domain():
+    found, d_x = _one(audit(Activation(name="logabs", expr=sp.log(sp.Abs(x)))), "singularity")
+    assert found.where["quantity"] == "f" and found.where["x"] == ["0"] and d_x.where["quantity"] == "d_x"
+    assert "f is unbounded there (f -> -oo)" in found.message
+
+
+def test_a_bounded_jump_is_a_discontinuity_not_a_singularity():
+    """log(1 + |x|)/x tends to -1 from the left and 1 from the right: no pole."""
+    r = audit(Activation(name="jump", expr=sp.log(sp.Abs(x) + 1) / x))
+    assert not _codes(r, "singularity")
+    (jump,) = _one(r, "discontinuity")
+    assert (jump.where["left"], jump.where["right"]) == ("-1", "1")
 
 
 def test_singularity_only_in_a_derivative():
@@ -251,7 +414,7 @@ def test_cli_json_contract_and_strict_exit_codes(tmp_path):
         assert {"unicode", "latex", "text"} <= set(a["formulas"]["f"])
         for f in a["findings"]:
             assert {"code", "severity", "message", "where"} <= set(f)
-            assert CODES[f["code"]] == f["severity"]
+            assert SEVERITY.index(f["severity"]) >= SEVERITY.index(CODES[f["code"]])
     assert runner.invoke(main, ["audit", "-q", "--strict", str(source)]).exit_code == 1
     only_ok = tmp_path / "ok.py"
     only_ok.write_text("import sympy as sp\nfrom symact import Activation, x\nok = Activation(name='ok', expr=sp.tanh(x))\n")

@@ -118,3 +118,66 @@ def test_derive_in_a_worker_thread_equals_the_main_thread():
     t.join()
     main = derive(act)
     assert result["d"].quantities == main.quantities and result["d"].notes == main.notes
+
+
+def test_cross_reference_sees_an_exact_zero_through_the_noise_of_a_shared_cancellation():
+    """softplus(4) - softplus(-4) - 4 is exactly 0; written the same way in both formulas
+    it cancels alike at every precision, so agreement of the two formulas is not enough."""
+    import mpmath
+
+    from symact.numeric import cross_reference
+
+    def clip(x, c):
+        return mpmath.log1p(mpmath.exp(x + c)) - mpmath.log1p(mpmath.exp(x - c)) - c
+
+    assert cross_reference(clip, clip, [0.0, 4.0]) == 0
+    value = cross_reference(clip, clip, [1e-30, 4.0])  # tiny but not zero: confirmed by precision
+    with mpmath.workdps(60):
+        assert abs(value / (mpmath.mpf(1e-30) * mpmath.tanh(2)) - 1) < mpmath.mpf(10) ** -45  # slope tanh(2) at 0
+
+    def tiny(x):
+        return mpmath.log1p(mpmath.exp(-x)) - mpmath.exp(-x) + mpmath.exp(-2 * x) / 2
+
+    def tiny_stable(x):
+        return mpmath.exp(-3 * x) / 3 - mpmath.exp(-4 * x) / 4 + mpmath.exp(-5 * x) / 5
+
+    value = cross_reference(tiny, tiny_stable, [300.0])
+    assert value != 0 and abs(value / (mpmath.exp(-900) / 3) - 1) < mpmath.mpf(10) ** -40
+
+
+def test_a_removable_singularity_is_its_limit_and_near_it_a_series():
+    """sin(x)/x: the limit 1 at 0 (0/0 as written); its derivative cos(x)/x - sin(x)/x²
+    cancels near 0, so a Taylor polynomial takes over there (Note [Removable singularities])."""
+    d = derive(Activation(name="sinc", expr=sp.sin(x) / x))
+    for q, limit in ((d.forward, 1), (d.gradients[0], 0)):
+        at_zero = [b for b in q.branches if b.cond == sp.Eq(x, 0)]
+        assert [b.expr for b in at_zero] == [limit]
+        (series,) = [b for b in q.branches if b.approximate]
+        assert isinstance(series.cond, sp.core.relational.StrictLessThan) and series.cond.lhs == sp.Abs(x)
+        assert not q.identity.has(sp.Abs)  # the cross-checked form leaves the series out
+    import mpmath
+
+    from symact.numeric import mp_function
+
+    near = mp_function(d.gradients[0].printed, (x,))
+    with mpmath.workdps(40):
+        h = mpmath.mpf(1e-6)
+        assert abs(near(h) - (-h / 3 + h**3 / 30)) < 1e-30
+
+
+def test_a_removable_point_at_a_branch_edge_uses_the_side_inside_the_branch():
+    """x·log|x| is x·log(x) for x >= 0: 0·(-inf) at 0 as written, limit 0 from the right;
+    its derivative log|x| + 1 has no finite limit and gets no such branch."""
+    d = derive(Activation(name="xlog", expr=x * sp.log(sp.Abs(x))))
+    assert [(b.cond, b.expr) for b in d.forward.branches if b.cond.has(sp.Eq)] == [(sp.Eq(x, 0) & (x >= 0), 0)]
+    assert not any(b.cond.has(sp.Eq) for b in d.gradients[0].branches)
+
+
+def test_a_removable_limit_that_depends_on_a_positive_param():
+    """|x|^sigma·log|x| (the derivative in sigma of |x|^sigma) tends to 0 at 0 for every sigma > 0."""
+    sigma = Param("sigma", init=0.5, positive=True, bounds=(0.25, 2.0))
+    d = derive(Activation(name="absp", expr=sp.Abs(x) ** sigma, params=[sigma]))
+    (d_sigma,) = [q for q in d.gradients if q.wrt == sigma]
+    assert [b.expr for b in d_sigma.branches if b.cond.has(sp.Eq)] == [0]
+    (d_x,) = [q for q in d.gradients if q.wrt == x]
+    assert not any(b.cond.has(sp.Eq) for b in d_x.branches)  # unbounded at 0 when sigma < 1

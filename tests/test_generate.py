@@ -179,3 +179,186 @@ def test_a_wrong_printed_form_is_refused_at_generation(monkeypatch):
     wrong = replace(d_x, branches=tuple(replace(b, expr=b.expr * 1.001) for b in d_x.branches))
     with pytest.raises(RuntimeError, match="printed form of swish.d_x disagrees"):
         compute_golden(replace(derivation, gradients=(wrong, *derivation.gradients[1:])))
+
+
+# ------------------------------------------- a module never fails its own golden tests
+
+SOFT_CLIP = (
+    "import sympy as sp\n"
+    "from symact import Activation, Param, x\n"
+    "k = Param('k', init=1.0, positive=True)\n"
+    "c = Param('c', init=2.0, positive=True)\n"
+    "soft_clip = Activation(name='soft_clip', params=[k, c],\n"
+    "    expr=(sp.log(1 + sp.exp(k * (x + c))) - sp.log(1 + sp.exp(k * (x - c)))) / k - c)\n"
+)
+
+POLES = (
+    "import sympy as sp\n"
+    "from symact import Activation, Param, x\n"
+    "sigma = Param('sigma', init=0.5, positive=True, bounds=(0.1, 10.0))\n"
+    "bump_poles = Activation(name='bump_poles', params=[sigma],\n"
+    "    expr=sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), sp.Abs(x) < sigma), (0, True)))\n"
+)
+
+
+def _run_pytest_k(folder: Path, selection: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", selection, str(folder)],
+        cwd=folder, capture_output=True, text=True, env={**os.environ, "NUMBA_CACHE_DIR": str(folder / ".numba")},
+    )
+
+
+def test_a_module_that_would_fail_its_own_tests_is_refused(tmp_path):
+    """Softplus differences cancel: f near 0 and d_x for large x lose every digit. One line,
+    exit code 1, nothing written."""
+    source = tmp_path / "soft_clip.py"
+    source.write_text(SOFT_CLIP)
+    result = CliRunner().invoke(main, ["generate", "-q", str(source), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith(f"symact: {source}:5: activation 'soft_clip': ")
+    number = r"-?[0-9.]+(e[-+][0-9]+)?"
+    assert re.search(
+        rf"activation 'soft_clip': (f|d_x|d_k|d_c) in float(32|64) is off by {number} \(ULPs / max\(1, kappa\); "
+        rf"the bound is max 16, p99 2; p99 {number}\) at x={number}, k={number}, c={number}: it gives {number}, "
+        rf"the reference is {number}; ",
+        line,
+    ), line
+    assert line.endswith("Nothing was written (--accept-inaccurate writes it and records the limitation)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_refusal_names_the_audit_finding_that_explains_it():
+    import sympy as sp
+
+    from symact.derive import derive
+    from symact.generate import _refusal
+    from symact.golden import Shortfall
+    from symact.spec import Activation, Param, x
+
+    sigma = Param("sigma", init=0.5, positive=True)
+    act = Activation(name="bump_abs", params=[sigma],
+                     expr=sp.Piecewise((sp.exp(-sigma / (sigma - x**2)), sp.Abs(x) < sigma), (0, True)))
+    miss = Shortfall("d_x", "float64", float("inf"), 3.0, {"x": 1.0, "sigma": 2.0}, "1e300", float("nan"), float("inf"))
+    message = str(_refusal(derive(act), miss, accept_inaccurate=True))
+    assert "d_x in float64 is NaN or inf" in message
+    assert "the audit: singularity, d_x: poles at x = -sqrt(sigma), sqrt(sigma)" in message
+    assert "active when sigma > 1" in message and "has no error bound to accept" in message
+
+
+def test_accept_inaccurate_writes_the_limitation_and_its_tests_pass(tmp_path):
+    import json
+
+    source = tmp_path / "soft_clip.py"
+    source.write_text(SOFT_CLIP)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["generate", "-q", "--accept-inaccurate", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    golden = json.loads((out / "soft_clip" / "golden.json").read_text())
+    limits = golden["limitations"]
+    assert set(limits) == {"f", "d_x", "d_k", "d_c"} and set(limits["f"]) == {"float32", "float64"}
+    assert all(0 < v["absolute"] < 1e-6 for q in limits.values() for v in q.values())
+    for name in ("kernels.py", "torch_ops.py", "tf_ops.py"):
+        text = (out / "soft_clip" / name).read_text()
+        assert "Limitation (written with --accept-inaccurate): f in float64 misses the accuracy bounds" in text
+    run = _run_pytest_k(out / "soft_clip", "matches_golden and kernels")
+    assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:]
+
+
+def test_golden_points_on_a_pole_are_listed_not_tested(tmp_path):
+    """|x| < sigma with sigma up to 10: the poles ±sqrt(sigma) are inside the support for
+    sigma > 1, and sample points fall on them."""
+    import json
+
+    source = tmp_path / "bump_poles.py"
+    source.write_text(POLES)
+    out = tmp_path / "out"
+    assert _run_generate(str(source), "-o", str(out))[0] == 0
+    golden = json.loads((out / "bump_poles" / "golden.json").read_text())
+    assert golden["poles"] and all(p["at"][1] > 1 for p in golden["poles"])
+    on_pole = {tuple(p["at"]) for p in golden["poles"]}
+    assert not on_pole & {tuple(p["at"]) for p in golden["points"]}
+    run = _run_pytest_k(out / "bump_poles", "kernels")
+    assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:]
+
+
+def test_a_float32_quantity_over_the_bounds_is_computed_in_float64():
+    from dataclasses import replace
+
+    from symact import load_definitions
+    from symact.derive import derive
+    from symact.generate import _accurate
+
+    (act,) = load_definitions(ROOT / "definitions" / "mish.py")
+    derivation = derive(act)
+    d_x = derivation.gradients[0]
+    assert d_x.float32_via_float64
+    narrowed = replace(derivation, gradients=(replace(d_x, float32_via_float64=False),))
+    fixed, _, limitations = _accurate(narrowed, accept_inaccurate=False)
+    assert fixed.gradients[0].float32_via_float64 and not limitations
+
+
+def test_the_check_scores_as_the_generated_tests_do(tmp_path):
+    """symact.golden.golden_scores and a generated test file's _scores are one metric."""
+    import importlib.util
+
+    import numpy as np
+
+    from symact.golden import golden_scores
+
+    source = tmp_path / "soft_clip.py"
+    source.write_text(SOFT_CLIP)
+    out = tmp_path / "out"
+    assert _run_generate("--accept-inaccurate", str(source), "-o", str(out))[0] == 0
+    rng = np.random.default_rng(0)
+    for folder, name in ((ROOT / "generated" / "swish", "swish"), (out / "soft_clip", "soft_clip")):
+        spec = importlib.util.spec_from_file_location(f"scores_{name}", folder / f"test_{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        golden = module.GOLDEN
+        for quantity in golden["kinds"]:
+            refs = [p["ref"][quantity] for p in golden["points"]]
+            kappas = [p["kappa"][quantity] for p in golden["points"]]
+            for dtype in (np.float32, np.float64):
+                exact = np.array([np.nan if r is None else float(r) for r in refs])
+                computed = (exact * (1 + rng.normal(0, 1e-6, len(refs)))).astype(dtype)
+                computed[::7] = np.nan
+                limit = golden.get("limitations", {}).get(quantity, {}).get(np.dtype(dtype).name)
+                ours = golden_scores(computed, refs, kappas, dtype, None if limit is None else limit["absolute"])
+                np.testing.assert_array_equal(ours, module._scores(computed, quantity, dtype))
+
+
+def test_removable_singularities_are_values_in_the_generated_module(tmp_path):
+    """sin(x)/x and x·log|x| at 0: the kernels give the limits (1, its slope 0; 0), golden.json
+    holds them as references, and the module's golden tests pass."""
+    import json
+
+    import numpy as np
+
+    from symact.accuracy import load_module
+
+    source = tmp_path / "removable.py"
+    source.write_text(
+        "import sympy as sp\n"
+        "from symact import Activation, x\n"
+        "sinc = Activation(name='sinc', expr=sp.sin(x) / x)\n"
+        "xlog = Activation(name='xlog', expr=x * sp.log(sp.Abs(x)))\n"
+    )
+    out = tmp_path / "out"
+    assert _run_generate("--backend", "numba", str(source), "-o", str(out))[0] == 0
+    at_zero = {
+        name: next(p["ref"] for p in json.loads((out / name / "golden.json").read_text())["points"] if p["at"] == [0.0])
+        for name in ("sinc", "xlog")
+    }
+    assert at_zero == {"sinc": {"f": "1.0", "d_x": "0.0"}, "xlog": {"f": "0.0", "d_x": None}}
+    sinc = load_module(out / "sinc" / "kernels.py", "removable_sinc_kernels")
+    xlog = load_module(out / "xlog" / "kernels.py", "removable_xlog_kernels")
+    for dtype in (np.float32, np.float64):
+        xs = np.array([0.0, 1e-6, -1e-3], dtype=dtype)
+        np.testing.assert_array_equal(sinc.forward(xs)[:1], [1.0])
+        (grad,) = sinc.backward(np.ones_like(xs), xs)
+        np.testing.assert_allclose(grad, -xs / 3, rtol=1e-6, atol=0)
+        assert xlog.forward(np.zeros(1, dtype))[0] == 0.0
+    for name in ("sinc", "xlog"):
+        run = _run_pytest_k(out / name, "matches_golden")
+        assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:]

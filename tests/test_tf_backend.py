@@ -609,7 +609,11 @@ def test_user_derivative_is_verified_and_trains_in_keras(tf, keras, tmp_path, mo
     every golden point, generates, and the generated Keras layer learns the scale."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "soft_clip.py").write_text(_SOFT_CLIP.format(d_x="1 - t**2"))
-    result = CliRunner().invoke(main, ["generate", "soft_clip.py", "-o", "out", "--backend", "tensorflow", "-q"])
+    # d_scale = t - x/scale·(1 - t²) cancels near x = 0 (to the golden tests' metric): written
+    # with that limitation recorded, as an absolute error bound its golden tests check.
+    args = ["generate", "soft_clip.py", "-o", "out", "--backend", "tensorflow", "-q"]
+    assert CliRunner().invoke(main, args).exit_code == 1
+    result = CliRunner().invoke(main, [*args, "--accept-inaccurate"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "out" / "soft_clip").iterdir()) == ["golden.json", "test_soft_clip.py", "tf_ops.py"]
     ops = _tf_ops("soft_clip", tmp_path / "out" / "soft_clip")
@@ -625,6 +629,7 @@ def test_user_derivative_is_verified_and_trains_in_keras(tf, keras, tmp_path, mo
     np.testing.assert_allclose(model.layers[-1].scale.numpy(), [2.5, 2.5], atol=1e-2)
     golden = json.loads((tmp_path / "out" / "soft_clip" / "golden.json").read_text())
     assert golden["trainable"] == ["scale"]
+    assert "d_scale" in golden["limitations"]
 
 
 def test_wrong_user_derivative_is_refused_with_the_point_and_both_values(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ Stable forms, branch by branch:
     d_x where x < -1: b*(x**2 + sqrt(b + x**2)*Abs(x))*Abs(x)/(2*x**2*sqrt(b + x**2)*(sqrt(b + x**2) + Abs(x))**2)
     d_x where x < 0: -b/(2*sqrt(b + x**2)*(x - sqrt(b + x**2)))
     d_x where x <= 1: x/(2*sqrt(b + x**2)) + 1/2
+    d_x where Eq(x, 0): 1/2
     d_x: x**2/(2*sqrt(b + x**2)*Abs(x)) + 1/2
     d_b where x < -1: b/(4*x**3*sqrt(b/x**2 + 1)*(sqrt(b/x**2 + 1) + 1)**2) - 1/(2*x*(sqrt(b/x**2 + 1) + 1))
     d_b where x < 0: -b/(sqrt(b + x**2)*(-2*x + 2*sqrt(b + x**2))**2) + 1/(-2*x + 2*sqrt(b + x**2))
@@ -146,6 +147,8 @@ def _grad_f64(x, b):
         _d_x = -0.5*b/(_t0*(-_t0 + x))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
+    elif (x == 0.0):
+        _d_x = 0.5
     else:
         _t0 = (x*x)
         _d_x = 0.5*_t0/(math.sqrt(b + _t0)*abs(x)) + 0.5
@@ -182,6 +185,8 @@ def _gradx_f64(x, b):
         _d_x = -0.5*b/(_t0*(-_t0 + x))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
+    elif (x == 0.0):
+        _d_x = 0.5
     else:
         _t0 = (x*x)
         _d_x = 0.5*_t0/(math.sqrt(b + _t0)*abs(x)) + 0.5
@@ -206,6 +211,8 @@ def _grad_w(x, b):
         _d_x = -0.5*b/(_t0*(-_t0 + x))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
+    elif (x == 0.0):
+        _d_x = 0.5
     else:
         _t0 = (x*x)
         _d_x = 0.5*_t0/(math.sqrt(b + _t0)*abs(x)) + 0.5
@@ -242,6 +249,8 @@ def _gradx_w(x, b):
         _d_x = -0.5*b/(_t0*(-_t0 + x))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
+    elif (x == 0.0):
+        _d_x = 0.5
     else:
         _t0 = (x*x)
         _d_x = 0.5*_t0/(math.sqrt(b + _t0)*abs(x)) + 0.5

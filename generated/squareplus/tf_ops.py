@@ -20,6 +20,7 @@ Stable forms, branch by branch:
     d_x where x < -1: b*(x**2 + sqrt(b + x**2)*Abs(x))*Abs(x)/(2*x**2*sqrt(b + x**2)*(sqrt(b + x**2) + Abs(x))**2)
     d_x where x < 0: -b/(2*sqrt(b + x**2)*(x - sqrt(b + x**2)))
     d_x where x <= 1: x/(2*sqrt(b + x**2)) + 1/2
+    d_x where Eq(x, 0): 1/2
     d_x: x**2/(2*sqrt(b + x**2)*Abs(x)) + 1/2
     d_b where x < -1: b/(4*x**3*sqrt(b/x**2 + 1)*(sqrt(b/x**2 + 1) + 1)**2) - 1/(2*x*(sqrt(b/x**2 + 1) + 1))
     d_b where x < 0: -b/(sqrt(b + x**2)*(-2*x + 2*sqrt(b + x**2))**2) + 1/(-2*x + 2*sqrt(b + x**2))
@@ -119,6 +120,8 @@ def _grad_tf(x, b):
     _e3 = _e2 | _c3
     _c4 = (x <= 1.0)
     _e4 = _e3 | _c4
+    _c5 = (x == 0.0)
+    _e5 = _e4 | _c5
     _x0 = tf.where(_c2 & ~_e1, x, -2.0)
     _t0 = tf.math.abs(_x0)
     _t1 = (_x0*_x0)
@@ -129,30 +132,30 @@ def _grad_tf(x, b):
     _d_x_3 = -0.5*b/(_t0*(-_t0 + _x1))
     _x2 = tf.where(_c4 & ~_e3, x, 0.0)
     _d_x_4 = 0.5*_x2/tf.math.sqrt(b + (_x2*_x2)) + 0.5
-    _x3 = tf.where(~_e4, x, 1.0)
+    _x3 = tf.where(~_e5, x, 1.0)
     _t0 = (_x3*_x3)
-    _d_x_5 = 0.5*_t0/(tf.math.sqrt(b + _t0)*tf.math.abs(_x3)) + 0.5
-    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, tf.where(_c3, _d_x_3, tf.where(_c4, _d_x_4, _d_x_5)))))
+    _d_x_6 = 0.5*_t0/(tf.math.sqrt(b + _t0)*tf.math.abs(_x3)) + 0.5
+    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, tf.where(_c3, _d_x_3, tf.where(_c4, _d_x_4, tf.where(_c5, tf.constant(0.5, x.dtype), _d_x_6))))))
     _nan = tf.math.is_nan(x)
     _d_x = tf.where(_nan, x, _d_x)
-    _c5 = (x < -1.0)
-    _c6 = (x < 0.0)
-    _e6 = _c5 | _c6
-    _c7 = (x <= 1.0)
-    _e7 = _e6 | _c7
-    _x4 = tf.where(_c5, x, -2.0)
+    _c6 = (x < -1.0)
+    _c7 = (x < 0.0)
+    _e7 = _c6 | _c7
+    _c8 = (x <= 1.0)
+    _e8 = _e7 | _c8
+    _x4 = tf.where(_c6, x, -2.0)
     _t0 = tf.math.sqrt(b/(_x4*_x4) + 1.0)
     _t1 = _t0 + 1.0
     _d_b_0 = 0.25*b/(_t0*(_t1*_t1)*(_x4*_x4*_x4)) - 0.5/(_t1*_x4)
-    _x5 = tf.where(_c6 & ~_c5, x, -1.0)
+    _x5 = tf.where(_c7 & ~_c6, x, -1.0)
     _t0 = tf.math.sqrt(b + (_x5*_x5))
     _t1 = 2.0*_t0 - 2.0*_x5
     _d_b_1 = -b/(_t0*(_t1*_t1)) + (1.0/(_t1))
-    _x6 = tf.where(_c7 & ~_e6, x, 0.0)
+    _x6 = tf.where(_c8 & ~_e7, x, 0.0)
     _d_b_2 = 0.25/tf.math.sqrt(b + (_x6*_x6))
-    _x7 = tf.where(~_e7, x, 1.0)
+    _x7 = tf.where(~_e8, x, 1.0)
     _d_b_3 = 0.25/(_x7*tf.math.sqrt(b/(_x7*_x7) + 1.0))
-    _d_b = tf.where(_c5, _d_b_0, tf.where(_c6, _d_b_1, tf.where(_c7, _d_b_2, _d_b_3)))
+    _d_b = tf.where(_c6, _d_b_0, tf.where(_c7, _d_b_1, tf.where(_c8, _d_b_2, _d_b_3)))
     _d_b = tf.where(_nan, x, _d_b)
     return _d_x, _d_b
 
