@@ -863,7 +863,7 @@ class _Auditor:
             return  # an infinite slope: a singularity of d_x, reported as one
         gap = sp.simplify(g_left - g_right)
         if gap != 0:
-            kinked, smooth = self._where_zero(gap, d_x[left][1], d_x[right][1], point)
+            kinked, smooth = self._where_zero(gap, d_x[d_left][1], d_x[d_right][1], point)
             when = ""
             if smooth and not smooth.startswith("for no "):
                 when = f" (smooth only {smooth})"
