@@ -181,3 +181,15 @@ def test_a_removable_limit_that_depends_on_a_positive_param():
     assert [b.expr for b in d_sigma.branches if b.cond.has(sp.Eq)] == [0]
     (d_x,) = [q for q in d.gradients if q.wrt == x]
     assert not any(b.cond.has(sp.Eq) for b in d_x.branches)  # unbounded at 0 when sigma < 1
+
+
+def test_removable_points_are_looked_for_in_polynomial_targets_only():
+    """sp.solve on a transcendental denominator (1 + e^sin(x)) can run for minutes; only
+    polynomial denominators, log arguments and power bases (|u| as u) are solved."""
+    from symact.derive import _singular_points
+
+    assert _singular_points(1 / (1 + sp.exp(sp.sin(x)))) == []
+    assert _singular_points(sp.atan(sp.sinh(x) ** 3) / (1 + sp.sinh(x) ** 6)) == []
+    assert _singular_points(sp.sin(x) / x) == [0]
+    assert _singular_points(x * sp.log(sp.Abs(x))) == [0]
+    assert sorted(_singular_points(sp.sin(x - 1) / (x**2 - 1)), key=float) == [-1, 1]
