@@ -333,13 +333,15 @@ def printed_values(q: Quantity, symbols: tuple[sp.Symbol, ...], at: np.ndarray, 
     compute it in ``dtype``: NumPy with the kernels' own elementary functions, float32
     computed in float64 where the quantity is (Note [float32 computed in float64])."""
     wide = np.dtype(dtype) == np.float32 and q.float32_via_float64
-    cols = [at[:, k].astype(dtype) for k in range(at.shape[1])]
-    if wide:
-        cols = [c.astype(np.float64) for c in cols]
     fn = np_function(q.printed, symbols, vector64=wide)
+    # Overflow to inf and NaN are results here (as in the kernels), not warnings: the
+    # rounding of a point or a value beyond the dtype's range included.
     with np.errstate(all="ignore"):
+        cols = [at[:, k].astype(dtype) for k in range(at.shape[1])]
+        if wide:
+            cols = [c.astype(np.float64) for c in cols]
         out = np.broadcast_to(np.asarray(fn(*cols)), cols[0].shape)
-    return out.astype(dtype)
+        return out.astype(dtype)
 
 
 def shortfalls(derivation: Derivation, golden: Golden) -> list[Shortfall]:
