@@ -84,10 +84,16 @@ _PRECISIONS = (DIGITS + 10, 2 * DIGITS + 20, 4 * DIGITS + 40, 8 * DIGITS + 80)
 _CROSS_PRECISIONS = tuple(60 * 2**k for k in range(6))  # 60 ... 1920 digits
 
 
+@functools.lru_cache(maxsize=65536)
+def _mp_point(point: tuple[float, ...]) -> tuple[Any, ...]:
+    """A point's floats as mpf: exact at any precision (53 bits fit), so converted once."""
+    return tuple(mpmath.mpf(v) for v in point)
+
+
 def _at(fn: Callable[..., Any], point: Sequence[float], dps: int) -> Any:
     with mpmath.workdps(dps):
         try:
-            value = fn(*[mpmath.mpf(v) for v in point])
+            value = fn(*_mp_point(tuple(float(v) for v in point)))
         except (ZeroDivisionError, ValueError, OverflowError, TypeError):
             return mpmath.nan
         return value if isinstance(value, (mpmath.mpf, mpmath.mpc)) else mpmath.mpmathify(value)
@@ -288,29 +294,32 @@ def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tup
     return sorted(points)
 
 
-_REFERENCES: dict[tuple[Any, ...], tuple[list[Any], list[Any], list[int]]] = {}
+#: Per quantity (exact formula, symbols): its mpmath functions and, per point, (reference,
+#: κ) or None where the reference is not a finite real number.
+_REFERENCES: dict[tuple[Any, ...], tuple[Any, list[Any], dict[tuple[float, ...], Any]]] = {}
 
 
 def _probe_references(
     exact: sp.Expr, symbols: Sequence[sp.Symbol], points: Sequence[tuple[float, ...]]
 ) -> tuple[list[Any], list[Any], list[int]]:
-    """References and κ of ``exact`` at ``points`` (cached: every candidate form of one
-    quantity is measured against the same references)."""
-    key = (exact, tuple(symbols), tuple(points))
+    """References and κ of ``exact`` at ``points``: (references, κ, indices of the points
+    that have one). Cached per point: every candidate form of one quantity, and every set
+    of points it is measured on, uses the same references. κ as :func:`kappa_at` computes it."""
+    key = (exact, tuple(symbols))
     if key not in _REFERENCES:
-        ref_fn = mp_function(exact, symbols)
-        grads = [mp_function(diff_ae(exact, s), symbols) for s in symbols]
-        refs, kappas, keep = [], [], []
-        for i, pt in enumerate(points):
+        _REFERENCES[key] = (mp_function(exact, symbols), [mp_function(diff_ae(exact, s), symbols) for s in symbols], {})
+    ref_fn, grads, known = _REFERENCES[key]
+    refs, kappas, keep = [], [], []
+    for i, pt in enumerate(points):
+        if pt not in known:
             value = reference(ref_fn, pt)
-            if isinstance(value, mpmath.mpc) or not mpmath.isfinite(value):
-                continue
-            partials = [reference(g, pt) for g in grads]
-            refs.append(value)
-            kappas.append(condition_number(value, partials, [mpmath.mpf(v) for v in pt]))
+            real = not isinstance(value, mpmath.mpc) and mpmath.isfinite(value)
+            known[pt] = (value, kappa_at(grads, value, pt)) if real else None
+        if known[pt] is not None:
+            refs.append(known[pt][0])
+            kappas.append(known[pt][1])
             keep.append(i)
-        _REFERENCES[key] = (refs, kappas, keep)
-    return _REFERENCES[key]
+    return refs, kappas, keep
 
 
 def metric_scores(
