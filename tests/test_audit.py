@@ -221,14 +221,6 @@ def test_float32_overflow_the_generated_code_keeps_is_a_warning():
     assert {f.severity for f in found if f.where["fixed"]} <= {"info"}
 
 
-def test_sources_and_catalog_speak_for_themselves():
-    """Messages, docs and comments name the phenomenon, never the project's internal notes."""
-    words = ("seeds/", "seed0", "DESIGN.md", "§")
-    files = [*(ROOT / "symact").rglob("*.py"), *(ROOT / "symact").rglob("*.tmpl"), *CATALOG, ROOT / "README.md"]
-    offending = [(f.name, w) for f in files for w in words if w in f.read_text(encoding="utf-8")]
-    assert not offending
-
-
 # ----------------------------------------- a pulse with a surrogate gradient
 
 
