@@ -13,23 +13,40 @@ Note [Budgets never change output]
     undecided.
 
 How a limit interrupts: in the main thread a ``SIGALRM`` timer raises the expiry where the
-work is; in any other thread (where no signal can be delivered) a trace function checks the
-clock every few hundred Python calls and raises it there. Both raise synchronously in the
-guarded block and are disarmed when it ends, so an expiry never escapes it. Limits nest
+work is. In any other thread, where no signal can be delivered, one watchdog thread per
+process waits for the earliest deadline and raises the expiry in the late thread with
+``PyThreadState_SetAsyncExc``, the way an interrupt would; the worker pays nothing while
+it runs (a trace function, the other way to do it, slows every Python call). Limits nest
 (a question inside an activation's budget); the earliest deadline fires first. The expiry
 derives from ``BaseException``, so the ``except Exception`` clauses inside SymPy and mpmath
-cannot swallow it.
+cannot swallow it. Each deadline raises its own subclass, so a block recognises its own
+expiry even when it arrives as a bare class from another thread.
+
+Note [An expiry fires until the block ends]
+    An exception raised where a finalizer (``__del__``), a weakref or a garbage-collector
+    callback happens to run is printed as "ignored" and dropped: Python cannot propagate
+    it. The clock lands there by chance, more often in a process full of objects with
+    finalizers (a test run that imported TensorFlow and PyTorch). A one-shot alarm would
+    then leave the work running with no limit at all, so a passed deadline fires again
+    every ``_REPEAT`` seconds until its block ends. The same re-firing lets an expiry wait
+    out the few places where raising would leave shared state broken: the import
+    machinery's module locks, ``threading``'s locks and conditions, ``contextlib``'s
+    enter/exit (a skipped exit would leave a deadline behind), this module's own
+    bookkeeping, and anything a ``__del__`` runs (where it would be dropped with a
+    message). There the raise is deferred, never dropped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import SymactError
@@ -41,8 +58,35 @@ T = TypeVar("T")
 #: Default wall-clock budget of one activation in ``generate`` and ``audit``, in seconds.
 DEFAULT_SECONDS = 60.0
 
-#: Python calls between two looks at the clock, off the main thread.
-_CALLS_PER_CHECK = 256
+#: Seconds between two firings of a deadline that has passed (Note [An expiry fires until
+#: the block ends]).
+_REPEAT = 0.05
+
+#: Code where an expiry is deferred rather than raised (Note [An expiry fires until the
+#: block ends]): frozen import machinery, ``threading``, ``contextlib`` and this module.
+_DEFER_IN = frozenset(
+    {
+        "<frozen importlib._bootstrap>",
+        "<frozen importlib._bootstrap_external>",
+        threading.__file__,
+        contextlib.__file__,
+        __file__,
+    }
+)
+
+
+def _must_wait(frame: Any) -> bool:
+    """Whether an expiry must not be raised in ``frame`` now (it fires again shortly): the
+    code running is in ``_DEFER_IN``, or a finalizer is on the stack."""
+    if frame is None:
+        return False
+    if frame.f_code.co_filename in _DEFER_IN:
+        return True
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 class BudgetExceeded(SymactError):
@@ -50,24 +94,30 @@ class BudgetExceeded(SymactError):
 
 
 class _Expired(BaseException):
-    """Raised inside a guarded block when its deadline passes; never escapes the block."""
+    """Raised inside a guarded block when its deadline passes; never escapes the block.
+    Each deadline raises its own subclass (:attr:`_Deadline.expired`)."""
 
-    def __init__(self, deadline: _Deadline | None = None):
-        super().__init__()
-        self.deadline = deadline
+    deadline: _Deadline
 
 
-@dataclass
 class _Deadline:
-    at: float  # time.monotonic() past which the block is interrupted
-    phase: tuple[str, str] = ("work", "")  # what the thread was doing when it expired
+    def __init__(self, seconds: float):
+        self.at = time.monotonic() + seconds  # past this, the block is interrupted
+        self.phase: tuple[str, str] | None = None  # what was running when it expired
+        self.thread = threading.get_ident()
+        self._expired: type[_Expired] | None = None
+
+    @property
+    def expired(self) -> type[_Expired]:
+        """The exception class this deadline raises (made on first use)."""
+        if self._expired is None:
+            self._expired = type("_Expired", (_Expired,), {"deadline": self})
+        return self._expired
 
 
 class _Stack(threading.local):
     def __init__(self) -> None:
         self.deadlines: list[_Deadline] = []
-        self.phase: tuple[str, str] = ("work", "")
-        self.calls = 0
 
 
 _local = _Stack()
@@ -76,75 +126,139 @@ _local = _Stack()
 @contextmanager
 def phase(name: str, quantity: str = "") -> Iterator[None]:
     """Label the work in this block, so that an expired budget says where it was spent."""
-    previous = _local.phase
-    _local.phase = (name, quantity)
     try:
         yield
-    finally:
-        _local.phase = previous
+    except _Expired as e:
+        if e.deadline.phase is None:  # the innermost phase names it
+            e.deadline.phase = (name, quantity)
+        raise
 
 
-def _expire(now: float) -> None:
-    """Raise the expiry of the earliest deadline that has passed, if any."""
-    due = [d for d in _local.deadlines if d.at <= now]
-    if due:
-        first = min(due, key=lambda d: d.at)
-        first.phase = _local.phase
-        raise _Expired(first)
+# -- the main thread: a process timer -----------------------------------------------
 
 
 def _on_alarm(signum: int, frame: Any) -> None:
-    _expire(time.monotonic())
-    _arm()  # a later deadline still pending
+    now = time.monotonic()
+    due = [d for d in _local.deadlines if d.at <= now]
+    if due and not _must_wait(frame):
+        raise min(due, key=lambda d: d.at).expired
+    _arm()  # a later deadline still pending, or this one deferred
 
 
 def _arm() -> None:
-    """Set the process timer to the earliest pending deadline of the main thread."""
+    """Set the process timer to the earliest pending deadline of the main thread, firing
+    again every ``_REPEAT`` seconds once it has passed."""
     if not _local.deadlines:
         signal.setitimer(signal.ITIMER_REAL, 0)
         return
     wait = min(d.at for d in _local.deadlines) - time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, max(wait, 1e-3))
+    signal.setitimer(signal.ITIMER_REAL, max(wait, 1e-3), _REPEAT)
 
 
-def _tracer(frame: Any, event: str, arg: Any) -> None:
-    _local.calls += 1
-    if _local.calls % _CALLS_PER_CHECK == 0:
-        _expire(time.monotonic())
-    return None
+# -- other threads: a watchdog ------------------------------------------------------
 
 
-def _use_signal() -> bool:
-    return threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+def _raise_in(thread: int, exc: type[BaseException] | None) -> None:
+    """Have ``thread`` raise ``exc`` at its next Python instruction (None: cancel)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(exc) if exc else None)
 
 
-@contextmanager
-def _limit(seconds: float) -> Iterator[_Deadline]:
-    """Interrupt the block with :class:`_Expired` (carrying this deadline) after ``seconds``."""
-    deadline = _Deadline(time.monotonic() + seconds)
-    signals = _use_signal()
-    outermost = not _local.deadlines
-    previous_handler: Any = None
-    previous_trace: Any = None
-    if outermost:
-        if signals:
-            previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+class _Watchdog:
+    """One daemon thread that fires the passed deadlines of every thread but the main one."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Condition(threading.Lock())
+        self.pending: dict[_Deadline, None] = {}  # insertion-ordered set
+        self.thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self.wake:
+            self.pending[deadline] = None
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="symact-budget", daemon=True)
+                self.thread.start()
+            self.wake.notify()
+
+    def discard(self, deadline: _Deadline) -> None:
+        self.pending.pop(deadline, None)  # one C call: no expiry can land half-way
+
+    def _run(self) -> None:
+        with self.wake:
+            while True:
+                now = time.monotonic()
+                frames: dict[int, Any] | None = None
+                earliest: dict[int, _Deadline] = {}
+                for d in list(self.pending):
+                    if d.thread not in earliest or d.at < earliest[d.thread].at:
+                        earliest[d.thread] = d
+                for thread, d in earliest.items():
+                    if d.at > now:
+                        continue
+                    if frames is None:
+                        frames = sys._current_frames()
+                    if thread not in frames:  # the thread has ended
+                        self.discard(d)
+                    elif not _must_wait(frames[thread]):
+                        _raise_in(thread, d.expired)
+                due = [d.at for d in earliest.values()]
+                if not due:
+                    self.wake.wait()
+                else:
+                    self.wake.wait(max(min(due) - time.monotonic(), _REPEAT if min(due) <= now else 0.0))
+
+    def after_fork(self) -> None:
+        """In a forked child only the forking thread lives on; keep its deadlines."""
+        me = threading.get_ident()
+        self.wake = threading.Condition(threading.Lock())
+        self.pending = {d: None for d in self.pending if d.thread == me}
+        self.thread = None
+        if self.pending:
+            self.add(next(iter(self.pending)))
+
+
+_watchdog = _Watchdog()
+os.register_at_fork(after_in_child=_watchdog.after_fork)
+
+
+class _limit:
+    """Interrupt the block with its deadline's expiry after ``seconds``.
+
+    A class rather than a generator-based context manager: its exit is this module's code,
+    where no expiry is raised, so the deadline is always removed (Note [An expiry fires
+    until the block ends])."""
+
+    def __init__(self, seconds: float):
+        self.deadline = _Deadline(seconds)
+        self.signals = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+        self.outermost = False
+        self.previous: Any = None
+
+    def __enter__(self) -> _Deadline:
+        if self.signals:
+            self.outermost = not _local.deadlines
+            if self.outermost:
+                self.previous = signal.signal(signal.SIGALRM, _on_alarm)
+            _local.deadlines.append(self.deadline)
+            _arm()
         else:
-            previous_trace = sys.gettrace()
-            sys.settrace(_tracer)
-    _local.deadlines.append(deadline)
-    try:
-        if signals:
+            _watchdog.add(self.deadline)
+        return self.deadline
+
+    def __exit__(self, *exc: object) -> None:
+        if self.signals:
+            _local.deadlines.remove(self.deadline)
             _arm()
-        yield deadline
-    finally:
-        _local.deadlines.remove(deadline)
-        if signals:
-            _arm()
-            if outermost:
-                signal.signal(signal.SIGALRM, previous_handler)
-        elif outermost:
-            sys.settrace(previous_trace)
+            if self.outermost:
+                signal.signal(signal.SIGALRM, self.previous)
+        else:
+            _watchdog.discard(self.deadline)
+            _raise_in(self.deadline.thread, None)  # one fired just as the block ended
+
+
+def _expired_here(e: _Expired, mine: _Deadline) -> bool:
+    """Whether ``e`` is ``mine``'s expiry (else an outer block's, to pass on)."""
+    _watchdog.discard(mine)  # an expiry that beat the exit to it must not fire again
+    return e.deadline is mine
 
 
 class Budget:
@@ -167,9 +281,9 @@ class Budget:
             with _limit(self.seconds) as mine:
                 yield
         except _Expired as e:
-            if e.deadline is not mine:
+            if not _expired_here(e, mine):
                 raise
-            name, quantity = mine.phase
+            name, quantity = mine.phase or ("work", "")
             where = f" for {quantity}" if quantity else ""
             raise BudgetExceeded(
                 f"{self.what}{': ' if self.what else ''}{name}{where} ran past the budget of "
@@ -190,7 +304,7 @@ class QuestionLimit:
             with _limit(self.seconds) as mine:
                 return question()
         except _Expired as e:
-            if e.deadline is not mine:
+            if not _expired_here(e, mine):
                 raise
             self.gave_up.append(what or f"a SymPy step gave up after {self.seconds:g} s")
             return None
