@@ -13,7 +13,6 @@ range; all inputs rounded to the dtype first, references computed at the rounded
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -26,17 +25,19 @@ import numpy as np
 
 from .derive import Derivation
 from .functions import diff_ae
-from .numeric import cross_reference, kappa_at, mp_function, ulp_errors
+from .numeric import (
+    cross_reference,
+    error_metric,
+    kappa_at,
+    mp_function,
+    mp_reference_floats,
+)
 from .spec import x
 
 __all__ = [
     "Stats", "sweep", "References", "references", "score", "measure_kernels", "measure_torch_formulas",
     "measure_torch_builtin", "measure_tf_formulas", "measure_tf_builtin", "TORCH_BUILTINS", "TF_BUILTINS",
 ]
-
-#: Bounds the generated code must meet on every catalog activation.
-MAX_BOUND = 16.0
-P99_BOUND = 2.0
 
 
 @dataclass(frozen=True)
@@ -124,20 +125,15 @@ def score(computed: np.ndarray, refs: References, quantity: str, dtype: Any) -> 
     keep = [i for i, v in enumerate(ref) if mpmath.isfinite(v)]
     if not keep:
         return Stats(0.0, 0.0, 0.0, {}, 0, 0)
-    errors = ulp_errors(computed[keep], [ref[i] for i in keep], dtype)
-    metric = np.empty(len(keep))
-    for j, i in enumerate(keep):
-        k = refs.kappas[quantity][i]
-        if ref[i] == 0 or not mpmath.isfinite(k):
-            scale = 1.0 if ref[i] == 0 else math.inf
-        else:
-            scale = max(1.0, float(k))
-        metric[j] = errors[j] / scale if math.isfinite(scale) else (0.0 if math.isfinite(errors[j]) else math.inf)
+    rounded, residual = mp_reference_floats([ref[i] for i in keep])
+    kappa = np.array([float(refs.kappas[quantity][i]) for i in keep])
+    metric = error_metric(computed[keep], rounded, kappa, dtype, ref_lo=residual)
+    ulps = error_metric(computed[keep], rounded, np.zeros_like(kappa), dtype, ref_lo=residual)  # κ = 0: raw ULPs
     worst = int(np.argmax(metric))
     return Stats(
         max=float(metric.max()),
         p99=float(np.percentile(metric, 99)),
-        max_ulps=float(np.max(errors[np.isfinite(errors)], initial=0.0)),
+        max_ulps=float(np.max(ulps[np.isfinite(ulps)], initial=0.0)),
         worst=dict(zip(refs.columns, map(float, refs.points[keep[worst]]))),
         points=len(keep),
         nonfinite=int(np.sum(~np.isfinite(computed[keep]))),

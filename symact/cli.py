@@ -220,8 +220,6 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
       symact accuracy --reduced definitions/swish.py
     """
     from .accuracy import (
-        MAX_BOUND,
-        P99_BOUND,
         measure_kernels,
         measure_tf_builtin,
         measure_tf_formulas,
@@ -231,6 +229,7 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
     )
     from .derive import derive
     from .errors import SymactError
+    from .numeric import MAX_BOUND, P99_BOUND
     from .spec import load_definitions
 
     rows = {}

@@ -28,7 +28,7 @@ import sympy as sp
 
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
-from .numeric import metric_scores, np_function, probe_points
+from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, probe_points
 from .rewrite import apply_rewrites, exp_basis, sign_split, t_rational
 from .spec import Activation, Param, x
 
@@ -178,9 +178,9 @@ def _measure_at(
 
 
 #: Below these (max, p99 of the error metric) two forms count as equally accurate: the
-#: difference is a few roundings, inside the bounds the harness enforces (16, 2). The max
-#: may go up to half its bound: the p99 is what the bounds hold tightest.
-_EQUAL_MAX, _EQUAL_P99 = 8.0, 1.75
+#: difference is a few roundings, inside the bounds the harness enforces. The max may go up
+#: to half its bound; the p99 is what the bounds hold tightest.
+_EQUAL_MAX, _EQUAL_P99 = MAX_BOUND / 2, P99_BOUND - 0.25
 
 
 def _no_worse(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:

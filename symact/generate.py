@@ -13,6 +13,7 @@ import dataclasses
 import errno
 import functools
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -30,7 +31,8 @@ import sympy as sp
 from .budget import DEFAULT_SECONDS, Budget, BudgetExceeded, phase
 from .derive import Derivation, Quantity, derive
 from .errors import InaccurateError, SymactError, UnsupportedFunctionError
-from .golden import P99_TOLERANCE, TOLERANCE, Golden, Shortfall, compute_golden, shortfalls
+from .golden import Golden, Shortfall, compute_golden, shortfalls
+from .numeric import MAX_BOUND, P99_BOUND, error_metric, reference_floats
 from .spec import Activation, load_definitions
 
 __all__ = ["BACKENDS", "GeneratedFile", "plan", "write", "stale", "check_sources", "display_path"]
@@ -96,8 +98,8 @@ def _golden_json(
         "source_sha256": digest,
         "activation": act.name,
         "digits": 50,
-        "tolerance": TOLERANCE,
-        "p99_tolerance": P99_TOLERANCE,
+        "tolerance": MAX_BOUND,
+        "p99_tolerance": P99_BOUND,
         "columns": golden.columns,
         "trainable": [p.name for p in act.trainable_params],
         "init": [p.init for p in act.params],
@@ -141,9 +143,13 @@ def render(
         raise act.error(str(e).removeprefix(f"activation {act.name!r}: ")) from None
     files["golden.json"] = _golden_json(derivation, golden, limitations, source, digest)
     files[f"test_{act.name}.py"] = load("test.py").substitute(
-        header=header, name=act.name, class_name=act.class_name
+        header=header, name=act.name, class_name=act.class_name, metric=_METRIC_SOURCE
     )
     return files
+
+
+#: The metric the generated tests print: the very functions symact scores with.
+_METRIC_SOURCE = "\n\n".join(inspect.getsource(f) for f in (reference_floats, error_metric))
 
 
 # Note [A module passes its own tests]
@@ -201,7 +207,7 @@ def _accurate(
         limitations.setdefault(m.quantity, {})[m.dtype] = {"absolute": bound}
         notes.append(
             f"Limitation (written with --accept-inaccurate): {m.quantity} in {m.dtype} misses the accuracy "
-            f"bounds (max {TOLERANCE:g}, p99 {P99_TOLERANCE:g} of ULPs / max(1, kappa)): max {m.max:.3g} at "
+            f"bounds (max {MAX_BOUND:g}, p99 {P99_BOUND:g} of ULPs / max(1, kappa)): max {m.max:.3g} at "
             f"{_point(m.at)}, p99 {m.p99:.3g}. It is accurate to an absolute error of {m.absolute:.3g} at "
             f"the golden points; its golden tests check an absolute error of at most {bound:g}."
         )
@@ -233,7 +239,7 @@ def _refusal(derivation: Derivation, miss: Shortfall, accept_inaccurate: bool) -
     error = "NaN or inf" if not math.isfinite(miss.max) else f"off by {miss.max:.3g}"
     message = (
         f"activation {act.name!r}: {miss.quantity} in {miss.dtype} is {error} (ULPs / max(1, kappa); the bound "
-        f"is max {TOLERANCE:g}, p99 {P99_TOLERANCE:g}; p99 {miss.p99:.3g}) at {_point(miss.at)}: it gives "
+        f"is max {MAX_BOUND:g}, p99 {P99_BOUND:g}; p99 {miss.p99:.3g}) at {_point(miss.at)}: it gives "
         f"{miss.computed:.6g}, the reference is {miss.reference}; {explained}. Nothing was written"
         + (
             " (a value that is not a number has no error bound to accept)" if accept_inaccurate

@@ -22,15 +22,24 @@ import sympy as sp
 from .budget import phase
 from .derive import Derivation, Quantity
 from .functions import diff_ae
-from .numeric import DIGITS, cross_reference, kappa_at, mp_function, np_function, reference
+from .numeric import (
+    DIGITS,
+    MAX_BOUND,
+    P99_BOUND,
+    cross_reference,
+    error_metric,
+    kappa_at,
+    mp_function,
+    np_function,
+    reference,
+    reference_floats,
+)
 from .spec import Activation, x
 
-__all__ = ["Golden", "compute_golden", "TOLERANCE", "Shortfall", "golden_scores", "shortfalls"]
+__all__ = ["Golden", "compute_golden", "Shortfall", "golden_scores", "shortfalls"]
 
 #: Largest allowed error metric (ULPs / max(1, κ)) in the generated golden tests, and the
 #: bound on its 99th percentile (the accuracy harness's bounds).
-TOLERANCE = 16.0
-P99_TOLERANCE = 2.0
 
 # Note [Golden points on a pole]
 # A pole inside the sampled range (the bump with |x| < sigma at sigma > 1) gets sample
@@ -304,28 +313,10 @@ class Shortfall:
 def golden_scores(
     computed: np.ndarray, refs: list[str | None], kappas: list[str | None], dtype: Any, absolute: float | None = None
 ) -> np.ndarray:
-    """The golden tests' metric per point, NaN where there is no finite reference: the
-    generated test file's ``_scores`` computes the same (a test checks they agree).
-
-    ULPs of the reference in ``dtype`` (never less than its smallest normal), divided by
-    max(1, κ); 0 where κ is infinite and the reference nonzero; where the reference
-    overflows the dtype, 0 for the infinity of its sign and inf otherwise; inf for NaN.
-    With ``absolute`` (a limitation's bound): the absolute error in units of it."""
-    ref = np.array([math.nan if r is None else float(r) for r in refs])
+    """The golden tests' metric per point (:func:`symact.numeric.error_metric`, which the
+    generated test files print), NaN where there is no finite reference."""
     kappa = np.array([math.nan if k is None else float(k) for k in kappas])
-    computed = np.asarray(computed, dtype=np.float64)
-    info = np.finfo(dtype)
-    with np.errstate(all="ignore"):
-        unit = np.maximum(np.spacing(np.abs(ref.astype(dtype))).astype(np.float64), float(info.tiny))
-        err = np.abs(computed - ref) / unit
-        scale = np.where(ref == 0, 1.0, np.maximum(1.0, kappa))
-        score = np.where(np.isinf(kappa) & (ref != 0), 0.0, err / scale)
-        if absolute is not None:
-            score = np.abs(computed - ref) / absolute
-    overflow = np.abs(ref) > float(info.max)
-    score = np.where(overflow, np.where(computed == np.copysign(np.inf, ref), 0.0, np.inf), score)
-    score = np.where(np.isfinite(ref) | overflow, score, np.nan)
-    return np.where(np.isnan(computed) & ~np.isnan(score), np.inf, score)
+    return error_metric(computed, reference_floats(refs), kappa, dtype, absolute)
 
 
 def printed_values(q: Quantity, symbols: tuple[sp.Symbol, ...], at: np.ndarray, dtype: Any) -> np.ndarray:
@@ -346,7 +337,7 @@ def printed_values(q: Quantity, symbols: tuple[sp.Symbol, ...], at: np.ndarray, 
 
 def shortfalls(derivation: Derivation, golden: Golden) -> list[Shortfall]:
     """Every (quantity, dtype) whose printed form misses the golden tests' bounds
-    (max TOLERANCE, p99 P99_TOLERANCE) at the golden points."""
+    (max MAX_BOUND, p99 P99_BOUND) at the golden points."""
     act = derivation.activation
     symbols = (x, *act.params)
     if not golden.points:
@@ -364,7 +355,7 @@ def shortfalls(derivation: Derivation, golden: Golden) -> list[Shortfall]:
                 continue
             worst = int(np.nanargmax(scores))
             p99 = float(np.percentile(scores[checked], 99))
-            if scores[worst] <= TOLERANCE and p99 <= P99_TOLERANCE:
+            if scores[worst] <= MAX_BOUND and p99 <= P99_BOUND:
                 continue
             ref = np.array([math.nan if r is None else float(r) for r in refs])
             finite = np.isfinite(ref)

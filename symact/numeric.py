@@ -26,7 +26,11 @@ __all__ = [
     "fold_constants",
     "mp_function",
     "np_function",
-    "ulp_errors",
+    "error_metric",
+    "reference_floats",
+    "mp_reference_floats",
+    "MAX_BOUND",
+    "P99_BOUND",
     "condition_number",
 ]
 
@@ -235,27 +239,57 @@ def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol], vector64: bool = Fa
     return evaluate
 
 
-def ulp_errors(computed: np.ndarray, reference: Sequence[Any], dtype: Any) -> np.ndarray:
-    """|computed − reference| in ULPs of the reference in ``dtype`` (floored at its tiny).
+#: Bounds the generated code must meet, in the metric's units: the largest error at any
+#: point, and the 99th percentile over the points.
+MAX_BOUND = 16.0
+P99_BOUND = 2.0
 
-    ``reference`` holds mpmath numbers (or floats). Where the reference overflows the
-    dtype, an infinity of the right sign scores 0. NaN or a wrong infinity scores inf.
-    """
+
+def reference_floats(values):
+    """References given as decimal strings (None: no finite reference) rounded to float64
+    (NaN where there is none). The generated golden tests print this function."""
+    return np.array([math.nan if v is None else float(v) for v in values])
+
+
+def mp_reference_floats(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """mpmath references as float64 (NaN for non-finite ones) and the residual of that
+    rounding (reference − float64), which :func:`error_metric` takes as ``ref_lo``."""
+    hi = np.array([float(v) if mpmath.isfinite(v) else math.nan for v in values])
+    lo = np.array([float(v - mpmath.mpf(h)) if math.isfinite(h) else 0.0 for v, h in zip(values, hi)])
+    return hi, lo
+
+
+def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
+    """The error metric per point: |computed - reference| in ULPs of the reference rounded
+    to ``dtype`` (the ULP never less than the dtype's smallest normal number), divided by
+    max(1, kappa). ``ref`` is the reference correctly rounded to float64 and ``ref_lo``
+    what that rounding left off. The golden tests, which read decimal strings, leave it 0:
+    in float64 they count the floats between the result and the correctly rounded
+    reference. The derivation and the accuracy sweep pass it, measuring against the exact
+    value (up to half an ULP more or less in float64).
+
+    - no finite reference (ref NaN): NaN, the point is not scored;
+    - a reference beyond the dtype's largest number: 0 for the infinity of its sign,
+      else inf;
+    - a reference of 0: the ULP error itself (kappa is 0 or infinite there);
+    - kappa infinite: 0 (the value hangs on the last bit of an input);
+    - NaN or an infinity computed where the reference is a finite number of the dtype: inf;
+    - ``absolute`` (a documented absolute error bound): |error| / absolute instead.
+
+    The generated golden tests print this function, so they score as symact does."""
+    computed = np.asarray(computed, dtype=np.float64)
     info = np.finfo(dtype)
-    out = np.empty(len(reference))
-    computed = np.asarray(computed, dtype=np.float64).reshape(-1)
-    for i, (c, r) in enumerate(zip(computed, reference)):
-        r_float = float(r)
-        if abs(r_float) > float(info.max):
-            out[i] = 0.0 if math.isinf(c) and (c > 0) == (r_float > 0) else math.inf
-            continue
-        if not math.isfinite(c):
-            out[i] = math.inf
-            continue
-        rounded = np.abs(np.asarray(r_float, dtype=dtype))
-        unit = max(float(np.spacing(rounded)), float(info.tiny))
-        out[i] = float(abs(mpmath.mpf(c) - r)) / unit if not isinstance(r, float) else abs(c - r) / unit
-    return out
+    with np.errstate(all="ignore"):
+        err = np.abs((computed - ref) - ref_lo)
+        if absolute is None:
+            unit = np.maximum(np.spacing(np.abs(ref.astype(dtype))).astype(np.float64), float(info.tiny))
+            score = np.where(ref == 0, err / unit, np.where(np.isinf(kappa), 0.0, err / unit / np.maximum(1.0, kappa)))
+        else:
+            score = err / absolute
+        overflow = np.abs(ref) > float(info.max)
+    score = np.where(np.isfinite(computed), score, np.inf)
+    score = np.where(overflow, np.where(computed == np.copysign(np.inf, ref), 0.0, np.inf), score)
+    return np.where(np.isnan(ref), np.nan, score)
 
 
 def kappa_at(partials: Sequence[Callable[..., Any]], value: Any, point: Sequence[float]) -> Any:
@@ -344,6 +378,7 @@ def metric_scores(
     refs, kappas, keep = _probe_references(exact, symbols, points)
     scores = np.zeros(len(points))
     if keep:
-        errs = ulp_errors(computed[keep], refs, dtype)
-        scores[keep] = [float(e / max(mpmath.mpf(1), k)) if k != mpmath.inf else 0.0 for e, k in zip(errs, kappas)]
+        kappa = np.array([float(k) for k in kappas])
+        rounded, residual = mp_reference_floats(refs)
+        scores[keep] = error_metric(computed[keep], rounded, kappa, dtype, ref_lo=residual)
     return scores

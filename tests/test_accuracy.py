@@ -11,8 +11,6 @@ import sympy as sp
 
 from symact import Activation, load_definitions, x
 from symact.accuracy import (
-    MAX_BOUND,
-    P99_BOUND,
     measure_kernels,
     measure_torch_formulas,
     references,
@@ -20,6 +18,7 @@ from symact.accuracy import (
     sweep,
 )
 from symact.derive import derive
+from symact.numeric import MAX_BOUND, P99_BOUND
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = [(path, act.name) for path in sorted((ROOT / "definitions").glob("*.py")) for act in load_definitions(path)]

@@ -651,7 +651,8 @@ def test_wrong_user_derivative_is_refused_with_the_point_and_both_values(tmp_pat
 def test_accuracy_harness_measures_the_tf_path_and_builtin():
     """symact accuracy's TF rows: the generated function within the bounds on a reduced
     sweep (swish: its sigmoid is printed as the exp-based _sigmoid), and TF's own op beside it."""
-    from symact.accuracy import MAX_BOUND, P99_BOUND, measure_tf_builtin, measure_tf_formulas
+    from symact.accuracy import measure_tf_builtin, measure_tf_formulas
+    from symact.numeric import MAX_BOUND, P99_BOUND
 
     (act,) = load_definitions(ROOT / "definitions" / "swish.py")
     derivation = derive(act)

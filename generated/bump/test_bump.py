@@ -57,8 +57,50 @@ def _inputs(dtype):
     return at[:, 0].astype(dtype), [at[:, 1 + k].astype(dtype) for k in range(len(PARAMS))]
 
 
+# The metric and its references, the very functions symact scores with (printed when the
+# folder was generated), so these tests judge the module exactly as symact did.
+def reference_floats(values):
+    """References given as decimal strings (None: no finite reference) rounded to float64
+    (NaN where there is none). The generated golden tests print this function."""
+    return np.array([math.nan if v is None else float(v) for v in values])
+
+
+def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
+    """The error metric per point: |computed - reference| in ULPs of the reference rounded
+    to ``dtype`` (the ULP never less than the dtype's smallest normal number), divided by
+    max(1, kappa). ``ref`` is the reference correctly rounded to float64 and ``ref_lo``
+    what that rounding left off. The golden tests, which read decimal strings, leave it 0:
+    in float64 they count the floats between the result and the correctly rounded
+    reference. The derivation and the accuracy sweep pass it, measuring against the exact
+    value (up to half an ULP more or less in float64).
+
+    - no finite reference (ref NaN): NaN, the point is not scored;
+    - a reference beyond the dtype's largest number: 0 for the infinity of its sign,
+      else inf;
+    - a reference of 0: the ULP error itself (kappa is 0 or infinite there);
+    - kappa infinite: 0 (the value hangs on the last bit of an input);
+    - NaN or an infinity computed where the reference is a finite number of the dtype: inf;
+    - ``absolute`` (a documented absolute error bound): |error| / absolute instead.
+
+    The generated golden tests print this function, so they score as symact does."""
+    computed = np.asarray(computed, dtype=np.float64)
+    info = np.finfo(dtype)
+    with np.errstate(all="ignore"):
+        err = np.abs((computed - ref) - ref_lo)
+        if absolute is None:
+            unit = np.maximum(np.spacing(np.abs(ref.astype(dtype))).astype(np.float64), float(info.tiny))
+            score = np.where(ref == 0, err / unit, np.where(np.isinf(kappa), 0.0, err / unit / np.maximum(1.0, kappa)))
+        else:
+            score = err / absolute
+        overflow = np.abs(ref) > float(info.max)
+    score = np.where(np.isfinite(computed), score, np.inf)
+    score = np.where(overflow, np.where(computed == np.copysign(np.inf, ref), 0.0, np.inf), score)
+    return np.where(np.isnan(ref), np.nan, score)
+
+
 def _reference(quantity):
-    ref = np.array([math.nan if p["ref"][quantity] is None else float(p["ref"][quantity]) for p in GOLDEN["points"]])
+    """(references rounded to float64, kappa) of a quantity at the golden points."""
+    ref = reference_floats([p["ref"][quantity] for p in GOLDEN["points"]])
     kappa = np.array([math.nan if p["kappa"][quantity] is None else float(p["kappa"][quantity]) for p in GOLDEN["points"]])
     return ref, kappa
 
@@ -86,21 +128,7 @@ def _scores(computed, quantity, dtype):
     """Error metric per point; NaN where there is no finite reference. For a quantity with
     a limitation: the absolute error in units of its documented bound."""
     ref, kappa = _reference(quantity)
-    computed = np.asarray(computed, dtype=np.float64)
-    info = np.finfo(dtype)
-    absolute = _limitation(quantity, dtype)
-    with np.errstate(all="ignore"):
-        unit = np.maximum(np.spacing(np.abs(ref.astype(dtype))).astype(np.float64), float(info.tiny))
-        err = np.abs(computed - ref) / unit
-        scale = np.where(ref == 0, 1.0, np.maximum(1.0, kappa))
-        score = np.where(np.isinf(kappa) & (ref != 0), 0.0, err / scale)
-        if absolute is not None:
-            score = np.abs(computed - ref) / absolute
-    overflow = np.abs(ref) > float(info.max)
-    score = np.where(overflow, np.where(computed == np.copysign(np.inf, ref), 0.0, np.inf), score)
-    score = np.where(np.isfinite(ref) | overflow, score, np.nan)
-    score = np.where(np.isnan(computed) & ~np.isnan(score), np.inf, score)
-    return score
+    return error_metric(computed, ref, kappa, dtype, _limitation(quantity, dtype))
 
 
 def _bounds(quantity, dtype):

@@ -1,0 +1,120 @@
+"""The error metric is one function (symact.numeric.error_metric): the golden tests print
+it, generate's check, the derivation's choice of forms and the accuracy sweep call it."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symact import numeric
+from symact.numeric import error_metric, mp_reference_floats, reference_floats
+
+ROOT = Path(__file__).resolve().parents[1]
+DTYPES = [np.float32, np.float64]
+
+
+def _exact_metric(computed: float, ref: mpmath.mpf, kappa: float, dtype) -> float:
+    """The metric by its definition, in 80-digit arithmetic, against the reference
+    correctly rounded to float64."""
+    with mpmath.workdps(80):
+        info = np.finfo(dtype)
+        rounded = abs(float(np.asarray(float(ref), dtype=dtype)))
+        unit = max(float(np.spacing(np.asarray(rounded, dtype=dtype))), float(info.tiny))
+        err = abs(mpmath.mpf(computed) - mpmath.mpf(float(ref))) / unit
+        if ref == 0:
+            return float(err)
+        return float(err / max(1.0, kappa))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.floats(min_value=-1e30, max_value=1e30, allow_nan=False),
+    ulps=st.integers(min_value=-40, max_value=40),
+    kappa=st.sampled_from([0.0, 0.5, 1.0, 3.0, 1e4]),
+)
+def test_the_metric_is_the_ulp_error_over_kappa(dtype, value, ulps, kappa):
+    """A computed value some ULPs off a 40-digit reference scores those ULPs / max(1, κ)."""
+    with mpmath.workdps(40):
+        ref = mpmath.mpf(value) * (1 + mpmath.mpf(1) / 3 * mpmath.mpf(10) ** -20)
+        refs = [mpmath.nstr(ref, 40)]
+    computed = np.asarray(float(ref), dtype=dtype)
+    step = np.nextafter(computed, np.asarray(np.inf if ulps > 0 else -np.inf, dtype=dtype))
+    for _ in range(abs(ulps)):
+        computed, step = step, np.nextafter(step, np.asarray(np.inf if ulps > 0 else -np.inf, dtype=dtype))
+    with mpmath.workdps(40):
+        exact = _exact_metric(float(computed), mpmath.mpf(refs[0]), kappa, dtype)
+    ours = float(error_metric(np.array([computed]), reference_floats(refs), np.array([kappa]), dtype)[0])
+    assert ours == pytest.approx(exact, rel=1e-9, abs=1e-9)
+
+
+def test_the_edge_rules():
+    f32 = np.float32
+    ref = np.array([1.0, 1e39, -1e39, 1e39, math.nan, 0.0, 2.0, 2.0, 2.0])
+    kappa = np.array([1.0, 1.0, 1.0, 1.0, 1.0, math.inf, math.inf, math.inf, 1.0])
+    computed = np.array([math.nan, math.inf, -math.inf, 3e38, 1.0, 0.0, 5.0, math.inf, -math.inf])
+    got = error_metric(computed, ref, kappa, f32)
+    # NaN computed, overflow matched (both signs), overflow missed, no reference, exact 0,
+    # infinite kappa, infinite computed where the reference is finite (twice)
+    expected = [math.inf, 0.0, 0.0, math.inf, math.nan, 0.0, 0.0, math.inf, math.inf]
+    np.testing.assert_array_equal(got, expected)
+    # a reference of 0 is strict whatever kappa says: the ULP there is the smallest normal
+    assert error_metric(np.array([1e-30]), np.array([0.0]), np.array([math.inf]), f32)[0] > 1e7
+    # an absolute bound replaces the ULP scale
+    assert error_metric(np.array([2.5]), np.array([2.0]), np.array([1.0]), f32, 0.25)[0] == 2.0
+
+
+def test_references_are_rounded_to_float64_once():
+    digits = "0.12345678901234567890123456789012345678901234567891"
+    got = reference_floats([digits, None, "1e400", "-0.0"])
+    assert got[0] == float(digits) and math.isnan(got[1]) and got[2] == math.inf and got[3] == 0
+    with mpmath.workdps(60):
+        mp, residual = mp_reference_floats([mpmath.mpf(digits), mpmath.inf, mpmath.mpf("1e400")])
+        assert residual[0] == float(mpmath.mpf(digits) - mpmath.mpf(mp[0])) and residual[0] != 0
+    assert mp[0] == got[0] and math.isnan(mp[1]) and mp[2] == math.inf and list(residual[1:]) == [0, 0]
+
+
+def test_the_residual_measures_against_the_exact_reference():
+    """With ``ref_lo`` the float64 error is against the exact value: a result that is the
+    correctly rounded reference scores at most half an ULP, not 0."""
+    with mpmath.workdps(60):
+        exact = mpmath.mpf(1) / 3
+        rounded, residual = mp_reference_floats([exact])
+        spacing = float(np.spacing(rounded[0]))
+        expected = float(abs(mpmath.mpf(rounded[0]) - exact) / spacing)
+    computed = rounded.copy()
+    assert error_metric(computed, rounded, np.ones(1), np.float64)[0] == 0
+    got = error_metric(computed, rounded, np.ones(1), np.float64, ref_lo=residual)[0]
+    assert 0 < got <= 0.5 and got == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("folder", sorted(p.name for p in (ROOT / "generated").iterdir() if (p / "golden.json").exists()))
+def test_every_generated_test_prints_the_metric_symact_uses(folder):
+    text = (ROOT / "generated" / folder / f"test_{folder}.py").read_text(encoding="utf-8")
+    for function in (numeric.reference_floats, numeric.error_metric):
+        assert inspect.getsource(function) in text, f"{folder}: {function.__name__} differs from symact.numeric's"
+
+
+def test_the_sweep_and_the_choice_of_forms_score_like_the_golden_tests():
+    """accuracy.score (mpmath references, exact) and golden_scores (decimal strings rounded
+    to float64) agree in float32, where the rounding of the reference is far below an ULP."""
+    from symact.accuracy import References, score
+    from symact.golden import golden_scores
+
+    with mpmath.workdps(50):
+        values = [mpmath.mpf(1) / 3, mpmath.exp(-100), mpmath.mpf(0), mpmath.mpf("1e39"), -mpmath.pi]
+        kappas = [mpmath.mpf(2), mpmath.mpf(1), mpmath.mpf(0), mpmath.mpf(1), mpmath.inf]
+        strings = [mpmath.nstr(v, 50) for v in values]
+    computed = np.array([0.33333334, 3.7e-44, 0.0, np.inf, -3.1415927], dtype=np.float32)
+    refs = References(columns=["x"], points=np.zeros((5, 1)), values={"f": values}, kappas={"f": kappas})
+    stats = score(computed, refs, "f", np.float32)
+    golden = golden_scores(computed, strings, [mpmath.nstr(k, 10) for k in kappas], np.float32)
+    assert stats.max == pytest.approx(float(np.max(golden)), rel=1e-6)
+    assert stats.p99 == pytest.approx(float(np.percentile(golden, 99)), rel=1e-6)
