@@ -198,7 +198,7 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--generated",
     "generated_dir",
@@ -209,16 +209,47 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
 )
 @click.option("--reduced", is_flag=True, help="A small sweep (seconds) instead of the full one (minutes).")
 @click.option("--builtins/--no-builtins", default=True, show_default=True, help="Also measure PyTorch's and TensorFlow's own kernels.")
+@click.option(
+    "--fuzz",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Instead of FILES: run N random valid definitions through generate (in memory) and "
+    "report how many meet the bounds, how many are refused and why, and the times.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random definitions (--fuzz).")
+@click.option(
+    "--budget",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    help="Seconds of work per random definition (--fuzz).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @_reported
-def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builtins: bool, quiet: bool) -> None:
+def accuracy(
+    files: tuple[Path, ...],
+    generated_dir: Path,
+    reduced: bool,
+    builtins: bool,
+    fuzz: int | None,
+    seed: int,
+    budget: float,
+    quiet: bool,
+) -> None:
     """Measure the generated kernels of each activation in each FILE against 50-digit
     references: max and p99 of ULPs / max(1, condition number), per dtype and quantity.
+    With --fuzz N: how generate fares on N random definitions (exit 1 if one crashed).
 
     \b
     Example:
       symact accuracy --reduced definitions/swish.py
+      symact accuracy --fuzz 300 --seed 1
     """
+    if fuzz is not None:
+        _fuzz(fuzz, seed, budget, quiet)
+        return
+    if not files:
+        raise click.UsageError("give definition FILES, or --fuzz N")
     from .accuracy import (
         measure_kernels,
         measure_tf_builtin,
@@ -261,6 +292,19 @@ def accuracy(files: tuple[Path, ...], generated_dir: Path, reduced: bool, builti
     for label, (dtype, quantity), s in worst:
         click.echo(f"over the bound ({MAX_BOUND:g} max, {P99_BOUND:g} p99): {label} {dtype} {quantity}: {s.row()}", err=True)
     if worst:
+        sys.exit(1)
+
+
+def _fuzz(count: int, seed: int, budget: float, quiet: bool) -> None:
+    """``symact accuracy --fuzz``: the corpus run and its summary on stdout."""
+    from .corpus import run, summary
+
+    def show(o: Any) -> None:
+        _progress(quiet)(f"[{o.name}] {o.result} in {o.seconds:.1f} s: {o.expr[:100]}")
+
+    outcomes = run(count, seed, budget, show)
+    click.echo("\n".join(summary(outcomes)))
+    if any(o.result == "crash" for o in outcomes):
         sys.exit(1)
 
 
