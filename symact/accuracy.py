@@ -31,6 +31,7 @@ from .numeric import (
     kappa_at,
     mp_function,
     mp_reference_floats,
+    p99,
 )
 from .spec import x
 
@@ -132,7 +133,7 @@ def score(computed: np.ndarray, refs: References, quantity: str, dtype: Any) -> 
     worst = int(np.argmax(metric))
     return Stats(
         max=float(metric.max()),
-        p99=float(np.percentile(metric, 99)),
+        p99=p99(metric),
         max_ulps=float(np.max(ulps[np.isfinite(ulps)], initial=0.0)),
         worst=dict(zip(refs.columns, map(float, refs.points[keep[worst]]))),
         points=len(keep),

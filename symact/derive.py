@@ -28,8 +28,8 @@ import sympy as sp
 
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
-from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, probe_points
-from .rewrite import apply_rewrites, exp_basis, sign_split, t_rational
+from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, probe_points
+from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, sign_split, t_rational
 from .spec import Activation, Param, x
 
 __all__ = ["Branch", "Quantity", "Derivation", "derive", "cost", "SIMPLIFY_MAX_OPS"]
@@ -172,8 +172,8 @@ def _measure_at(
         scores = metric_scores(exact, printed, symbols, points, dtype)
         finite = scores[np.isfinite(scores)]
         worst = float(np.max(finite, initial=0.0))
-        p99 = float(np.percentile(finite, 99)) if finite.size else 0.0
-        out.append((int(np.isinf(scores).sum()), worst, p99))
+        high = p99(finite) if finite.size else 0.0
+        out.append((int(np.isinf(scores).sum()), worst, high))
     return out
 
 
@@ -195,11 +195,16 @@ def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
 
-def _choose(exact: sp.Expr, printed: sp.Expr, simpler: sp.Expr | None, act: Activation) -> sp.Expr:
+def _choose(
+    exact: sp.Expr, printed: sp.Expr, simpler: sp.Expr | None, act: Activation, whole: bool = True
+) -> sp.Expr:
     """Pick the printed form; measured against the exact formula, the harness decides.
 
     A simplified form is kept when it is cheaper and no less accurate; a sign split
-    (see :func:`~symact.rewrite.sign_split`) when it is more accurate; the one-exp form
+    (see :func:`~symact.rewrite.sign_split`) or a cancellation repair
+    (:data:`~symact.rewrite.CANCELLATION_REPAIRS`, only for a formula that holds on the whole
+    line: ``whole``; a branch the user wrote is that user's regime) when it is more
+    accurate; the one-exp form
     (:func:`~symact.rewrite.exp_basis`) when it is cheaper and no less accurate.
     """
     Scores = list[tuple[int, float, float]]
@@ -217,6 +222,17 @@ def _choose(exact: sp.Expr, printed: sp.Expr, simpler: sp.Expr | None, act: Acti
         better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(scores, baseline))
         if better and _no_worse(scores, baseline):
             printed, baseline = split, scores
+    for repair in CANCELLATION_REPAIRS if whole else ():  # regime splits, kept where better
+        candidate = sp.piecewise_fold(repair(printed))
+        if candidate == printed:
+            continue
+        try:
+            scores = _measure(exact, candidate, act)
+        except _UNMEASURABLE:
+            continue
+        better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(scores, baseline))
+        if better and _no_worse(scores, baseline):
+            printed, baseline = candidate, scores
     one_exp = exp_basis(printed)
     if one_exp is not None:
         best: tuple[sp.Expr, Scores] | None = None
@@ -509,7 +525,7 @@ def _quantity(
             simpler = None if kind == "value" else _simplified(e, simplify_max_ops, notes, where)
         with phase("stable rewrites", name):
             printed = _choose(
-                e, apply_rewrites(e), None if simpler is None else apply_rewrites(simpler), act
+                e, apply_rewrites(e), None if simpler is None else apply_rewrites(simpler), act, len(exact_pieces) == 1
             )
         piece_branches: list[Branch] = []
         if kind != "surrogate":
@@ -617,10 +633,10 @@ def _float32_via_float64(exact: sp.Expr, printed: sp.Expr, act: Activation) -> b
         native = metric_scores(exact, printed, symbols, points, np.float32)
     except _UNMEASURABLE:
         return False
-    if np.max(native) <= _F32_MAX and np.percentile(native, 99) <= _F32_P99:
+    if np.max(native) <= _F32_MAX and p99(native) <= _F32_P99:
         return False
     wide = metric_scores(exact, printed, symbols, points, np.float32, np.float64)
-    return bool(np.max(wide) < np.max(native) and np.percentile(wide, 99) < np.percentile(native, 99))
+    return bool(np.max(wide) < np.max(native) and p99(wide) < p99(native))
 
 
 def derive(act: Activation, simplify_max_ops: int = SIMPLIFY_MAX_OPS) -> Derivation:

@@ -27,6 +27,7 @@ __all__ = [
     "mp_function",
     "np_function",
     "error_metric",
+    "p99",
     "reference_floats",
     "mp_reference_floats",
     "MAX_BOUND",
@@ -243,6 +244,14 @@ def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol], vector64: bool = Fa
 #: point, and the 99th percentile over the points.
 MAX_BOUND = 16.0
 P99_BOUND = 2.0
+
+
+def p99(scores: Any) -> float:
+    """The 99th percentile of metric values (linear interpolation), inf where it falls
+    between two infinite ones (NumPy would give NaN and warn)."""
+    with np.errstate(invalid="ignore"):
+        value = float(np.percentile(scores, 99))
+    return math.inf if math.isnan(value) else value
 
 
 def reference_floats(values):

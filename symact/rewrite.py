@@ -15,8 +15,9 @@ from sympy.codegen.cfunctions import log1p
 from sympy.codegen.rewriting import expm1_opt, log1p_opt
 
 from .functions import Erfc, Exp, Sigmoid, Softplus
+from .spec import x
 
-__all__ = ["Rewrite", "STABLE_REWRITES", "apply_rewrites", "sign_split", "exp_basis", "t_rational"]
+__all__ = ["Rewrite", "STABLE_REWRITES", "CANCELLATION_REPAIRS", "apply_rewrites", "sign_split", "exp_basis", "t_rational"]
 
 
 @dataclass(frozen=True)
@@ -209,6 +210,84 @@ STABLE_REWRITES: tuple[Rewrite, ...] = (
     Rewrite("erfc", "1 ± erf(u) cancels in the tails; erfc(∓u) does not", _erf_rule),
     Rewrite("log1p", "log(1+u) loses all digits of u when |u| < ε", _log1p),
     Rewrite("expm1", "e^u − 1 loses all digits of u when |u| < ε", _expm1),
+)
+
+
+def _one_minus_cos(expr: sp.Expr) -> sp.Expr:
+    """
+    >>> from symact import x
+    >>> _one_minus_cos(3 - 3*sp.cos(2*x) + x)
+    x + 6*sin(x)**2
+    """
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        if not isinstance(add, sp.Add):
+            return add
+        terms = add.as_coefficients_dict()
+        constant = terms.get(sp.S.One, sp.S.Zero)
+        for term, k in terms.items():
+            if isinstance(term, sp.cos) and constant != 0 and k == -constant:
+                return add - constant - k * term + 2 * constant * sp.sin(term.args[0] / 2) ** 2
+        return add
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), fix)
+
+
+def _root_factor(term: sp.Expr) -> tuple[sp.Expr, sp.Expr, int] | None:
+    """``term`` as (A, K, s) with term = K·sqrt(A)^s, s = ±1 and K free of sqrt(A)."""
+    for factor in sp.Mul.make_args(term):
+        if isinstance(factor, sp.Pow) and factor.exp in (sp.S.Half, -sp.S.Half) and factor.base.has(x):
+            return factor.base, term / factor, 1 if factor.exp == sp.S.Half else -1
+    return None
+
+
+def _conjugate(expr: sp.Expr) -> sp.Expr:
+    """K·sqrt(A) + R cancels where K·sqrt(A) ≈ −R, that is where K·R < 0; there
+    (K²A − R²)/(K·sqrt(A) − R) does not, when K²A − R² is simpler than K²A (the leading
+    terms cancel symbolically). K/sqrt(A) + R is (K + R·sqrt(A))/sqrt(A), the same case.
+    The result is a regime split on the sign of K·R.
+
+    >>> from symact import x
+    >>> _conjugate(sp.sqrt(x**2 + 1) + x)
+    Piecewise((1/(-x + sqrt(x**2 + 1)), x < 0), (x + sqrt(x**2 + 1), True))
+    >>> _conjugate(x / sp.sqrt(x**2 + 1) + 1)
+    Piecewise((-1/((x - sqrt(x**2 + 1))*sqrt(x**2 + 1)), x < 0), (x/sqrt(x**2 + 1) + 1, True))
+    """
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        if not isinstance(add, sp.Add) or not add.has(x):
+            return add
+        for term in add.args:
+            found = _root_factor(term)
+            if found is None:
+                continue
+            base, k, sign = found
+            rest = add - term
+            if rest == 0:
+                continue
+            root = sp.sqrt(base)
+            # add = (top)/(bottom) on the side where the two parts have opposite signs
+            if sign == 1:
+                top, lead, bottom = sp.expand(k**2 * base - rest**2), sp.expand(k**2 * base), k * root - rest
+            else:
+                top, lead, bottom = sp.expand(k**2 - rest**2 * base), sp.expand(rest**2 * base), (k - rest * root) * root
+            if top == 0 or sp.count_ops(top) >= sp.count_ops(lead):
+                continue
+            return sp.Piecewise((top / bottom, k * rest < 0), (add, True))
+        return add
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), fix)
+
+
+#: Repairs of cancellations that only pay on some inputs: candidates the derivation
+#: measures and keeps where they are more accurate (never applied unconditionally).
+CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
+    Rewrite("one-minus-cos", "c − c·cos(u) loses every digit once u² < ε; 2c·sin²(u/2) does not", _one_minus_cos),
+    Rewrite(
+        "conjugate",
+        "sqrt(A) + R cancels where R ≈ −sqrt(A); (A − R²)/(sqrt(A) − R) does not, on that side",
+        _conjugate,
+    ),
 )
 
 
