@@ -27,6 +27,7 @@ from .numeric import (
     MAX_BOUND,
     P99_BOUND,
     cross_reference,
+    decimal_text,
     error_metric,
     kappa_at,
     mp_function,
@@ -168,7 +169,7 @@ def _text(value: Any) -> str | None:
     if not mpmath.isfinite(value):
         return None
     with mpmath.workdps(DIGITS):
-        return mpmath.nstr(+value, _SIGNIFICANT, min_fixed=-4, max_fixed=8)
+        return decimal_text(+value, _SIGNIFICANT, min_fixed=-4, max_fixed=8)
 
 
 def compute_golden(derivation: Derivation) -> Golden:
@@ -222,7 +223,7 @@ def compute_golden(derivation: Derivation) -> Golden:
             real = value.real if isinstance(value, mpmath.mpc) else value
             k = kappa_at(dfn, real, at)
             with mpmath.workdps(DIGITS):
-                kappa[q.name] = mpmath.nstr(+k, 6) if mpmath.isfinite(k) else "inf"
+                kappa[q.name] = decimal_text(+k, 6) if mpmath.isfinite(k) else "inf"
             if q.name in user:
                 _check_user_derivative(act, q.name, user[q.name], at, real, k, names)
         if kind == "pole":

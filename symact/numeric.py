@@ -28,6 +28,7 @@ __all__ = [
     "np_function",
     "error_metric",
     "p99",
+    "decimal_text",
     "reference_floats",
     "mp_reference_floats",
     "MAX_BOUND",
@@ -244,6 +245,32 @@ def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol], vector64: bool = Fa
 #: point, and the 99th percentile over the points.
 MAX_BOUND = 16.0
 P99_BOUND = 2.0
+
+
+def decimal_text(value: Any, digits: int, **options: Any) -> str:
+    """``mpmath.nstr`` of a real mpmath number, also beyond 10^±4300 (where nstr needs an
+    integer longer than Python converts to text): there the mantissa and the exponent are
+    printed apart, and beyond 10^±1000000 the value is written as what it is in every
+    float type: 0 or an infinity, with its sign.
+
+    >>> decimal_text(mpmath.mpf(2) ** -40000, 5)
+    '6.3121e-12042'
+    >>> decimal_text(-mpmath.exp(mpmath.mpf(10) ** 8), 5)
+    '-inf'
+    """
+    try:
+        return mpmath.nstr(value, digits, **options)
+    except ValueError:
+        if value == 0 or not mpmath.isfinite(value):
+            raise
+        magnitude = mpmath.log10(abs(value))
+        if abs(magnitude) > 10**6:  # 0 or infinite in every float type, with its sign
+            return ("-" if value < 0 else "") + ("inf" if magnitude > 0 else "0.0")
+        exponent = int(mpmath.floor(magnitude))
+        mantissa = value / mpmath.power(10, exponent)
+        if abs(mantissa) >= 10:  # log10 rounded up to the next power
+            mantissa, exponent = mantissa / 10, exponent + 1
+        return f"{mpmath.nstr(mantissa, digits, min_fixed=-1, max_fixed=2)}e{exponent}"
 
 
 def p99(scores: Any) -> float:
