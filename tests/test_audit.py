@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -10,8 +11,22 @@ import sympy as sp
 from click.testing import CliRunner
 
 from symact import Activation, Param, load_definitions, x
-from symact.audit import CODES, SEVERITY, audit
+from symact.audit import (
+    CODES,
+    SEVERITY,
+    STEP_BUDGET,
+    asymptotes,
+    audit,
+    boundaries,
+    derivatives,
+    float32,
+    gradients,
+    singularities,
+    value_range,
+)
+from symact.audit.context import AuditContext
 from symact.cli import main
+from symact.derive import derive
 from symact.report import as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,6 +384,32 @@ def test_wrong_user_derivative_is_refuted_with_a_point_and_both_values():
     assert mismatch.severity == "error"
     assert "it gives" in mismatch.message and "the true value is" in mismatch.message
     assert set(mismatch.where) == {"x", "beta"}
+
+
+# ------------------------------------------------------------------ the package
+
+
+def test_the_context_is_frozen_and_the_checks_take_it():
+    act = Activation(name="tanh", expr=sp.tanh(x))
+    ctx = AuditContext.of(act, derive(act), STEP_BUDGET)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.settings = ()
+    for module in (gradients, singularities, boundaries, asymptotes, value_range, float32, derivatives):
+        assert callable(module.check), module.__name__
+
+
+def test_the_range_needs_only_what_it_is_given():
+    """The range reads the ends at ±∞ and the singular points it is passed, not state an
+    earlier check left behind: on a fresh context it is the report's range."""
+    k = Param("k", init=2.0, positive=True)
+    act = Activation(name="scaled_tanh", expr=k * sp.tanh(x) + 1 / (x - 3), params=[k])
+    derivation = derive(act)
+    report = audit(act, derivation)
+    ctx = AuditContext.of(act, derivation, STEP_BUDGET)
+    ends = asymptotes.check(ctx, []).ends
+    assert set(ends) == {"+oo", "-oo"}
+    assert value_range.check(ctx, ends, report.singularities).range == report.range
+    assert report.range["text"] == "(-oo, oo)"
 
 
 # ------------------------------------------------------------------ contracts
