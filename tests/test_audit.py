@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -325,6 +328,30 @@ def test_elu_kink_disappears_at_alpha_one():
 def test_step_is_a_discontinuity_with_both_values():
     (jump,) = _one(audit(Activation(name="step", expr=sp.Heaviside(x, 1))), "discontinuity")
     assert jump.where["left"] == "0" and jump.where["right"] == "1"
+
+
+@pytest.mark.slow
+def test_report_is_byte_identical_across_processes(tmp_path):
+    """Same definition, same report, whatever the hash seed: the branch boundaries came
+    from a set, so a band's two jumps were listed in either order."""
+    source = tmp_path / "band.py"
+    source.write_text(
+        "import sympy as sp\n"
+        "from symact import Activation, x\n"
+        "band = Activation(name='band', expr=sp.Piecewise((1, (x > 1) & (x < 2)), (0, True)))\n"
+    )
+    outputs = []
+    for seed in ("0", "2"):  # seeds that listed the jumps in different orders
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-m", "symact.cli", "audit", "-q", "--format", "json", str(source)],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        )
+        (report,) = json.loads(proc.stdout)["activations"]
+        report.pop("seconds")
+        outputs.append(report)
+    assert outputs[0] == outputs[1]
+    assert [f["where"]["x"] for f in outputs[0]["findings"] if f["code"] == "discontinuity"] == ["1", "2"]
 
 
 # ----------------------------------------------------------- range, asymptotes

@@ -36,7 +36,8 @@ def check(ctx: AuditContext) -> Outcome:
         return out
     points: dict[str, sp.Expr] = {}
     for cond, _ in pieces:
-        for rel in cond.atoms(sp.core.relational.Relational):
+        # In SymPy's canonical order: a set's order changes with the hash seed, from run to run.
+        for rel in sp.ordered(cond.atoms(sp.core.relational.Relational)):
             for r in real_roots(rel.lhs - rel.rhs, ctx.limit):
                 points.setdefault(sp.sstr(r), r)
     for point in points.values():
