@@ -330,6 +330,17 @@ def test_step_is_a_discontinuity_with_both_values():
     assert jump.where["left"] == "0" and jump.where["right"] == "1"
 
 
+def test_a_boundary_that_is_not_real_for_some_parameter_values_is_skipped_there():
+    """x² < t has the boundaries ±√t, which are not real for t < 0 (a setting the audit
+    tries, as t may take any real value): the audit compared the sides there and failed
+    with "Cannot convert complex to float"."""
+    t = Param("t", init=0.5)
+    r = audit(Activation(name="box", expr=sp.Piecewise((x, x**2 < t), (0, True)), params=[t]))
+    jumps = _one(r, "discontinuity")
+    assert {f.where["x"] for f in jumps} == {"sqrt(t)", "-sqrt(t)"}
+    assert r.range["text"] == "[-0.707107, 0.707107]"
+
+
 @pytest.mark.slow
 def test_report_is_byte_identical_across_processes(tmp_path):
     """Same definition, same report, whatever the hash seed: the branch boundaries came

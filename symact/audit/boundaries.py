@@ -47,10 +47,14 @@ def check(ctx: AuditContext) -> Outcome:
 
 
 def _sides(pieces: Pieces, point: sp.Expr, settings: tuple[dict[sp.Symbol, float], ...]) -> list[_Boundary]:
-    """The pairs of branches on the two sides of ``point``, each with the settings where they are."""
+    """The pairs of branches on the two sides of ``point``, each with the settings where they
+    are; settings where the point is not real (``sqrt(t)`` for t < 0) have no boundary there."""
     sides: dict[tuple[int, int], list[dict[sp.Symbol, float]]] = {}
     for values in settings:
-        b = float(point.subs(values))
+        try:
+            b = float(point.subs(values))
+        except TypeError:  # complex at these values
+            continue
         eps = 1e-9 * max(1.0, abs(b))
         left, right = branch_at(pieces, b - eps, values), branch_at(pieces, b + eps, values)
         if left is None or right is None or left == right:
