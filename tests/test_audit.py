@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,8 +14,22 @@ import sympy as sp
 from click.testing import CliRunner
 
 from symact import Activation, Param, load_definitions, x
-from symact.audit import CODES, SEVERITY, audit
+from symact.audit import (
+    CODES,
+    SEVERITY,
+    STEP_BUDGET,
+    asymptotes,
+    audit,
+    boundaries,
+    derivatives,
+    float32,
+    gradients,
+    singularities,
+    value_range,
+)
+from symact.audit.context import AuditContext
 from symact.cli import main
+from symact.derive import derive
 from symact.report import as_markdown, as_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,6 +330,41 @@ def test_step_is_a_discontinuity_with_both_values():
     assert jump.where["left"] == "0" and jump.where["right"] == "1"
 
 
+def test_a_boundary_that_is_not_real_for_some_parameter_values_is_skipped_there():
+    """x² < t has the boundaries ±√t, which are not real for t < 0 (a setting the audit
+    tries, as t may take any real value): the audit compared the sides there and failed
+    with "Cannot convert complex to float"."""
+    t = Param("t", init=0.5)
+    r = audit(Activation(name="box", expr=sp.Piecewise((x, x**2 < t), (0, True)), params=[t]))
+    jumps = _one(r, "discontinuity")
+    assert {f.where["x"] for f in jumps} == {"sqrt(t)", "-sqrt(t)"}
+    assert r.range["text"] == "[-0.707107, 0.707107]"
+
+
+@pytest.mark.slow
+def test_report_is_byte_identical_across_processes(tmp_path):
+    """Same definition, same report, whatever the hash seed: the branch boundaries came
+    from a set, so a band's two jumps were listed in either order."""
+    source = tmp_path / "band.py"
+    source.write_text(
+        "import sympy as sp\n"
+        "from symact import Activation, x\n"
+        "band = Activation(name='band', expr=sp.Piecewise((1, (x > 1) & (x < 2)), (0, True)))\n"
+    )
+    outputs = []
+    for seed in ("0", "2"):  # seeds that listed the jumps in different orders
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        proc = subprocess.run(
+            [sys.executable, "-m", "symact.cli", "audit", "-q", "--format", "json", str(source)],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        )
+        (report,) = json.loads(proc.stdout)["activations"]
+        report.pop("seconds")
+        outputs.append(report)
+    assert outputs[0] == outputs[1]
+    assert [f["where"]["x"] for f in outputs[0]["findings"] if f["code"] == "discontinuity"] == ["1", "2"]
+
+
 # ----------------------------------------------------------- range, asymptotes
 
 
@@ -369,6 +422,32 @@ def test_wrong_user_derivative_is_refuted_with_a_point_and_both_values():
     assert mismatch.severity == "error"
     assert "it gives" in mismatch.message and "the true value is" in mismatch.message
     assert set(mismatch.where) == {"x", "beta"}
+
+
+# ------------------------------------------------------------------ the package
+
+
+def test_the_context_is_frozen_and_the_checks_take_it():
+    act = Activation(name="tanh", expr=sp.tanh(x))
+    ctx = AuditContext.of(act, derive(act), STEP_BUDGET)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.settings = ()
+    for module in (gradients, singularities, boundaries, asymptotes, value_range, float32, derivatives):
+        assert callable(module.check), module.__name__
+
+
+def test_the_range_needs_only_what_it_is_given():
+    """The range reads the ends at ±∞ and the singular points it is passed, not state an
+    earlier check left behind: on a fresh context it is the report's range."""
+    k = Param("k", init=2.0, positive=True)
+    act = Activation(name="scaled_tanh", expr=k * sp.tanh(x) + 1 / (x - 3), params=[k])
+    derivation = derive(act)
+    report = audit(act, derivation)
+    ctx = AuditContext.of(act, derivation, STEP_BUDGET)
+    ends = asymptotes.check(ctx, []).ends
+    assert set(ends) == {"+oo", "-oo"}
+    assert value_range.check(ctx, ends, report.singularities).range == report.range
+    assert report.range["text"] == "(-oo, oo)"
 
 
 # ------------------------------------------------------------------ contracts

@@ -8,7 +8,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "symact"
 
-#: Layer of each module, bottom first; ``emit`` covers every module of symact/emit/.
+#: Layer of each module, bottom first; ``emit`` covers every module of symact/emit/, ``audit``
+#: every module of symact/audit/.
 LAYERS = [
     {"errors"},  # the errors users see
     {"names", "budget", "functions"},  # the name grammar, time budgets, symact's SymPy functions
@@ -23,8 +24,9 @@ LAYERS = [
     {"cli"},  # the command line on top
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
-#: Imports within one layer that are allowed: a module of a sub-package using its own siblings.
-SAME_PACKAGE = {"emit"}
+#: Imports within one layer that are allowed: a module of a sub-package using its own siblings
+#: (the audit's checks share its context; neither sub-package imports golden, accuracy or the other).
+SAME_PACKAGE = {"emit", "audit"}
 
 
 def _unit(module: str) -> str:
