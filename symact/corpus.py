@@ -124,6 +124,9 @@ def run(count: int, seed: int, budget: float = 20.0, progress: Callable[[Outcome
             result, message = "refused", str(e)
         except Exception as e:  # a bug: recorded, the run goes on
             result, message = "crash", f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        # the definition has no file: drop the location the one-line errors start with
+        start_of_text = message.find(f"activation {act.name!r}")
+        message = message[start_of_text:] if start_of_text > 0 else message
         outcome = Outcome(act.name, sp.sstr(act.expr), result, time.perf_counter() - start, message, inaccurate)
         outcomes.append(outcome)
         if progress is not None:

@@ -65,3 +65,19 @@ def test_a_definition_past_the_budget_is_counted_not_hung(monkeypatch):
 def test_accuracy_without_files_or_fuzz_is_a_usage_error():
     result = CliRunner().invoke(main, ["accuracy"])
     assert result.exit_code == 2 and "--fuzz" in result.output
+
+
+def test_a_reference_too_small_for_any_text_is_refused_not_crashed(tmp_path):
+    """tanh(exp(-x)): its derivative at x = -1e4 is about exp(-2e^10000), a number whose
+    decimal exponent has thousands of digits; generate must judge it, not crash."""
+    definition = tmp_path / "d.py"
+    definition.write_text(
+        "import sympy as sp\nfrom symact import Activation, Param, x\n"
+        "p = Param('p', init=1.0, positive=True)\n"
+        "a = Activation(name='deep', expr=-p - x + sp.tanh(sp.exp(-x)), params=[p])\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["generate", "-q", str(definition), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert len(result.output.strip().splitlines()) == 1 and "activation 'deep': d_x" in result.output
+    assert "internal error" not in result.output
