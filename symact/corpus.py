@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import statistics
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -122,8 +124,12 @@ def run(count: int, seed: int, budget: float = 20.0, progress: Callable[[Outcome
             result, message, inaccurate = "refused", str(e), True
         except SymactError as e:
             result, message = "refused", str(e)
-        except Exception as e:  # a bug: recorded, the run goes on
-            result, message = "crash", f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+        except Exception as e:  # a bug: recorded with where it happened, the run goes on
+            where = traceback.extract_tb(e.__traceback__)[-1]
+            result, message = "crash", (
+                f"{type(e).__name__}: {' '.join(str(e).split())[:300]} "
+                f"({Path(where.filename).name}:{where.lineno} in {where.name})"
+            )
         # the definition has no file: drop the location the one-line errors start with
         start_of_text = message.find(f"activation {act.name!r}")
         message = message[start_of_text:] if start_of_text > 0 else message

@@ -85,6 +85,7 @@ def test_sweep_covers_the_specified_inputs():
     assert (np.abs(rows[:, 0]) <= 10).sum() > 200 and ((np.abs(rows[:, 0]) > 10) & (np.abs(rows[:, 0]) <= 100)).sum() > 200
 
 
+@pytest.mark.slow
 def test_cli_prints_the_table_and_fails_over_the_bound(tmp_path, monkeypatch):
     from click.testing import CliRunner
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sympy as sp
 from click.testing import CliRunner
 
@@ -25,6 +26,7 @@ def test_the_grammar_reaches_cancellations_and_parameters():
     assert any("sqrt(p + " in t for t in texts) and any("log(exp(" in t for t in texts)
 
 
+@pytest.mark.slow
 def test_fuzz_reports_every_outcome_and_the_pass_rate():
     result = CliRunner().invoke(main, ["accuracy", "--fuzz", "6", "--seed", "1", "-q"])
     assert result.exit_code == 0, result.output
@@ -67,6 +69,7 @@ def test_accuracy_without_files_or_fuzz_is_a_usage_error():
     assert result.exit_code == 2 and "--fuzz" in result.output
 
 
+@pytest.mark.slow
 def test_a_reference_too_small_for_any_text_is_refused_not_crashed(tmp_path):
     """tanh(exp(-x)): its derivative at x = -1e4 is about exp(-2e^10000), a number whose
     decimal exponent has thousands of digits; generate must judge it, not crash."""

@@ -33,6 +33,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_generated_folder_is_up_to_date():
     """generated/ holds exactly what `symact generate definitions/*.py` produces."""
     cwd = os.getcwd()
@@ -47,6 +48,7 @@ def test_generated_folder_is_up_to_date():
     assert set(_tree(ROOT / "generated")) == expected, "generated/ holds files no definition produces"
 
 
+@pytest.mark.slow
 def test_output_is_byte_identical_across_processes(tmp_path):
     """Same input, same bytes, whatever the hash seed of the process."""
     outputs = []
@@ -208,6 +210,7 @@ def _run_pytest_k(folder: Path, selection: str) -> subprocess.CompletedProcess[s
     )
 
 
+@pytest.mark.slow
 def test_a_module_that_would_fail_its_own_tests_is_refused(tmp_path):
     """Softplus differences cancel: f near 0 and d_x for large x lose every digit. One line,
     exit code 1, nothing written."""
@@ -246,6 +249,7 @@ def test_the_refusal_names_the_audit_finding_that_explains_it():
     assert "active when sigma > 1" in message and "has no error bound to accept" in message
 
 
+@pytest.mark.slow
 def test_accept_inaccurate_writes_the_limitation_and_its_tests_pass(tmp_path):
     import json
 
@@ -265,6 +269,7 @@ def test_accept_inaccurate_writes_the_limitation_and_its_tests_pass(tmp_path):
     assert run.returncode == 0 and " passed" in run.stdout, run.stdout[-3000:]
 
 
+@pytest.mark.slow
 def test_golden_points_on_a_pole_are_listed_not_tested(tmp_path):
     """|x| < sigma with sigma up to 10: the poles ±sqrt(sigma) are inside the support for
     sigma > 1, and sample points fall on them."""
@@ -298,6 +303,7 @@ def test_a_float32_quantity_over_the_bounds_is_computed_in_float64():
     assert fixed.gradients[0].float32_via_float64 and not limitations
 
 
+@pytest.mark.slow
 def test_the_check_scores_as_the_generated_tests_do(tmp_path):
     """symact.golden.golden_scores and a generated test file's _scores are one metric."""
     import importlib.util
@@ -328,6 +334,7 @@ def test_the_check_scores_as_the_generated_tests_do(tmp_path):
                 np.testing.assert_array_equal(ours, module._scores(computed, quantity, dtype))
 
 
+@pytest.mark.slow
 def test_removable_singularities_are_values_in_the_generated_module(tmp_path):
     """sin(x)/x and x·log|x| at 0: the kernels give the limits (1, its slope 0; 0), golden.json
     holds them as references, and the module's golden tests pass."""

@@ -31,6 +31,7 @@ def test_the_catalog_without_audit_lists_every_activation_with_its_parameters():
     assert "a=1, b=1, c=0" in row
 
 
+@pytest.mark.slow
 def test_rows_with_the_audit_give_range_and_findings(tmp_path):
     folder = tmp_path / "defs"
     folder.mkdir()

@@ -58,6 +58,7 @@ def test_plot_of_a_catalog_activation_with_several_widths(tmp_path):
     _assert_drawn(out, panels=3)
 
 
+@pytest.mark.slow
 def test_plot_marks_the_poles_of_the_variant_only_where_they_are_active(tmp_path):
     """The |x| < sigma bump: poles at ±sqrt(sigma) lie inside the support only for sigma > 1,
     so sigma=2 gets them marked (in f and both gradients) and sigma=0.5 does not."""

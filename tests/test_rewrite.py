@@ -51,6 +51,7 @@ def test_the_conjugate_is_a_regime_split_where_the_sum_cancels():
     "expr, params",
     [(sp.sqrt(p + x**2) + x, [p]), (1 - sp.cos(x), []), (x * (1 - sp.cos(x / 3)), [])],
 )
+@pytest.mark.slow
 def test_definitions_that_cancel_now_meet_the_bounds(expr, params):
     act = Activation(name="cancel", expr=expr, params=params, domain=(-100.0, 100.0))
     derivation = derive(act)

@@ -49,11 +49,16 @@ def check(ctx: AuditContext, ends: dict[str, End], singular_points: list[dict[st
         value_expr = y.subs(init)
         if value_expr.free_symbols:
             continue
-        value = float(value_expr)
+        # SymPy may write a real limit with I (atan(e) as I*(log(1 - e*I) - log(1 + e*I))/2)
+        number = complex(sp.N(value_expr, 30))
+        if abs(number.imag) > 1e-12 * max(1.0, abs(number.real)):
+            continue  # not a real value: it says nothing of the range
+        value = number.real
+        shown = g6(value) if value_expr.has(sp.I) else value_text(value_expr)
         if value <= low + 1e-12 * max(1.0, abs(low)):
-            low_text, low_open = value_text(value_expr), not _attained(ctx, value_expr)
+            low_text, low_open = shown, not _attained(ctx, value_expr)
         if value >= high - 1e-12 * max(1.0, abs(high)):
-            high_text, high_open = value_text(value_expr), not _attained(ctx, value_expr)
+            high_text, high_open = shown, not _attained(ctx, value_expr)
     poles = [s for s in singular_points if s["quantity"] == "f" and s["unbounded"]]
     if poles:  # a pole of f that is active: the scan only saw its foothills
         if high > 1e5:
