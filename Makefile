@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint generate clean
+.PHONY: run test test-fast lint generate clean
 
 # torch is installed first, pinned (the CPU build of constraints.txt): resolving the range in
 # pyproject.toml could pull a multi-GB CUDA build.
@@ -36,6 +36,9 @@ lint: $(STAMP)
 test: lint
 	@echo "pytest: the whole suite, about 14 minutes on 2 cores (the accuracy sweeps print one dot per activation, up to half a minute apart)"
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
 
 clean:
 	rm -rf $(VENV)

@@ -122,6 +122,7 @@ def test_unbounded_positive_param_is_judged_over_zero_to_infinity():
     assert not _codes(r, "singularity-outside-bounds")
 
 
+@pytest.mark.slow
 def test_strict_audit_of_the_unbounded_bump_exits_one(tmp_path):
     source = tmp_path / "bump_abs.py"
     source.write_text(

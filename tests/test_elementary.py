@@ -159,6 +159,7 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
     assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("activation", "params", "dtype"),
     [

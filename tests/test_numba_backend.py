@@ -74,6 +74,7 @@ def _kernels(name):
     return load_module(ROOT / "generated" / name / "kernels.py", f"symact_generated_{name}_kernels")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", CATALOG)
 def test_float32_kernels_never_compute_in_float64(name):
     """Typed constants keep float32 in float32: no float64 value anywhere in the scalar code."""
@@ -120,6 +121,7 @@ def test_kernels_are_loaded_under_one_module_name_whatever_the_import_name(name)
         assert result.stdout.strip() == "float64"
 
 
+@pytest.mark.slow
 def test_grad_x_alone_has_the_bits_of_grad_x_with_the_parameter_gradients(tmp_path):
     """backward_x computes grad_x with the common subexpressions of the full backward (those
     only the parameter gradients need left out), so the two agree bit for bit: a rational

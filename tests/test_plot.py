@@ -50,6 +50,7 @@ def _assert_drawn(path: Path, panels: int) -> None:
     assert 0.02 < ink < 0.9, ink
 
 
+@pytest.mark.slow
 def test_plot_of_a_catalog_activation_with_several_widths(tmp_path):
     out = tmp_path / "bump.png"
     result = _plot(str(ROOT / "definitions" / "bump.py"), "--param", "sigma=0.5,1,2", "--range", "-3", "3", "-o", str(out))

@@ -78,6 +78,7 @@ torch2d = Activation(
 '''
 
 
+@pytest.mark.slow
 def test_adversarial_names_and_docs_generate_importable_modules(tmp_path, monkeypatch):
     """Docs with triple quotes, backslashes and control characters stay inert text; odd but
     valid names work in every backend: the files import, compute and keep the docs."""
@@ -246,6 +247,7 @@ slow = Activation(name="slow", expr=sum(sp.tanh(k * x + sp.Rational(1, k)) for k
 '''
 
 
+@pytest.mark.slow
 def test_a_definition_past_the_budget_stops_with_one_line(tmp_path):
     start = time.monotonic()
     code, output, out = _generate(tmp_path, SLOW, "--budget", "2")
@@ -408,6 +410,7 @@ def test_the_console_script_handles_an_unexpected_error_in_one_line(tmp_path, mo
     assert "definitions/elu.py:" in result.output and "internal error (RuntimeError: something broke)" in result.output
 
 
+@pytest.mark.slow
 def test_subprocess_generate_of_a_huge_sum_is_bounded(tmp_path):
     """No hang: a sum of 1000 tanh terms stops within the budget as one line."""
     source = "import sympy as sp\nfrom symact import Activation, x\nbig = Activation(name='big', expr=sum(sp.tanh(x - k) for k in range(1000)))\n"
@@ -540,6 +543,7 @@ def test_torch_positive_parameter_refuses_nonpositive_init():
         ops.Bump(sigma=-1.0)
 
 
+@pytest.mark.slow
 def test_generated_tests_catch_a_folder_mixing_two_generations(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "out"

@@ -169,6 +169,7 @@ def test_catalog_is_complete():
     assert names == set(NAMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_catalog_matches_golden_eager_and_xla(tf, name):
     """Every catalog activation: values and gradients (x and every trainable parameter) in

@@ -279,6 +279,7 @@ def _inits(ops):
 CATALOG = sorted(p.name for p in (ROOT / "generated").iterdir() if (p / "torch_ops.py").exists())
 
 
+@pytest.mark.slow
 @requires_torch
 @pytest.mark.parametrize("name", CATALOG)
 def test_operators_pass_opcheck(name):
