@@ -28,6 +28,7 @@ from .numeric import (
     P99_BOUND,
     cross_reference,
     decimal_text,
+    derivative_agrees,
     error_metric,
     kappa_at,
     mp_function,
@@ -286,12 +287,7 @@ def _check_user_derivative(
     names: list[str],
 ) -> None:
     given = reference(fn, at)
-    scale = max(1, abs(true)) * max(1, kappa if mpmath.isfinite(kappa) else 1)
-    if (
-        isinstance(given, mpmath.mpc)
-        or not mpmath.isfinite(given)
-        or abs(given - true) > mpmath.mpf(10) ** -30 * scale
-    ):
+    if not derivative_agrees(given, true, kappa):
         raise act.error(
             f"derivative[{qname[2:]}] is wrong: at {_where(names, at)} it gives "
             f"{mpmath.nstr(given, 12)}, the true value is {mpmath.nstr(true, 12)}"

@@ -28,6 +28,8 @@ __all__ = [
     "np_function",
     "error_metric",
     "p99",
+    "derivative_agrees",
+    "DERIVATIVE_TOLERANCE",
     "decimal_text",
     "reference_floats",
     "mp_reference_floats",
@@ -245,6 +247,21 @@ def np_function(expr: sp.Expr, symbols: Sequence[sp.Symbol], vector64: bool = Fa
 #: point, and the 99th percentile over the points.
 MAX_BOUND = 16.0
 P99_BOUND = 2.0
+
+
+#: How far a user-supplied derivative may be from the true one at a point, relative to
+#: max(1, |true|)·max(1, κ): the references agree to 50 digits, so 30 leave room for the
+#: digits a condition number κ costs.
+DERIVATIVE_TOLERANCE = mpmath.mpf(10) ** -30
+
+
+def derivative_agrees(given: Any, true: Any, kappa: Any) -> bool:
+    """Whether a user's derivative ``given`` equals the ``true`` one at a point (both
+    50-digit references; κ of the true one there): the one rule of generate and audit."""
+    if isinstance(given, mpmath.mpc) or not mpmath.isfinite(given):
+        return False
+    scale = max(1, abs(true)) * (max(1, kappa) if mpmath.isfinite(kappa) else 1)
+    return bool(abs(given - true) <= DERIVATIVE_TOLERANCE * scale)
 
 
 def decimal_text(value: Any, digits: int, **options: Any) -> str:

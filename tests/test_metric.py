@@ -118,3 +118,24 @@ def test_the_sweep_and_the_choice_of_forms_score_like_the_golden_tests():
     golden = golden_scores(computed, strings, [mpmath.nstr(k, 10) for k in kappas], np.float32)
     assert stats.max == pytest.approx(float(np.max(golden)), rel=1e-6)
     assert stats.p99 == pytest.approx(float(np.percentile(golden, 99)), rel=1e-6)
+
+
+def test_generate_and_audit_judge_a_users_derivative_by_one_rule():
+    """A derivative 1e-25 off: generate refuses it, and the audit refutes it, at the same
+    tolerance (an audit that called it "equal at N points" while generate refused it would
+    contradict itself)."""
+    import sympy as sp
+
+    from symact import Activation, x
+    from symact.audit import audit
+    from symact.derive import derive
+    from symact.errors import SymactError
+    from symact.golden import compute_golden
+
+    off = Activation(name="off", expr=x**3 / 3, derivative={x: x**2 * (1 + sp.Rational(1, 10**25))})
+    with pytest.raises(SymactError, match=r"derivative\[x\] is wrong"):
+        compute_golden(derive(off))
+    assert audit(off).user_derivatives["d_x"] == "refuted"
+    exact = Activation(name="exact", expr=x**3 / 3, derivative={x: x * x})
+    compute_golden(derive(exact))
+    assert audit(exact).user_derivatives["d_x"] == "proven equal symbolically"
