@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import sympy as sp
@@ -32,7 +33,7 @@ from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, prob
 from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, sign_split, t_rational
 from .spec import Activation, Param, x
 
-__all__ = ["Branch", "Quantity", "Derivation", "derive", "cost", "SIMPLIFY_MAX_OPS"]
+__all__ = ["Branch", "Kind", "Quantity", "Derivation", "derive", "cost", "SIMPLIFY_MAX_OPS"]
 
 #: Largest formula (in ``sympy.count_ops``) that ``sympy.simplify`` is tried on: its time
 #: grows fast with size, and a size limit, unlike a time limit, gives the same output on
@@ -56,16 +57,30 @@ class Branch:
     approximate: bool = False  # a Taylor polynomial near a removable singularity (Note [Removable singularities])
 
 
+class Kind(StrEnum):
+    """What a quantity is: f itself, a true partial derivative, or a declared surrogate
+    gradient (a deliberate stand-in, such as a straight-through estimator)."""
+
+    VALUE = "value"
+    DERIVATIVE = "derivative"
+    SURROGATE = "surrogate"
+
+
 @dataclass(frozen=True)
 class Quantity:
     """f, or one partial derivative of it, ready to print."""
 
     name: str  # "f" or "d_<var>"
     wrt: sp.Symbol | None  # None for f, else x or a Param
-    kind: str  # "value", "derivative", or "surrogate"
+    kind: Kind
     exact: sp.Expr  # the mathematical formula, before simplification and rewrites
     branches: tuple[Branch, ...]  # the printed form, branch by branch
     float32_via_float64: bool = False  # see Note [float32 computed in float64]
+
+    @property
+    def wrt_name(self) -> str:
+        """The name of the variable this is the derivative with respect to ("" for f)."""
+        return "" if self.wrt is None else self.wrt.name
 
     @property
     def conditions(self) -> tuple[sp.Basic, ...]:
@@ -512,7 +527,7 @@ def _series_regime(
 def _quantity(
     name: str,
     wrt: sp.Symbol | None,
-    kind: str,
+    kind: Kind,
     exact_pieces: list[tuple[sp.Basic, sp.Expr]],
     act: Activation,
     notes: list[str],
@@ -522,13 +537,13 @@ def _quantity(
     for i, (cond, e) in enumerate(exact_pieces):
         where = f"{act.name}.{name}" + (f" branch {i + 1}" if len(exact_pieces) > 1 else "")
         with phase("simplification", name):
-            simpler = None if kind == "value" else _simplified(e, simplify_max_ops, notes, where)
+            simpler = None if kind is Kind.VALUE else _simplified(e, simplify_max_ops, notes, where)
         with phase("stable rewrites", name):
             printed = _choose(
                 e, apply_rewrites(e), None if simpler is None else apply_rewrites(simpler), act, len(exact_pieces) == 1
             )
         piece_branches: list[Branch] = []
-        if kind != "surrogate":
+        if kind is not Kind.SURROGATE:
             with phase("removable singularities", name):
                 for point, limit in _removable(cond, e, act):  # Note [Removable singularities]
                     at = sp.Eq(x, point)
@@ -554,7 +569,7 @@ def _quantity(
     else:
         exact = sp.Piecewise(*[(e, c) for c, e in exact_pieces])
     quantity = Quantity(name, wrt, kind, exact, tuple(branches))
-    if kind != "surrogate" and _float32_via_float64(exact, quantity.printed, act):
+    if kind is not Kind.SURROGATE and _float32_via_float64(exact, quantity.printed, act):
         quantity = Quantity(name, wrt, kind, exact, tuple(branches), float32_via_float64=True)
     return quantity
 
@@ -651,13 +666,13 @@ def derive(act: Activation, simplify_max_ops: int = SIMPLIFY_MAX_OPS) -> Derivat
             for var in (x, *act.trainable_params)
             if var not in surrogate
         }
-    forward = _quantity("f", None, "value", pieces, act, notes, simplify_max_ops)
+    forward = _quantity("f", None, Kind.VALUE, pieces, act, notes, simplify_max_ops)
     gradients = []
     for var in (x, *act.trainable_params):
         name = f"d_{var.name}"
         if var in surrogate:
             sur_pieces = _pieces(_canonical(surrogate[var]))
-            gradients.append(_quantity(name, var, "surrogate", sur_pieces, act, notes, simplify_max_ops))
+            gradients.append(_quantity(name, var, Kind.SURROGATE, sur_pieces, act, notes, simplify_max_ops))
             continue
-        gradients.append(_quantity(name, var, "derivative", derivatives[var], act, notes, simplify_max_ops))
+        gradients.append(_quantity(name, var, Kind.DERIVATIVE, derivatives[var], act, notes, simplify_max_ops))
     return Derivation(act, forward, tuple(gradients), tuple(notes))

@@ -29,7 +29,7 @@ import numpy as np
 import sympy as sp
 
 from .budget import DEFAULT_SECONDS, Budget, BudgetExceeded, phase
-from .derive import Derivation, Quantity, derive
+from .derive import Derivation, Kind, Quantity, derive
 from .errors import InaccurateError, SymactError, UnsupportedFunctionError
 from .golden import Golden, Shortfall, compute_golden, shortfalls
 from .numeric import MAX_BOUND, P99_BOUND, error_metric, reference_floats
@@ -74,8 +74,8 @@ def _formulas(derivation: Derivation) -> str:
     args = ", ".join(["x", *(p.name for p in act.params)])
     lines = []
     for q in derivation.quantities:
-        label = f"f({args})" if q.name == "f" else f"df/d{q.name[2:]}"
-        if q.kind == "surrogate":
+        label = f"f({args})" if q.wrt is None else f"df/d{q.wrt_name}"
+        if q.kind is Kind.SURROGATE:
             label += " (surrogate: a deliberate gradient, not the true one)"
         lines.append(f"    {label} = {sp.sstr(q.exact)}")
     lines.append("")

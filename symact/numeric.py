@@ -265,17 +265,19 @@ def derivative_agrees(given: Any, true: Any, kappa: Any) -> bool:
 
 
 def decimal_text(value: Any, digits: int, **options: Any) -> str:
-    """``mpmath.nstr`` of a real mpmath number, except beyond 2^±10^7 (reached by
-    exp(−e^(10^4))), where nstr needs an integer with more digits than Python will print
-    and takes seconds to say so: such a value is 0 or an infinity in every float type, and
-    is written so, with its sign.
+    """``mpmath.nstr`` of a real mpmath number, except where its binary exponent itself has
+    over 14000 bits (reached by exp(−e^(10^4))): there nstr needs an integer with more
+    digits than Python will print, and takes seconds to say so. Such a value is 0 or an
+    infinity in every float type, and is written so, with its sign.
 
     >>> decimal_text(mpmath.mpf(2) ** -(10**4400), 5), decimal_text(-mpmath.mpf(2) ** (10**4400), 5)
     ('0.0', '-inf')
+    >>> decimal_text(mpmath.mpf(2) ** -(10**8), 5)
+    '2.714e-30103000'
     """
     if isinstance(value, mpmath.mpf) and value != 0 and mpmath.isfinite(value):
         exponent = value.man_exp[1]
-        if abs(exponent) > 10**7:
+        if int(exponent).bit_length() > 14000:
             return ("-" if value < 0 else "") + ("inf" if exponent > 0 else "0.0")
     return mpmath.nstr(value, digits, **options)
 

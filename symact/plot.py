@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from .audit import SATURATION, ActivationReport, audit
-from .derive import Derivation, Quantity, derive
+from .derive import Derivation, Kind, Quantity, derive
 from .errors import SymactError
 from .numeric import np_function
 from .spec import Activation, Param, x
@@ -231,7 +231,7 @@ def _intervals(mask: np.ndarray, xs: np.ndarray) -> list[tuple[float, float]]:
 def _title(q: Quantity) -> str:
     if q.wrt is None:
         return "f(x)"
-    note = "  (surrogate)" if q.kind == "surrogate" else ""
+    note = "  (surrogate)" if q.kind is Kind.SURROGATE else ""
     return f"∂f/∂{q.wrt}{note}"
 
 

@@ -8,6 +8,7 @@ from functools import partial
 
 import numpy as np
 
+from ..derive import Kind
 from ..numeric import np_function
 from ..spec import Param, x
 from .context import AuditContext, evaluate_grid, is_zero
@@ -37,7 +38,7 @@ def check(ctx: AuditContext) -> Outcome:
     for q in ctx.derivation.gradients:
         var = q.wrt
         assert var is not None  # a gradient is w.r.t. x or a param
-        if q.kind == "surrogate":
+        if q.kind is Kind.SURROGATE:
             out.add(
                 "surrogate",
                 f"the gradient w.r.t. {var} is a declared surrogate, {expr_text(q.exact)}, not the true "

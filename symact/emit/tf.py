@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from ..derive import Derivation, Quantity
+from ..derive import Derivation, Kind, Quantity
 from ..errors import UnsupportedFunctionError
 from ..names import class_name
 from .templates import docstring_text, load
@@ -270,7 +270,7 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
             f"activation {act.name!r}: the tensorflow backend cannot import {sorted(unknown)}"
         )
     helpers = [_HELPER_SOURCE[h].strip() for h in sorted(printer.helpers)]
-    surrogates = [q.wrt.name for q in derivation.gradients if q.kind == "surrogate" and q.wrt is not None]
+    surrogates = [q.wrt_name for q in derivation.gradients if q.kind is Kind.SURROGATE]
     layer = _layer_parts(derivation)
 
     def as_tuple(names: list[str]) -> str:

@@ -15,7 +15,7 @@ subclasses ``PythonCodePrinter`` like the Numba printer and overrides what it ne
 
 from __future__ import annotations
 
-from ..derive import Derivation
+from ..derive import Derivation, Kind
 from ..errors import UnsupportedFunctionError
 from .templates import docstring_text, load
 from .where import TensorOps, TensorPrinter, branch_function, constraint, indent
@@ -212,7 +212,7 @@ def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest:
             f"activation {act.name!r}: the torch backend cannot import {sorted(unknown)}"
         )
     helpers = [_HELPER_SOURCE[h].strip() for h in sorted(printer.helpers)]
-    surrogates = [q.name[2:] for q in derivation.gradients if q.kind == "surrogate"]
+    surrogates = [q.wrt_name for q in derivation.gradients if q.kind is Kind.SURROGATE]
     module = _module_parts(derivation)
     tensor = "torch.Tensor"
 
