@@ -142,7 +142,8 @@ def score(computed: np.ndarray, refs: References, quantity: str, dtype: Any) -> 
 
 
 def load_module(path: Path, name: str) -> Any:
-    """Import a generated file under a fixed module name (see Note [Numba cache and module names])."""
+    """Import a generated file under a fixed module name, registered in sys.modules (Numba's
+    cache imports a module by name: Note [Numba cache] in the generated kernels.py)."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)

@@ -196,7 +196,6 @@ def _exp_source(name: str, sfx: str, terms: int, low_part: bool) -> list[str]:
     float_type = "np.float32" if arith == "f32" else "np.float64"
     return [
         f"def {name}_{sfx}(x{', lo' if low_part else ''}):",
-        "    # Note [Vectorizable elementary functions]",
         f"    x = np.minimum(np.maximum(x, {c(lo)}), {c(hi)})",
         f"    n = np.floor(x * {c(1 / math.log(2))} + {c(0.5)})",
         f"    r = {'((x - n * ' + c(_LN2_HI[arith]) + ') + lo)' if low_part else '(x - n * ' + c(_LN2_HI[arith]) + ')'} - n * {c(_LN2_LO[arith])}",

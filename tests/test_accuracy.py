@@ -102,9 +102,7 @@ def test_cli_prints_the_table_and_fails_over_the_bound(tmp_path, monkeypatch):
     folder.mkdir()
     source = (ROOT / "generated" / "elu" / "kernels.py").read_text()
     (folder / "kernels.py").write_text(
-        source.replace('sys.modules.setdefault("symact_generated_elu_kernels"', 'sys.modules.setdefault("off_by_a_bit_elu_kernels"')
-        .replace('__name__ = "symact_generated_elu_kernels"', '__name__ = "off_by_a_bit_elu_kernels"')
-        .replace("    return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out", "    return out * (1 + 1e-3)")
+        source.replace("    return out.astype(np.float16) if x.dtype == np.float16 else out", "    return out * (1 + 1e-3)")
     )
     monkeypatch.setattr("symact.accuracy.load_module", lambda path, name: _load_fresh(path))
     bad = runner.invoke(main, ["accuracy", "-q", "--reduced", "--no-builtins", "--generated", str(tmp_path), str(ROOT / "definitions" / "elu.py")])

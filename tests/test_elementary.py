@@ -175,28 +175,29 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
 )
 def test_generated_kernel_loops_vectorize(tmp_path, activation, params, dtype):
     """The forward and both backward loops of generated kernels (the ones with a parameter
-    reduction included: Note [Vectorized reductions]) compile to SIMD code. Uses an
-    uncached copy, since Numba cannot show the code of cached functions."""
-    source = (ROOT / "generated" / activation / "kernels.py").read_text()
+    reduction included: Note [Vectorized reductions]), flat and per row, compile to SIMD
+    code. Uses a copy in an empty folder, since Numba cannot show the code of functions it
+    loaded from its cache."""
     copy = tmp_path / "kernels.py"
-    copy.write_text(source.replace("cache=True", "cache=False").replace(
-        f"symact_generated_{activation}_kernels", f"symact_test_vector_{activation}_kernels"
-    ))
+    copy.write_text((ROOT / "generated" / activation / "kernels.py").read_text())
     kernels = load_module(copy, f"symact_test_vector_{activation}_kernels")
     x = np.linspace(-5, 5, 4099, dtype=dtype)
     g = np.ones_like(x)
-    p = [dtype(v) for v in params]
-    fwd_flat, _, bwd_flat, _, bwdx_flat, _ = kernels._KERNELS[np.dtype(dtype)]
-    chunks = kernels._chunks(x.size)
-    fwd_flat(x, np.empty_like(x), 0, chunks, *p)
+    scalars = [np.full(1, v, dtype) for v in params]  # scalar parameters: one value each
+    columns = [np.full(x.size, v, dtype) for v in params]  # a value per channel: here per element
+    out, chunks = np.empty_like(x), -(-x.size // kernels._CHUNK)
+    runs = [(kernels._forward_flat, (x, out, 0, chunks, kernels._CHUNK, *scalars))]
+    runs.append((kernels._backward_x_flat, (g, x, out, 0, chunks, kernels._CHUNK, *scalars)))
+    if kernels.PARAMS:  # the loops for parameters that vary by channel: a row per element here
+        runs.append((kernels._forward_rows, (x, out, 0, x.size, 1, *columns)))
+        runs.append((kernels._backward_x_rows, (g, x, out, 0, x.size, 1, *columns)))
     if kernels.TRAINABLE:
-        bwd_flat(g, x, np.empty_like(x), np.zeros((chunks, len(kernels.TRAINABLE))), 0, chunks, *p)
-    else:
-        bwd_flat(g, x, np.empty_like(x), 0, chunks, *p)
-    bwdx_flat(g, x, np.empty_like(x), 0, chunks, *p)
-    for kernel in (fwd_flat, bwd_flat, bwdx_flat):
-        llvm = "\n".join(kernel.inspect_llvm().values())
-        assert "vector.body" in llvm and _vector_types(llvm) > 0, kernel.__name__
+        sums = np.zeros((chunks, len(kernels.TRAINABLE)))
+        runs.append((kernels._backward_loop, (g, x, out, sums, 0, chunks, kernels._CHUNK, *scalars)))
+    for loop, args in runs:
+        loop(*args)
+        llvm = "\n".join(loop.inspect_llvm().values())
+        assert "vector.body" in llvm and _vector_types(llvm) > 0, loop.__name__
 
 
 def test_erfc_through_erfcx_shares_the_exp_and_keeps_the_value():

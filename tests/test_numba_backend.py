@@ -102,23 +102,57 @@ def test_float32_kernels_never_compute_in_float64(name):
         assert "float64" not in str(cres.signature.return_type)
 
 
+_IMPORT = """
+import importlib, importlib.util, json, pathlib, sys
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+folder, name, how = sys.argv[1:]
+if how == "package":  # the folder as a package: folder's parent on the path
+    sys.path.insert(0, str(pathlib.Path(folder).parent))
+    m = importlib.import_module(name)
+else:
+    spec = importlib.util.spec_from_file_location(name, folder + "/kernels.py")
+    m = importlib.util.module_from_spec(spec)
+    if how == "registered":
+        sys.modules[name] = m
+    spec.loader.exec_module(m)
+p = [np.float64(1.0)] * len(m.PARAMS)
+m.forward(np.linspace(-1, 1, 5), *p)
+loops = [v for v in vars(m).values() if isinstance(v, Dispatcher) and v.signatures]
+hits = sum(sum(loop.stats.cache_hits.values()) for loop in loops)
+misses = sum(sum(loop.stats.cache_misses.values()) for loop in loops)
+print(json.dumps([m.__name__, sorted(k for k, v in sys.modules.items() if v is m), m._CACHE, hits, misses]))
+"""
+
+
 @pytest.mark.parametrize("name", ["bump"])
-def test_kernels_are_loaded_under_one_module_name_whatever_the_import_name(name):
-    """Note [Numba cache and module names]: kernels compiled under one import name load
-    from the on-disk cache under another."""
+def test_numba_cache_serves_every_import_name_and_the_module_keeps_its_name(name, tmp_path):
+    """Note [Numba cache]: in a fresh process, kernels compiled before under the same
+    import name load from the cache; under another name (sharing the cache folder) they
+    compile their own; imported as a package module the same; loaded without registering
+    it in sys.modules they compile without the cache. In every case the module keeps the
+    name it was imported under and adds no other entry to sys.modules."""
+    import json
+    import shutil
     import subprocess
 
-    code = (
-        "import importlib.util, sys, numpy as np\n"
-        f"spec = importlib.util.spec_from_file_location('any_name', {str(ROOT / 'generated' / name / 'kernels.py')!r})\n"
-        "m = importlib.util.module_from_spec(spec); sys.modules['any_name'] = m; spec.loader.exec_module(m)\n"
-        "p = [np.float64(1.0)] * len(m.PARAMS)\n"
-        "print(m.forward(np.linspace(-1, 1, 5), *p).dtype)\n"
-    )
-    for _ in range(2):  # the second run loads what the first cached
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    folder = tmp_path / "acts"
+    shutil.copytree(ROOT / "generated" / name, folder, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def run(module, how):
+        result = subprocess.run([sys.executable, "-c", _IMPORT, str(folder), module, how], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
-        assert result.stdout.strip() == "float64"
+        return json.loads(result.stdout)  # [__name__, its names in sys.modules, cached, hits, misses]
+
+    assert run("any_name", "registered") == ["any_name", ["any_name"], True, 0, 1]  # compiles, fills the cache
+    assert run("any_name", "registered") == ["any_name", ["any_name"], True, 1, 0]  # loads from it
+    assert run("other_name", "registered") == ["other_name", ["other_name"], True, 0, 1]
+    assert run("other_name", "registered") == ["other_name", ["other_name"], True, 1, 0]
+    assert run("acts.kernels", "package") == ["acts.kernels", ["acts.kernels"], True, 0, 1]
+    assert run("acts.kernels", "package") == ["acts.kernels", ["acts.kernels"], True, 1, 0]
+    assert run("loose", "unregistered") == ["loose", [], False, 0, 1]  # Numba could not import it
+    index = sorted(p.name.split(".")[1] for p in (folder / "__pycache__").glob("*.nbi"))
+    assert index == ["acts", "any_name", "other_name"], index  # no entry for "loose"
 
 
 @pytest.mark.slow

@@ -126,7 +126,8 @@ def _backward_torch(grad, x, *params, x_only=False):
 @functools.cache
 def _kernels():
     """The sibling kernels.py, loaded by path under its fixed module name, once per process
-    (Note [Numba cache and module names] there), or reused if already imported."""
+    (so that this module imported as part of a package and by path share it; registered in
+    sys.modules for Numba's cache: Note [Numba cache] there), or reused if already imported."""
     module = sys.modules.get("symact_generated_hard_sigmoid_kernels")
     if module is None:
         path = pathlib.Path(__file__).resolve().with_name("kernels.py")

@@ -19,21 +19,17 @@ Stable forms, branch by branch:
     d_x where x >= 0: 1 + 2*(2*x + (2*x - 2*Exp(-x) - 2)*Exp(-x) - 1)*Exp(-x)**2/((2*Exp(-x) + 2)*Exp(-x) + 1)**2
     d_x: (4*x + (4*x + (Exp(x) + 4)*Exp(x) + 6)*Exp(x) + 4)*Exp(x)/((Exp(x) + 2)*Exp(x) + 2)**2
 
-Functions:
-    forward(x) -> f, same shape as x
-    backward(grad_out, x) -> (grad_x)
-    backward_x(grad_out, x) -> grad_x, the same as backward(...)[0], faster when
-        there are trainable parameters (their gradients are not computed)
+forward(x) -> f, elementwise. backward(grad_out, x) -> (grad_x),
+the gradients of sum(grad_out * f), a parameter's summed in float64 to its own shape.
+backward_x(grad_out, x) -> grad_x alone (the same).
+x: any shape and layout; float32 and float64 are computed in their own dtype, float16 in
+float32 (returned as float16), other dtypes in float64. A parameter: a scalar or an array
+that broadcasts to x; fast paths: all scalars, or arrays that vary along one axis of x
+((C, 1, 1) for the channels of NCHW, like nn.PReLU, or (C,) for the last axis). At a
+branch boundary the gradient is that of the branch whose condition holds.
 
-x may have any shape and layout. float32 and float64 are computed in their own dtype;
-float16 is computed in float32 and returned as float16; other dtypes as float64.
-Each parameter is a scalar or an array that broadcasts to the shape of x. The fast paths:
-all scalars, or arrays that vary along one axis of x (shape (C, 1, 1) for channel axis 1
-of an NCHW input, like nn.PReLU, or (C,) for the last axis).
-backward returns the gradient with respect to x and to each trainable parameter
-(none), each reduced to the parameter's own shape, summed in float64.
-Non-smooth points: see the branch conditions in the formulas above; at a boundary the
-gradient is that of the branch whose condition holds.
+This file: the formulas at one element, then the loops over arrays, then the Python
+functions that check the arguments and run the loops on threads.
 """
 
 import concurrent.futures
@@ -44,27 +40,101 @@ import threading
 
 import numba
 import numpy as np
-
-# Note [Numba cache and module names]: Numba's on-disk cache (cache=True) records the name
-# of the module the kernels were compiled in and imports that name again when it loads
-# them. So this file takes one fixed name, whatever name it is imported under. A loader
-# that runs the file without registering it in sys.modules (importlib's
-# spec_from_file_location alone) gets a working module that compiles without the cache.
-_CACHE = sys.modules.get(__name__) is not None
-if _CACHE:
-    sys.modules.setdefault("symact_generated_mish_kernels", sys.modules[__name__])
-    __name__ = "symact_generated_mish_kernels"  # noqa: A001
-
-#: Elements per chunk: the unit of work of one thread in the flat layout, and of the
-#: parameter-gradient sums (Note [Vectorized reductions]).
-_CHUNK = 32768
-#: Work below this many elements runs in the calling thread alone (Note [Threads]).
-_SERIAL_BELOW = 131072
+from numba.extending import overload
 
 PARAMS = ()
 TRAINABLE = ()
 #: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
 FLOAT32_VIA_FLOAT64 = ('d_x',)
+
+
+# == Formulas ==========================================================================
+# f and its gradients at one element x, one function per dtype (suffixes _f32, _f64),
+# then the elementary functions they call. _grad returns d_x. Suffix _w: float64
+# arithmetic for the float32 quantities computed in float64. NaN in gives NaN out,
+# whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
+# within a branch.
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _f_f32(x):
+    if x != x:
+        return np.float32(np.nan)
+    if (x >= np.float32(0.0)):
+        _t0 = _exp_f32(-abs(x))  # e^(-|x|)
+        _f = -np.float32(2.0)*(_t0*_t0)*x/(_t0*(np.float32(2.0)*_t0 + np.float32(2.0)) + np.float32(1.0)) + x
+    else:
+        _t0 = _exp_f32(-abs(x))  # e^(-|x|)
+        _t1 = _t0*(_t0 + np.float32(2.0))  # (e^(-|x|) + 2)*e^(-|x|)
+        _f = _t1*x/(_t1 + np.float32(2.0))
+    if (x == np.float32(np.inf)):
+        _f = np.float32(np.inf)
+    if (x == -np.float32(np.inf)):
+        _f = np.float32(0.0)
+    return _f
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _grad_f32(x):
+    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
+    _d_x = _grad_w(np.float64(x))
+    return np.float32(_d_x)
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _f_f64(x):
+    if x != x:
+        return np.nan
+    if (x >= 0.0):
+        _t0 = _exp_f64(-x)  # e^(-x)
+        _f = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
+    else:
+        _t0 = _exp_f64(x)  # e^x
+        _t1 = _t0*(_t0 + 2.0)  # (e^x + 2)*e^x
+        _f = _t1*x/(_t1 + 2.0)
+    if (x == np.inf):
+        _f = np.inf
+    if (x == -np.inf):
+        _f = 0.0
+    return _f
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _grad_f64(x):
+    if x != x:
+        return np.nan
+    if (x >= 0.0):
+        _t0 = _exp_f64(-x)  # e^(-x)
+        _t1 = 2.0*_t0 + 2.0  # 2*e^(-x) + 2
+        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+    else:
+        _t0 = _exp_f64(x)  # e^x
+        _t1 = 4.0*x
+        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    if (x == np.inf):
+        _d_x = 1.0
+    if (x == -np.inf):
+        _d_x = 0.0
+    return _d_x
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _grad_w(x):
+    if x != x:
+        return np.nan
+    if (x >= 0.0):
+        _t0 = _exp_w(-abs(x))  # e^(-|x|)
+        _t1 = 2.0*_t0 + 2.0  # 2*e^(-|x|) + 2
+        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+    else:
+        _t0 = _exp_w(-abs(x))  # e^(-|x|)
+        _t1 = 4.0*x
+        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    if (x == np.inf):
+        _d_x = 1.0
+    if (x == -np.inf):
+        _d_x = 0.0
+    return _d_x
 
 
 # Note [Vectorizable elementary functions]: the exp below is plain arithmetic (range
@@ -76,7 +146,6 @@ FLOAT32_VIA_FLOAT64 = ('d_x',)
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
-    # Note [Vectorizable elementary functions]
     x = np.minimum(np.maximum(x, np.float32(-104.0)), np.float32(89.0))
     n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
     r = ((x - n * np.float32(0.693359375)) + lo) - n * np.float32(-0.00021219444005469057)
@@ -101,7 +170,6 @@ def _exp_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f64(x, lo):
-    # Note [Vectorizable elementary functions]
     x = np.minimum(np.maximum(x, -746.0), 710.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
     r = ((x - n * 0.693145751953125) + lo) - n * 1.4286068203094173e-06
@@ -132,7 +200,6 @@ def _exp_f64(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exp_w(x):
-    # Note [Vectorizable elementary functions]
     x = np.minimum(np.maximum(x, -746.0), 710.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
     r = (x - n * 0.693145751953125) - n * 1.4286068203094173e-06
@@ -150,232 +217,74 @@ def _exp_w(x):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
-def _f_f32(x):
-    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
-        return np.float32(np.nan)
-    if (x >= np.float32(0.0)):
-        _t0 = _exp_f32(-abs(x))
-        _f = -np.float32(2.0)*(_t0*_t0)*x/(_t0*(np.float32(2.0)*_t0 + np.float32(2.0)) + np.float32(1.0)) + x
-    else:
-        _t0 = _exp_f32(-abs(x))
-        _t1 = _t0*(_t0 + np.float32(2.0))
-        _f = _t1*x/(_t1 + np.float32(2.0))
-    if (x == np.float32(np.inf)):
-        _f = np.float32(np.inf)
-    if (x == -np.float32(np.inf)):
-        _f = np.float32(0.0)
-    return _f
+# == Loops over arrays: the same in every kernels.py but for the parameters ============
+
+# Note [Numba cache]: the loops are compiled once per dtype into Numba's on-disk cache
+# (__pycache__ beside this file), where Numba finds them by this file's path and each
+# loop's __qualname__; to load one, it imports the module named __name__ at compile time
+# (for the loop's globals). So each __qualname__ starts with this module's import name (a
+# loop cached under another name is never loaded here), and a module that is not in
+# sys.modules under its own name (run by importlib without registering it) compiles
+# without the cache.
+_CACHE = getattr(sys.modules.get(__name__), "__dict__", None) is globals()
+
+
+def _kernel(loop):
+    loop.__qualname__ = f"{__name__}.{loop.__name__}"  # Note [Numba cache]
+    return numba.njit(nogil=True, cache=_CACHE, error_model="numpy")(loop)
+
+
+def _by_dtype(f32, f64):
+    """f(x, p) for the loops (p: the tuple of parameter values), which Numba compiles to
+    f32(x, *p) or f64(x, *p) by the type of x, inlined."""
+
+    def f(x, p):
+        raise NotImplementedError("compiled into the loops only")
+
+    @overload(f, inline="always")
+    def _compile(x, p):
+        impl = f32 if x == numba.float32 else f64
+        return lambda x, p: impl(x)
+
+    return f
+
+
+_f = _by_dtype(_f_f32, _f_f64)
+_gradx = _by_dtype(_grad_f32, _grad_f64)
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _grad_f32(x):
-    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
-    _d_x = _grad_w(np.float64(x))
-    return np.float32(_d_x)
+def _at(p, c):
+    """The parameter values of channel c (p: a tuple of arrays), a tuple."""
+    return ()
 
 
-@numba.njit(inline="always", error_model="numpy")
-def _f_f64(x):
-    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
-        return np.nan
-    if (x >= 0.0):
-        _t0 = _exp_f64(-x)
-        _f = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
-    else:
-        _t0 = _exp_f64(x)
-        _t1 = _t0*(_t0 + 2.0)
-        _f = _t1*x/(_t1 + 2.0)
-    if (x == np.inf):
-        _f = np.inf
-    if (x == -np.inf):
-        _f = 0.0
-    return _f
+#: The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
+#: elements: with scalar parameters, chunks of _CHUNK elements; otherwise rows of x
+#: viewed as (outer, channels, inner), one per outer index and channel. p: per parameter,
+#: an array of its values by channel (one value for a scalar).
+_CHUNK = 32768
 
 
-@numba.njit(inline="always", error_model="numpy")
-def _grad_f64(x):
-    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
-        return np.nan
-    if (x >= 0.0):
-        _t0 = _exp_f64(-x)
-        _t1 = 2.0*_t0 + 2.0
-        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
-    else:
-        _t0 = _exp_f64(x)
-        _t1 = 4.0*x
-        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
-    if (x == np.inf):
-        _d_x = 1.0
-    if (x == -np.inf):
-        _d_x = 0.0
-    return _d_x
+# The inner loops index views that start at 0 (x[s:e]): LLVM then drops the
+# negative-index wraparound and vectorizes; from range(s, e) it does not.
+@_kernel
+def _forward_flat(x, out, lo, hi, size, *p):
+    s, e = lo * size, hi * size
+    xs, fs, pc = x[s:e], out[s:e], _at(p, 0)
+    for j in range(xs.shape[0]):
+        fs[j] = _f(xs[j], pc)
 
 
-@numba.njit(inline="always", error_model="numpy")
-def _grad_w(x):
-    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick
-        return np.nan
-    if (x >= 0.0):
-        _t0 = _exp_w(-abs(x))
-        _t1 = 2.0*_t0 + 2.0
-        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
-    else:
-        _t0 = _exp_w(-abs(x))
-        _t1 = 4.0*x
-        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
-    if (x == np.inf):
-        _d_x = 1.0
-    if (x == -np.inf):
-        _d_x = 0.0
-    return _d_x
+@_kernel
+def _backward_x_flat(g, x, gx, lo, hi, size, *p):
+    s, e = lo * size, hi * size
+    xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, 0)
+    for j in range(xs.shape[0]):
+        gxs[j] = gs[j] * _gradx(xs[j], pc)
 
 
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _forward_flat_f32(x, _out, _lo, _hi):
-    _start = _lo * _CHUNK
-    _stop = min(x.shape[0], _hi * _CHUNK)
-    _xv, _ov = x[_start:_stop], _out[_start:_stop]
-    for _i in range(_xv.shape[0]):
-        _ov[_i] = _f_f32(_xv[_i])
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _forward_chan_f32(x, _out, _lo, _hi):
-    _channels = x.shape[1]
-    for _r in range(_lo, _hi):
-        _a = _r // _channels
-        _c = _r - _a * _channels
-        _xr, _or = x[_a, _c], _out[_a, _c]
-        for _b in range(_xr.shape[0]):
-            _or[_b] = _f_f32(_xr[_b])
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _backward_flat_f32(_g, x, _gx, _lo, _hi):
-    _start = _lo * _CHUNK
-    _stop = min(x.shape[0], _hi * _CHUNK)
-    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]
-    for _i in range(_xv.shape[0]):
-        _d_x = _grad_f32(_xv[_i])
-        _gi = _gv[_i]
-        _gxv[_i] = _gi * _d_x
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _backward_chan_f32(_g, x, _gx, _lo, _hi):
-    _channels = x.shape[1]
-    for _r in range(_lo, _hi):
-        _a = _r // _channels
-        _c = _r - _a * _channels
-        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-        for _b in range(_xr.shape[0]):
-            _d_x = _grad_f32(_xr[_b])
-            _gi = _gr[_b]
-            _gxr[_b] = _gi * _d_x
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _forward_flat_f64(x, _out, _lo, _hi):
-    _start = _lo * _CHUNK
-    _stop = min(x.shape[0], _hi * _CHUNK)
-    _xv, _ov = x[_start:_stop], _out[_start:_stop]
-    for _i in range(_xv.shape[0]):
-        _ov[_i] = _f_f64(_xv[_i])
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _forward_chan_f64(x, _out, _lo, _hi):
-    _channels = x.shape[1]
-    for _r in range(_lo, _hi):
-        _a = _r // _channels
-        _c = _r - _a * _channels
-        _xr, _or = x[_a, _c], _out[_a, _c]
-        for _b in range(_xr.shape[0]):
-            _or[_b] = _f_f64(_xr[_b])
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _backward_flat_f64(_g, x, _gx, _lo, _hi):
-    _start = _lo * _CHUNK
-    _stop = min(x.shape[0], _hi * _CHUNK)
-    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]
-    for _i in range(_xv.shape[0]):
-        _d_x = _grad_f64(_xv[_i])
-        _gi = _gv[_i]
-        _gxv[_i] = _gi * _d_x
-
-
-@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")
-def _backward_chan_f64(_g, x, _gx, _lo, _hi):
-    _channels = x.shape[1]
-    for _r in range(_lo, _hi):
-        _a = _r // _channels
-        _c = _r - _a * _channels
-        _xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]
-        for _b in range(_xr.shape[0]):
-            _d_x = _grad_f64(_xr[_b])
-            _gi = _gr[_b]
-            _gxr[_b] = _gi * _d_x
-
-
-#: Per dtype: forward (flat, per channel), backward (flat, per channel), backward of x alone
-#: (flat, per channel).
-_KERNELS = {
-    np.dtype(np.float32): (_forward_flat_f32, _forward_chan_f32, _backward_flat_f32, _backward_chan_f32, _backward_flat_f32, _backward_chan_f32),
-    np.dtype(np.float64): (_forward_flat_f64, _forward_chan_f64, _backward_flat_f64, _backward_chan_f64, _backward_flat_f64, _backward_chan_f64),
-}
-
-
-def _compute_dtype(dtype):
-    if dtype == np.float32 or dtype == np.float64:
-        return np.dtype(dtype)
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    return np.dtype(np.float64)
-
-
-def _layout(shape, params, dtype):
-    """How to run the loops: ("flat", scalars) when every parameter is one value;
-    ("axis", (outer, channels, inner), columns) when the array parameters vary along one
-    axis of x; otherwise ("full", (1, size, 1), columns) with every parameter broadcast
-    to the shape of x.
-    """
-    arrays = [np.asarray(p, dtype=dtype) for p in params]
-    if all(p.size == 1 for p in arrays):
-        return "flat", None, [p.reshape(-1)[0] for p in arrays]
-    axes = set()
-    for name, p in zip(PARAMS, arrays):
-        try:
-            fits = np.broadcast_shapes(p.shape, shape) == tuple(shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"parameter {name!r} of shape {p.shape} does not broadcast to x of shape {shape}")
-        if p.size == 1:
-            continue
-        padded = (1,) * (len(shape) - p.ndim) + p.shape
-        varying = [i for i, n in enumerate(padded) if n != 1]
-        axes.add(varying[0] if len(varying) == 1 and p.ndim <= len(shape) else None)
-    if len(axes) == 1 and None not in axes:
-        axis = axes.pop()
-        channels = shape[axis]
-        outer = int(np.prod(shape[:axis], dtype=np.int64))
-        inner = int(np.prod(shape[axis + 1 :], dtype=np.int64))
-        columns = [np.ascontiguousarray(np.broadcast_to(p.reshape(-1), (channels,))) for p in arrays]
-        return "axis", (outer, channels, inner), columns
-    size = int(np.prod(shape, dtype=np.int64))
-    columns = [np.ascontiguousarray(np.broadcast_to(p, shape)).reshape(-1) for p in arrays]
-    return "full", (1, size, 1), columns
-
-
-def _sum_to(values, shape, full_shape):
-    """Sum per-element values (of full_shape) down to a parameter's broadcast shape."""
-    values = values.reshape(full_shape)
-    lead = len(full_shape) - len(shape)
-    values = values.sum(axis=tuple(range(lead))) if lead else values
-    keep = tuple(i for i, n in enumerate(shape) if n == 1 and values.shape[i] != 1)
-    return values.sum(axis=keep, keepdims=True).reshape(shape) if keep else values.reshape(shape)
+# == Calls: argument checks, parameter layouts, threads ================================
 
 
 def _check_params(params):
@@ -392,17 +301,55 @@ def _check_params(params):
             raise ValueError(f"parameter {name!r} is not finite: {value!r}")
 
 
-# Note [Threads]
-#     The loops are serial Numba functions that release the GIL; _run splits one call into
-#     one contiguous range of chunks or rows per thread and runs them on a thread pool of
-#     this module (the caller's thread takes the first range). Small calls stay in the
-#     caller's thread. Unlike Numba's parallel loops, this holds no OpenMP runtime: a
-#     fork() after a call is safe (the child makes its own pool), threads idle without
-#     spinning (no stalls when other processes hold the cores), and calls from many
-#     threads at once are safe. The thread count is numba.config.NUMBA_NUM_THREADS (set
-#     it with the NUMBA_NUM_THREADS environment variable). Results do not depend on it.
-_pool = None
-_pool_lock = threading.Lock()
+def _compute_dtype(dtype):
+    if dtype == np.float32 or dtype == np.float64:
+        return np.dtype(dtype)
+    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
+
+
+def _prepare(x, params):
+    """(xc, mode, view, units, size, columns): x (an array) in its compute dtype,
+    C-contiguous, and how the loops run over it, by the checked parameters: "flat" when
+    each is one value (units: chunks of _CHUNK elements); "axis" when the arrays vary
+    along one axis of x (units: a row per outer index and channel); otherwise "full",
+    each broadcast to x (a row per element). view: (outer, channels, inner); size: the
+    elements per unit; columns: per parameter, its values by channel."""
+    dtype = _compute_dtype(x.dtype)
+    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
+    arrays = [np.asarray(p, dtype=dtype) for p in params]
+    shape = xc.shape
+    if all(p.size == 1 for p in arrays):
+        units = max(1, -(-xc.size // _CHUNK))
+        return xc, "flat", (1, 1, xc.size), units, _CHUNK, [p.reshape(1) for p in arrays]
+    axes = set()
+    for name, p in zip(PARAMS, arrays):
+        try:
+            fits = np.broadcast_shapes(p.shape, shape) == tuple(shape)
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"parameter {name!r} of shape {p.shape} does not broadcast to x of shape {shape}")
+        if p.size > 1:
+            varying = [i for i, n in enumerate((1,) * (len(shape) - p.ndim) + p.shape) if n != 1]
+            axes.add(varying[0] if len(varying) == 1 and p.ndim <= len(shape) else None)
+    if len(axes) == 1 and None not in axes:
+        axis = axes.pop()
+        outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1 :], dtype=np.int64))
+        columns = [np.ascontiguousarray(np.broadcast_to(p.reshape(-1), (shape[axis],))) for p in arrays]
+        return xc, "axis", (outer, shape[axis], inner), outer * shape[axis], inner, columns
+    columns = [np.ascontiguousarray(np.broadcast_to(p, shape)).reshape(-1) for p in arrays]
+    return xc, "full", (1, xc.size, 1), xc.size, 1, columns
+
+
+# Note [Threads]: the loops are serial Numba functions that release the GIL; _run gives
+# each thread of this module's pool one contiguous range of units (the caller's thread
+# takes the first); calls below _SERIAL_BELOW elements stay in the caller's thread. No
+# OpenMP runtime (unlike Numba's parallel loops): a fork() after a call is safe (the
+# child makes its own pool), idle threads do not spin, calls from many threads at once
+# are safe. numba.config.NUMBA_NUM_THREADS (the NUMBA_NUM_THREADS environment variable)
+# sets the thread count; results do not depend on it.
+_SERIAL_BELOW = 131072
+_pool, _pool_lock = None, threading.Lock()
 
 
 def _threads():
@@ -427,89 +374,53 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _run(kernel, arrays, units, unit_size, values):
-    """kernel(*arrays, lo, hi, *values) over the units 0..units (chunks or rows of
-    unit_size elements), split over threads when the work is large (Note [Threads])."""
-    parts = min(_threads(), units, units * unit_size // _SERIAL_BELOW)
+def _run(loop, arrays, units, size, columns):
+    """loop(*arrays, lo, hi, size, *columns) over all units, split into ranges lo:hi over
+    threads when the work is large (Note [Threads])."""
+    parts = min(_threads(), units, units * size // _SERIAL_BELOW)
     if parts <= 1:
-        kernel(*arrays, 0, units, *values)
+        loop(*arrays, 0, units, size, *columns)
         return
     ends = [units * i // parts for i in range(parts + 1)]
     pool = _executor()
-    futures = [pool.submit(kernel, *arrays, lo, hi, *values) for lo, hi in zip(ends[1:-1], ends[2:])]
+    futures = [pool.submit(loop, *arrays, lo, hi, size, *columns) for lo, hi in zip(ends[1:-1], ends[2:])]
     try:
-        kernel(*arrays, ends[0], ends[1], *values)
+        loop(*arrays, ends[0], ends[1], size, *columns)
     finally:
         for future in futures:
             future.result()
-
-
-def _chunks(size):
-    return max(1, -(-size // _CHUNK))
 
 
 def forward(x, *params):
     """f(x), elementwise; see the module docstring."""
     _check_params(params)
     x = np.asarray(x)
-    dtype = _compute_dtype(x.dtype)
-    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
+    xc, mode, _, units, size, columns = _prepare(x, params)
     out = np.empty_like(xc)
-    mode, layout, values = _layout(xc.shape, params, dtype)
-    flat, chan = _KERNELS[dtype][:2]
-    if mode == "flat":
-        _run(flat, (xc.reshape(-1), out.reshape(-1)), _chunks(xc.size), _CHUNK, values)
-    else:
-        _run(chan, (xc.reshape(layout), out.reshape(layout)), layout[0] * layout[1], layout[2], values)
-    return out.astype(x.dtype, copy=False) if x.dtype == np.float16 else out
+    _run(_forward_flat, (xc.reshape(-1), out.reshape(-1)), units, size, columns)
+    return out.astype(np.float16) if x.dtype == np.float16 else out
 
 
-def _run_backward(grad_out, x, params, x_only):
-    """(grad_x, column sums per trainable parameter, layout mode, xc)."""
+def _gradients(grad_out, x, params, x_only):
+    """[grad_x, then (unless x_only) the gradient of each trainable parameter]."""
     _check_params(params)
     x = np.asarray(x)
-    dtype = _compute_dtype(x.dtype)
-    xc = np.asarray(x, dtype=dtype, order="C")
-    g = np.asarray(grad_out, dtype=dtype, order="C")
+    xc, mode, view, units, size, columns = _prepare(x, params)
+    g = np.asarray(grad_out, dtype=xc.dtype, order="C")
     if g.shape != xc.shape:
         g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
     grad_x = np.empty_like(xc)
-    mode, layout, values = _layout(xc.shape, params, dtype)
-    flat, chan = _KERNELS[dtype][4:] if x_only else _KERNELS[dtype][2:4]
-    n_sums = 0 if x_only else len(TRAINABLE)
-    if mode == "flat":
-        units, unit_size, arrays = _chunks(xc.size), _CHUNK, (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
-    else:
-        units, unit_size = layout[0] * layout[1], layout[2]
-        arrays = (g.reshape(layout), xc.reshape(layout), grad_x.reshape(layout))
-    # One row of sums per chunk or row of x: their order, and so the result, is fixed by
-    # the shape of x alone (Note [Vectorized reductions]).
-    if not n_sums:  # grad_x alone
-        _run(flat if mode == "flat" else chan, arrays, units, unit_size, values)
-        return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), (), mode, xc
-    partial = np.zeros((units, n_sums), dtype=np.float64)
-    _run(flat if mode == "flat" else chan, arrays + (partial,), units, unit_size, values)
-    if mode == "flat":
-        sums = partial.sum(axis=0)
-    else:
-        sums = partial.reshape(layout[0], layout[1], n_sums).sum(axis=0).T
-    return (grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x), sums, mode, xc
+    arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
+    _run(_backward_x_flat, arrays, units, size, columns)  # grad_x is all: no trainable parameters
+    return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
 
 
 def backward(grad_out, x, *params):
     """Gradients of sum(grad_out * f(x)) w.r.t. x and each trainable parameter."""
-    grad_x, sums, mode, xc = _run_backward(grad_out, x, params, x_only=False)
-    grads = [grad_x]
-    for k, name in enumerate(TRAINABLE):
-        shape = np.shape(params[PARAMS.index(name)])
-        if mode == "full":
-            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
-        else:
-            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
-    return tuple(grads)
+    return tuple(_gradients(grad_out, x, params, x_only=False))
 
 
 def backward_x(grad_out, x, *params):
     """The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter
     gradients: for callers whose parameters are frozen."""
-    return _run_backward(grad_out, x, params, x_only=True)[0]
+    return _gradients(grad_out, x, params, x_only=True)[0]

@@ -42,7 +42,7 @@ def _load(module):
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, HERE / f"{module}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # Numba's cache pickles functions by module name
+    sys.modules[name] = mod  # Numba's cache imports the module by name (Note [Numba cache])
     spec.loader.exec_module(mod)
     return mod
 

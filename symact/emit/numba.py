@@ -1,20 +1,24 @@
-"""The Numba backend: ``kernels.py`` with fused, parallel forward and backward kernels.
+"""The Numba backend: ``kernels.py`` with fused forward and backward kernels.
 
 Each activation gets one scalar function for f and one for its gradients per dtype
 (float32 and float64 are printed separately so that every constant is typed and nothing
-is silently upcast), wrapped in ``prange`` loops: a flat loop for scalar parameters and a
-row loop for per-channel parameters. Parameter gradients are reduced in the same pass,
-as float64 partial sums per chunk of elements.
+is silently upcast): the formulas, first in the file. The loops around them come after,
+written once for both dtypes (kernels.py.tmpl and the parts below): a flat loop for
+scalar parameters and a row loop for per-channel ones, run on the module's threads.
+Parameter gradients are reduced in the same pass, as float64 partial sums per chunk of
+elements or row.
 """
 
 from __future__ import annotations
 
 import math
 import textwrap
+from string import Template
 from typing import Any
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
+from sympy.printing.str import StrPrinter
 
 from .. import elementary
 from ..derive import Derivation
@@ -54,6 +58,11 @@ def _softplus_{sfx}(u):
 
 #: Measured errors of the float32 helpers (tests/test_elementary.py checks them).
 _ELEMENTARY_ERRORS = {"exp": "exp below 1 ULP", "cosh": "cosh 1.5", "erfc": "erfc 1", "log1p": "log1p 0.5", "expm1": "expm1 0.5"}
+
+
+def _comment(text: str) -> str:
+    """``text`` as comment lines of at most 88 characters."""
+    return "\n".join("# " + line for line in textwrap.wrap(text, 86))
 
 
 def elementary_note(names: list[str]) -> str:
@@ -261,7 +270,7 @@ def _scalar_function(
     lines = [
         '@numba.njit(inline="always", error_model="numpy")',
         f"def {name}_{printer.suffix}({args}):",
-        "    if x != x:  # NaN in, NaN out, whatever branch the comparisons would pick",
+        "    if x != x:",
         f"        return {', '.join([nan] * len(names))}",
     ]
     where = f"activation {act.name!r}"
@@ -285,8 +294,9 @@ def _scalar_function(
             replacements, reduced = cse_branch(exprs[b])
             outputs = [(qname, e) for qname, e in zip(group.names, reduced) if qname in wanted]
             replacements = _needed(replacements, [e for _, e in outputs])
+            meanings: dict[sp.Symbol, sp.Expr] = {}
             block = [
-                f"{print_or_fail(printer, sym, where)} = {print_or_fail(printer, e, where)}"
+                f"{print_or_fail(printer, sym, where)} = {print_or_fail(printer, e, where)}{_meaning(sym, e, meanings) or ''}"
                 for sym, e in replacements
             ]
             block += [f"_{qname} = {print_or_fail(printer, e, where)}" for qname, e in outputs]
@@ -315,143 +325,39 @@ def indent(lines: list[str], levels: int) -> list[str]:
     return [("    " * levels + line) if line else line for line in lines]
 
 
-#: Elements per block of the blocked parameter-gradient reduction, and the number of
-#: float64 accumulators it sums into (Note [Vectorized reductions]).
-BLOCK = 64
-LANES = 8
-#: float64 padding after each chunk's scratch rows: 128 bytes, two cache lines.
-PAD = 16
+class MathComment(StrPrinter):
+    """A subexpression as a short comment: e^(u) for exp, |u| for abs, u^n for powers."""
 
-_ADD_LANES = f'''
-@numba.njit(inline="always", error_model="numpy")
-def _add_lanes(_lanes, _buf, _m):
-    # Note [Vectorized reductions]: a loop adding into one running sum does not vectorize,
-    # so the backward loop stores g*df/dp into a small buffer and this adds the buffer into
-    # {LANES} running sums, in an order fixed by the chunks alone (the same bits every run).
-    _full = _m - _m % {LANES}
-    for _p in range(_buf.shape[0]):
-        for _b in range(0, _full, {LANES}):
-            for _l in range({LANES}):
-                _lanes[_p, _l] += _buf[_p, _b + _l]
-        for _j in range(_full, _m):
-            _lanes[_p, _j - _full] += _buf[_p, _j]
-'''.strip()
+    def _print_Exp(self, expr: sp.Function) -> str:
+        arg = self._print(expr.args[0])
+        return f"e^{arg}" if expr.args[0].is_Atom else f"e^({arg})"
+
+    _print_exp = _print_Exp
+
+    def _print_Abs(self, expr: sp.Function) -> str:
+        return f"|{self._print(expr.args[0])}|"
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return repr(float(expr))
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        text = super()._print_Pow(expr, rational)
+        return text.replace("**", "^")
 
 
-def _loops(sfx: str, params: list[str], grads: list[str], x_only: bool = False) -> str:
-    """The loops around the scalar functions for one dtype: forward and backward, or with
-    ``x_only`` the backward that computes grad_x alone (from ``_gradx``).
+#: Longest subexpression comment; longer ones would not be read.
+COMMENT_WIDTH = 72
 
-    Each loop is serial and releases the GIL; it runs over a range ``_lo.._hi`` of chunks
-    (of CHUNK elements, flat layout) or of rows (channel layout), and the module's ``_run``
-    spreads the ranges over threads (Note [Threads] in the generated module). Every local
-    name starts with '_' so that no parameter name can shadow it.
 
-    Note [Vectorized reductions]: a loop that adds into one running float sum is not
-    vectorized (SIMD would change the order of the additions, which LLVM may not do
-    without fastmath), and the whole loop, exp and all, then runs one element at a time.
-    So with trainable parameters the backward loops run in blocks of BLOCK elements:
-    one loop computes grad_x and stores g·∂f/∂p in a float64 buffer, and vectorizes; a
-    second adds the buffer into LANES running sums. Each chunk (or row) sums into its own
-    row of ``_partial``, so the order of every addition is fixed by the shape of x alone,
-    whatever the number of threads. The buffer is small (512 bytes), since large ones
-    made the loop slower for some placements of the output array (cache conflicts).
-    """
-    jit = '@numba.njit(nogil=True, cache=_CACHE, error_model="numpy")'
-    p_args = "".join(f", {p}" for p in params)
-    p_chan = "".join(f", _c_{p}" for p in params)
-    pick = [f"_c_{p} = {p}[_c]" for p in params]
-    grads = grads[:1] if x_only else grads
-    fn, kernel = ("_gradx", "_backward_x") if x_only else ("_grad", "_backward")
-    n_par = len(grads) - 1
-    locals_ = [f"_{g}" for g in grads]
-    partial = ", _partial" if n_par else ""
-
-    def step(x: str, g: str, gx: str, j: str, args: str) -> list[str]:
-        """One element: the gradients at x[j], grad_x into gx[j], g·∂f/∂p into the buffer."""
-        lines = [f"{', '.join(locals_)} = {fn}_{sfx}({x}[{j}]{args})", f"_gi = {g}[{j}]", f"{gx}[{j}] = _gi * _d_x"]
-        return lines + [f"_buf[{k}, _j] = np.float64(_gi) * {d}" for k, d in enumerate(locals_[1:])]
-
-    def blocked(lo: str, hi: str, x: str, g: str, gx: str, args: str, row: str) -> list[str]:
-        """Blocks of elements lo..hi of the 1-d arrays x, g, gx, summed into _partial[row]."""
-        return [
-            "_lanes[:, :] = 0.0",
-            f"for _s in range({lo}, {hi}, {BLOCK}):",
-            f"    _m = min({BLOCK}, {hi} - _s)",
-            f"    _xb, _gb, _gxb = {x}[_s : _s + _m], {g}[_s : _s + _m], {gx}[_s : _s + _m]",
-            "    for _j in range(_m):",
-            *indent(step("_xb", "_gb", "_gxb", "_j", args), 2),
-            "    _add_lanes(_lanes, _buf, _m)",
-            f"for _p in range({n_par}):",
-            f"    _partial[{row}, _p] = _lanes[_p, :{LANES}].sum()",
-        ]
-
-    # Scratch of this call (one per thread), padded so that the buffers of two threads
-    # never share a cache line.
-    scratch = [
-        f"_buf = np.empty(({n_par}, {BLOCK + PAD}), dtype=np.float64)",
-        f"_lanes = np.empty(({n_par}, {LANES + PAD}), dtype=np.float64)",
-    ]
-    # Inner loops index views that start at 0 (x[lo:hi], x[a, c]): with an index that
-    # starts at 0, LLVM can drop the negative-index wraparound and vectorize; from
-    # range(lo, hi) it cannot.
-    chunk_range = ["_start = _lo * _CHUNK", "_stop = min(x.shape[0], _hi * _CHUNK)"]
-    chan_row = ["_a = _r // _channels", "_c = _r - _a * _channels", *pick]
-    rows = ["_xr, _gr, _gxr = x[_a, _c], _g[_a, _c], _gx[_a, _c]"]
-    out = [] if x_only else [
-        jit,
-        f"def _forward_flat_{sfx}(x, _out, _lo, _hi{p_args}):",
-        *indent(chunk_range, 1),
-        "    _xv, _ov = x[_start:_stop], _out[_start:_stop]",
-        "    for _i in range(_xv.shape[0]):",
-        f"        _ov[_i] = _f_{sfx}(_xv[_i]{p_args})",
-        "",
-        "",
-        jit,
-        f"def _forward_chan_{sfx}(x, _out, _lo, _hi{p_args}):",
-        "    _channels = x.shape[1]",
-        "    for _r in range(_lo, _hi):",
-        *indent(chan_row, 2),
-        "        _xr, _or = x[_a, _c], _out[_a, _c]",
-        "        for _b in range(_xr.shape[0]):",
-        f"            _or[_b] = _f_{sfx}(_xr[_b]{p_chan})",
-        "",
-        "",
-    ]
-    out += [jit, f"def {kernel}_flat_{sfx}(_g, x, _gx{partial}, _lo, _hi{p_args}):"]
-    if n_par:
-        out += [
-            *indent(scratch, 1),
-            "    for _k in range(_lo, _hi):",
-            "        _start = _k * _CHUNK",
-            "        _stop = min(x.shape[0], _start + _CHUNK)",
-            *indent(blocked("_start", "_stop", "x", "_g", "_gx", p_args, "_k"), 2),
-        ]
-    else:
-        out += [
-            *indent(chunk_range, 1),
-            "    _xv, _gv, _gxv = x[_start:_stop], _g[_start:_stop], _gx[_start:_stop]",
-            "    for _i in range(_xv.shape[0]):",
-            *indent(step("_xv", "_gv", "_gxv", "_i", p_args), 2),
-        ]
-    out += ["", "", jit, f"def {kernel}_chan_{sfx}(_g, x, _gx{partial}, _lo, _hi{p_args}):", "    _channels = x.shape[1]"]
-    if n_par:
-        out += [
-            *indent(scratch, 1),
-            "    for _r in range(_lo, _hi):",
-            *indent(chan_row, 2),
-            *indent(rows, 2),
-            *indent(blocked("0", "_xr.shape[0]", "_xr", "_gr", "_gxr", p_chan, "_r"), 2),
-        ]
-    else:
-        out += [
-            "    for _r in range(_lo, _hi):",
-            *indent(chan_row, 2),
-            *indent(rows, 2),
-            "        for _b in range(_xr.shape[0]):",
-            *indent(step("_xr", "_gr", "_gxr", "_b", p_chan), 3),
-        ]
-    return "\n".join(out)
+def _meaning(sym: sp.Symbol, expr: sp.Expr, meanings: dict[sp.Symbol, sp.Expr]) -> str | None:
+    """A comment for the common subexpression ``sym = expr``: what it is in terms of x and
+    the parameters, where its line does not show that plainly (it calls a function or
+    uses another subexpression), and where that fits in a short comment."""
+    meanings[sym] = expr.xreplace(meanings)
+    if not (expr.free_symbols & meanings.keys() or expr.atoms(sp.Function)):
+        return None
+    text = MathComment().doprint(meanings[sym])
+    return f"  # {text}" if len(text) <= COMMENT_WIDTH else None
 
 
 def _widened(name: str, derivation: Derivation, quantities: list[Any]) -> str:
@@ -482,6 +388,111 @@ def _needed(replacements: list[tuple[sp.Symbol, sp.Expr]], outputs: list[sp.Expr
     return kept[::-1]
 
 
+#: The loop of the backward with parameter gradients, for activations with trainable
+#: parameters (a part of kernels.py.tmpl).
+_BACKWARD_LOOP = """
+
+# Note [Vectorized reductions]: a loop that adds into one running float sum does not
+# vectorize (SIMD would change the order of the additions, which LLVM may not do without
+# fastmath), and then neither does the exp in it. So _backward_loop runs in blocks of
+# _BLOCK elements: one loop computes grad_x and stores g*df/dp in a small float64 buffer,
+# and vectorizes; _add_lanes adds the buffer into _LANES running sums. Each unit sums
+# into its own row of `partial`: the order of every addition is fixed by the shape of x
+# alone (the same bits every run, with any number of threads). _PAD float64 after each
+# scratch row (128 bytes) keep two threads' scratch off each other's cache lines.
+_BLOCK, _LANES, _PAD = 64, 8, 16
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _add_lanes(lanes, buf, m):
+    full = m - m % _LANES
+    for k in range(buf.shape[0]):
+        for b in range(0, full, _LANES):
+            for q in range(_LANES):
+                lanes[k, q] += buf[k, b + q]
+        for j in range(full, m):
+            lanes[k, j - full] += buf[k, j]
+
+
+@_kernel
+def _backward_loop(g, x, gx, partial, lo, hi, size, *p):
+    buf = np.empty((len(TRAINABLE), _BLOCK + _PAD), dtype=np.float64)  # g*df/dp, a block
+    lanes = np.empty((len(TRAINABLE), _LANES + _PAD), dtype=np.float64)  # running sums
+    for u in range(lo, hi):
+        s, e = u * size, (u + 1) * size
+        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u % p[0].shape[0])
+        lanes[:, :] = 0.0
+        for b in range(0, xs.shape[0], _BLOCK):
+            m = min(_BLOCK, xs.shape[0] - b)
+            xb, gb, gxb = xs[b : b + m], gs[b : b + m], gxs[b : b + m]
+            for j in range(m):
+                d = _grad(xb[j], pc)  # $grad_names
+                gxb[j] = gb[j] * d[0]
+$buffer_stores
+            _add_lanes(lanes, buf, m)
+        for k in range(len(TRAINABLE)):
+            partial[u, k] = lanes[k, :_LANES].sum()
+"""
+
+#: The parameter-gradient sums brought to each parameter's shape (with trainable parameters).
+_SUM_TO = '''
+
+
+def _sum_to(values, shape, full_shape):
+    """Sum per-element values (of full_shape) down to a parameter's broadcast shape."""
+    values = values.reshape(full_shape)
+    lead = len(full_shape) - len(shape)
+    values = values.sum(axis=tuple(range(lead))) if lead else values
+    keep = tuple(i for i, n in enumerate(shape) if n == 1 and values.shape[i] != 1)
+    return values.sum(axis=keep, keepdims=True).reshape(shape) if keep else values.reshape(shape)'''
+
+_RUN_GRADIENTS = """\
+    if x_only:
+        _run(_backward_x_flat if mode == "flat" else _backward_x_rows, arrays, units, size, columns)
+        return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
+    # One row of sums per unit: their order, and so the result, is fixed by the shape of
+    # x alone (Note [Vectorized reductions]).
+    partial = np.zeros((units, len(TRAINABLE)), dtype=np.float64)
+    _run(_backward_loop, arrays + (partial,), units, size, columns)
+    sums = partial.sum(axis=0) if mode == "flat" else partial.reshape(view[0], view[1], len(TRAINABLE)).sum(axis=0).T
+    grads = [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
+    for k, name in enumerate(TRAINABLE):
+        shape = np.shape(params[PARAMS.index(name)])
+        if mode == "full":
+            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
+        else:
+            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
+    return grads"""
+
+_RUN_GRADIENT_X = """\
+    _run({loop}, arrays, units, size, columns)  # grad_x is all: no trainable parameters
+    return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]"""
+
+#: The loops over rows, for parameters that vary along an axis of x or by element (with
+#: parameters; a part of kernels.py.tmpl).
+_ROWS_LOOPS = """
+
+# With arrays for parameters, unit r is row r, of channel r % channels. (With scalar
+# parameters the units share their values, and the _flat loops run them as one.)
+@_kernel
+def _forward_rows(x, out, lo, hi, size, *p):
+    for r in range(lo, hi):
+        s, e = r * size, (r + 1) * size
+        xs, fs, pc = x[s:e], out[s:e], _at(p, r % p[0].shape[0])
+        for j in range(xs.shape[0]):
+            fs[j] = _f(xs[j], pc)
+
+
+@_kernel
+def _backward_x_rows(g, x, gx, lo, hi, size, *p):
+    for r in range(lo, hi):
+        s, e = r * size, (r + 1) * size
+        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, r % p[0].shape[0])
+        for j in range(xs.shape[0]):
+            gxs[j] = gs[j] * _gradx(xs[j], pc)
+"""
+
+
 def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     """The whole ``kernels.py`` for one activation."""
     act = derivation.activation
@@ -490,8 +501,6 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     grads = [q.name for q in derivation.gradients]
     functions: list[str] = []
     helpers: list[str] = []
-    loops: list[str] = []
-    table: list[str] = []
     needed: set[tuple[str, str]] = set()
     scalar = [("_f", [derivation.forward]), ("_grad", list(derivation.gradients))]
     if trainable:  # grad_x alone, for callers whose parameters need no gradient
@@ -521,42 +530,61 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
                 .strip()
                 .format(sfx=sfx, zero=printer.const(0), one=printer.const(1), exp=printer.exp_name, log1p=printer.log1p_name)
             )
-        if sfx == "w":
-            continue
-        loops.append(_loops(sfx, params, grads))
-        if trainable:
-            loops.append(_loops(sfx, params, grads, x_only=True))
-        x_kernels = "_backward_x" if trainable else "_backward"
-        table.append(
-            f"    np.dtype(np.{printer.dtype}): (_forward_flat_{sfx}, _forward_chan_{sfx}, _backward_flat_{sfx}, "
-            f"_backward_chan_{sfx}, {x_kernels}_flat_{sfx}, {x_kernels}_chan_{sfx}),"
-        )
 
     jit = '@numba.njit(inline="always", error_model="numpy")'
     helpers[:0] = [f"{jit}\n{elementary.source(name, sfx)}" for name, sfx in elementary.closure(needed)]
     if needed:
         helpers.insert(0, elementary_note([name[1:] for name, _ in needed]))
-    if trainable:
-        helpers.append(_ADD_LANES)
 
     def as_tuple(names: list[str]) -> str:
         return "".join(f"{n!r}, " for n in names).rstrip(" ")
 
+    gradx = "_gradx" if trainable else "_grad"
+    by_dtype = ["_f = _by_dtype(_f_f32, _f_f64)"]
+    if trainable:
+        by_dtype.append("_grad = _by_dtype(_grad_f32, _grad_f64)")
+    by_dtype.append(f"_gradx = _by_dtype({gradx}_f32, {gradx}_f64)")
+    at = ", ".join(f"p[{k}][c]" for k in range(len(params)))
+    grad_names = ", ".join(grads)
+
+    def loop(name: str) -> str:
+        """The loop of a pass, by the layout mode (flat only, without parameters)."""
+        return f'{name}_flat if mode == "flat" else {name}_rows' if params else f"{name}_flat"
+
     return load("kernels.py").substitute(
         header=header,
-        imports="\n".join(f"import {m}" for m in ("concurrent.futures", "math", "os", "sys", "threading")),
-        module_name=f"symact_generated_{act.name}_kernels",
         title=act.name,
         doc=docstring_text(act.doc) or f"The activation {act.name}.",
         formulas=docstring_text(formulas),
         args=", ".join(["x", *params]),
         grad_list=", ".join(f"grad_{n[2:]}" for n in grads),
+        backward_x_note=", without the work of the parameter gradients" if trainable else " (the same)",
         trainable_list=", ".join(trainable) if trainable else "none",
         params_tuple=as_tuple(params),
         trainable_tuple=as_tuple(trainable),
         widened_tuple=as_tuple([q.name for q in derivation.quantities if q.float32_via_float64]),
-        helpers="\n\n\n".join(helpers) if helpers else "# (no helper functions)",
-        scalar_functions="\n\n\n".join(functions),
-        loops="\n\n\n".join(loops),
-        kernel_table="\n".join(table),
+        formulas_header=_comment(
+            "f and its gradients at one element x, one function per dtype (suffixes _f32, _f64), "
+            f"then the elementary functions they call. _grad returns {'(' + grad_names + ')' if trainable else grad_names}"
+            + ("; _gradx returns d_x alone, with the subexpressions of _grad (the same bits)." if trainable else ".")
+            + (" Suffix _w: float64 arithmetic for the float32 quantities computed in float64." if widened else "")
+            + " NaN in gives NaN out, whatever branch the comparisons would pick. _t0, _t1, ... are "
+            "subexpressions shared within a branch."
+        ),
+        formulas_code="\n\n\n".join([*functions, *helpers]),
+        by_dtype="\n".join(by_dtype),
+        at_values=(f"({at},)" if len(params) == 1 else f"({at})") + (f"  # ({', '.join(params)}{',' if len(params) == 1 else ''})" if params else ""),
+        call_args=", ".join(["x", *(f"p[{k}]" for k in range(len(params)))]),
+        backward_loop=Template(_BACKWARD_LOOP).substitute(
+            grad_names=f"({grad_names})",
+            buffer_stores="\n".join(
+                f"                buf[{k}, j] = np.float64(gb[j]) * d[{k + 1}]" for k in range(len(trainable))
+            ),
+        )
+        if trainable
+        else "",
+        sum_to=_SUM_TO if trainable else "",
+        run_gradients=_RUN_GRADIENTS if trainable else _RUN_GRADIENT_X.format(loop=loop("_backward_x")),
+        rows_loops=_ROWS_LOOPS if params else "",
+        forward_loop=loop("_forward"),
     )
