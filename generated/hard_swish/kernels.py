@@ -19,7 +19,7 @@ Stable forms, branch by branch:
 
 forward(x) -> f, elementwise. backward(grad_out, x) -> (grad_x),
 the gradients of sum(grad_out * f), a parameter's summed in float64 to its own shape.
-backward_x(grad_out, x) -> grad_x alone (the same).
+backward_x(grad_out, x) -> grad_x alone, the same as backward(...)[0].
 x: any shape and layout; float32 and float64 are computed in their own dtype, float16 in
 float32 (returned as float16), other dtypes in float64. A parameter: a scalar or an array
 that broadcasts to x; fast paths: all scalars, or arrays that vary along one axis of x

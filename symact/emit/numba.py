@@ -558,7 +558,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
         formulas=docstring_text(formulas),
         args=", ".join(["x", *params]),
         grad_list=", ".join(f"grad_{n[2:]}" for n in grads),
-        backward_x_note=", without the work of the parameter gradients" if trainable else " (the same)",
+        backward_x_note=", without the work of the parameter gradients" if trainable else ", the same as backward(...)[0]",
         trainable_list=", ".join(trainable) if trainable else "none",
         params_tuple=as_tuple(params),
         trainable_tuple=as_tuple(trainable),
