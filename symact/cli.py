@@ -216,7 +216,7 @@ def audit(files: tuple[Path, ...], fmt: str, strict: bool, budget: float, quiet:
     help="Instead of FILES: run N random valid definitions through generate (in memory) and "
     "report how many meet the bounds, how many are refused and why, and the times.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random definitions (--fuzz).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the random definitions (--fuzz).")
 @click.option(
     "--budget",
     type=click.FloatRange(min=0.1),

@@ -84,3 +84,8 @@ def test_a_reference_too_small_for_any_text_is_refused_not_crashed(tmp_path):
     assert result.exit_code == 1, result.output
     assert len(result.output.strip().splitlines()) == 1 and "activation 'deep': d_x" in result.output
     assert "internal error" not in result.output
+
+
+def test_a_negative_seed_is_a_usage_error_not_an_internal_one():
+    result = CliRunner().invoke(main, ["accuracy", "--fuzz", "1", "--seed", "-1"])
+    assert result.exit_code == 2 and "--seed" in result.output and "internal error" not in result.output
