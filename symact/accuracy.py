@@ -12,9 +12,7 @@ range; all inputs rounded to the dtype first, references computed at the rounded
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +32,7 @@ from .numeric import (
     p99,
 )
 from .spec import x
+from .testing import load_module
 
 __all__ = [
     "Stats", "sweep", "References", "references", "score", "measure_kernels", "measure_torch_formulas",
@@ -139,20 +138,6 @@ def score(computed: np.ndarray, refs: References, quantity: str, dtype: Any) -> 
         points=len(keep),
         nonfinite=int(np.sum(~np.isfinite(computed[keep]))),
     )
-
-
-def load_module(path: Path, name: str) -> Any:
-    """Import a generated file under a fixed module name, registered in sys.modules (Numba's
-    cache imports a module by name: Note [Numba cache] in the generated kernels.py)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _kernel_outputs(kernels: Any, points: np.ndarray, dtype: Any, trainable: Sequence[str]) -> dict[str, np.ndarray]:

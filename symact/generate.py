@@ -123,8 +123,8 @@ def render(
 ) -> dict[str, str]:
     """File name -> content for one activation; raises InaccurateError when the printed
     forms miss the golden bounds (Note [A module passes its own tests])."""
-    from .emit.numba import render_kernels
-    from .emit.templates import load
+    from .emit.numba import render_kernel_calls, render_kernels
+    from .emit.templates import render
     from .emit.tf import render_tf_ops
     from .emit.torch import render_torch_ops
 
@@ -135,6 +135,7 @@ def render(
     try:
         if "numba" in backends:
             files["kernels.py"] = render_kernels(derivation, header, _formulas(derivation))
+            files["_kernel_calls.py"] = render_kernel_calls(header)
         if "torch" in backends:
             files["torch_ops.py"] = render_torch_ops(derivation, header, _formulas(derivation), digest)
         if "tf" in backends:
@@ -142,8 +143,8 @@ def render(
     except UnsupportedFunctionError as e:
         raise act.error(str(e).removeprefix(f"activation {act.name!r}: ")) from None
     files["golden.json"] = _golden_json(derivation, golden, limitations, source, digest)
-    files[f"test_{act.name}.py"] = load("test.py").substitute(
-        header=header, name=act.name, class_name=act.class_name, metric=_METRIC_SOURCE
+    files[f"test_{act.name}.py"] = render(
+        "test.py", header=header, name=act.name, class_name=act.class_name, metric=_METRIC_SOURCE
     )
     return files
 

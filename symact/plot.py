@@ -244,6 +244,76 @@ def _figure_module() -> tuple[Any, Any]:
     return Figure, FigureCanvasAgg
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What every panel of one plot shares: the x grid, the parameter settings drawn (one
+    curve each), their branch boundaries and the audit's findings."""
+
+    act: Activation
+    report: ActivationReport
+    symbols: list[sp.Symbol]
+    xs: np.ndarray
+    lo: float
+    hi: float
+    settings: list[dict[sp.Symbol, float]]
+    bounds: list[list[float]]  # per setting, the branch boundaries inside (lo, hi)
+    singular: list[dict[str, Any]]  # the audit's unbounded singularities
+    d_x: list[np.ndarray]  # per setting, df/dx on xs (the shading of saturated ranges)
+    label_chosen: Mapping[Param, list[float]]
+
+
+def _draw_panel(ax: Any, q: Quantity, curves: list[np.ndarray], scene: _Scene, counts: dict[str, int]) -> None:
+    """One quantity's panel: a curve per setting, its saturated ranges, branch boundaries,
+    singularities and (for f) asymptotes; ``counts`` gains what was drawn."""
+    ylim = _limits(curves)
+    for k, (s, ys) in enumerate(zip(scene.settings, curves)):
+        colour = _COLOURS[k % len(_COLOURS)]
+        shown = ys.copy()
+        if ylim is not None:  # break the line where it leaves the plot (at a pole)
+            span = ylim[1] - ylim[0]
+            shown[(shown > ylim[1] + 10 * span) | (shown < ylim[0] - 10 * span)] = np.nan
+        ax.plot(scene.xs, shown, color=colour, lw=1.6, label=_label(s, scene.label_chosen) or None)
+        for a, b in _intervals(np.abs(scene.d_x[k]) < SATURATION, scene.xs):
+            ax.axvspan(a, b, color=colour, alpha=0.08, lw=0)
+            counts["saturated"] += q.name == "f"
+        for b in scene.bounds[k]:
+            ax.axvline(b, color="0.55", lw=0.8, ls=":")
+            counts["boundaries"] += q.name == "f"
+        for sing in scene.singular:
+            if sing["quantity"] != q.name:
+                continue
+            at = _value(sing["x"], s, scene.act)
+            if at is None or not scene.lo <= at <= scene.hi or not _unbounded_near(q, scene.symbols, at, s):
+                continue
+            ax.axvline(at, color="#d62728", lw=1.2, ls=(0, (2, 2)))
+            ax.plot([at], [1.0], marker="v", color="#d62728", transform=ax.get_xaxis_transform(), clip_on=False)
+            counts["singularities"] += 1
+        if q.name == "f":
+            for asymptote in scene.report.asymptotes:
+                _draw_asymptote(ax, asymptote, s, scene.act, scene.lo, scene.hi, colour)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_xlim(scene.lo, scene.hi)
+    ax.axhline(0, color="0.8", lw=0.6, zorder=0)
+    ax.set_title(_title(q), fontsize=11)
+    ax.set_xlabel("x")
+    ax.grid(True, color="0.92", lw=0.6)
+
+
+def _notes(counts: dict[str, int], report: ActivationReport) -> list[str]:
+    """The legend of the marks, for what was drawn."""
+    notes = []
+    if counts["singularities"]:
+        notes.append("red: singularity")
+    if counts["boundaries"]:
+        notes.append("dotted grey: branch boundary")
+    if counts["saturated"]:
+        notes.append(f"shaded: |∂f/∂x| < {SATURATION:g}")
+    if any(a["kind"] in ("horizontal", "oblique") for a in report.asymptotes):
+        notes.append("dashed: asymptote")
+    return notes
+
+
 def plot_activation(
     act: Activation,
     out: Path,
@@ -286,55 +356,14 @@ def plot_activation(
     fig = Figure(figsize=(4.2 * cols, 3.3 * rows + 0.6), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
-    counts = {"singularities": 0, "boundaries": 0, "saturated": 0}
     label_chosen = chosen or {}
-    d_x = values["d_x"]
+    scene = _Scene(act, report, symbols, xs, lo, hi, settings, per_setting_bounds, singular, values["d_x"], label_chosen)
+    counts = {"singularities": 0, "boundaries": 0, "saturated": 0}
     for ax, q in zip(axes, quantities):
-        curves = values[q.name]
-        ylim = _limits(curves)
-        for k, (s, ys) in enumerate(zip(settings, curves)):
-            colour = _COLOURS[k % len(_COLOURS)]
-            shown = ys.copy()
-            if ylim is not None:  # break the line where it leaves the plot (at a pole)
-                span = ylim[1] - ylim[0]
-                shown[(shown > ylim[1] + 10 * span) | (shown < ylim[0] - 10 * span)] = np.nan
-            ax.plot(xs, shown, color=colour, lw=1.6, label=_label(s, label_chosen) or None)
-            for a, b in _intervals(np.abs(d_x[k]) < SATURATION, xs):
-                ax.axvspan(a, b, color=colour, alpha=0.08, lw=0)
-                counts["saturated"] += q.name == "f"
-            for b in per_setting_bounds[k]:
-                ax.axvline(b, color="0.55", lw=0.8, ls=":")
-                counts["boundaries"] += q.name == "f"
-            for sing in singular:
-                if sing["quantity"] != q.name:
-                    continue
-                at = _value(sing["x"], s, act)
-                if at is None or not lo <= at <= hi or not _unbounded_near(q, symbols, at, s):
-                    continue
-                ax.axvline(at, color="#d62728", lw=1.2, ls=(0, (2, 2)))
-                ax.plot([at], [1.0], marker="v", color="#d62728", transform=ax.get_xaxis_transform(), clip_on=False)
-                counts["singularities"] += 1
-            if q.name == "f":
-                for asymptote in report.asymptotes:
-                    _draw_asymptote(ax, asymptote, s, act, lo, hi, colour)
-        if ylim is not None:
-            ax.set_ylim(*ylim)
-        ax.set_xlim(lo, hi)
-        ax.axhline(0, color="0.8", lw=0.6, zorder=0)
-        ax.set_title(_title(q), fontsize=11)
-        ax.set_xlabel("x")
-        ax.grid(True, color="0.92", lw=0.6)
+        _draw_panel(ax, q, values[q.name], scene, counts)
     if label_chosen and len(settings) > 1:
         axes[0].legend(fontsize=8, loc="best")
-    notes = []
-    if counts["singularities"]:
-        notes.append("red: singularity")
-    if counts["boundaries"]:
-        notes.append("dotted grey: branch boundary")
-    if counts["saturated"]:
-        notes.append(f"shaded: |∂f/∂x| < {SATURATION:g}")
-    if any(a["kind"] in ("horizontal", "oblique") for a in report.asymptotes):
-        notes.append("dashed: asymptote")
+    notes = _notes(counts, report)
     fixed = [f"{p.name}={p.init:g}" for p in act.params if p not in label_chosen]
     heading = act.name + (f"  ({', '.join(fixed)})" if fixed else "")
     fig.suptitle(heading + ("\n" + "; ".join(notes) if notes else ""), fontsize=11)

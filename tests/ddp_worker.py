@@ -14,14 +14,15 @@ import datetime
 import sys
 from pathlib import Path
 
-from symact.accuracy import load_module
+from symact.testing import load_module
 
 try:
     import torch
 except ImportError:  # imported without torch only by collectors (pytest --doctest-modules)
     torch = None
 
-ROOT = Path(__file__).resolve().parents[1]
+from symact.testing import ROOT
+
 STEPS = 15
 SAMPLES = 64
 

@@ -19,8 +19,8 @@ from symact.accuracy import (
 )
 from symact.derive import derive
 from symact.numeric import MAX_BOUND, P99_BOUND
+from symact.testing import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CATALOG = [(path, act.name) for path in sorted((ROOT / "definitions").glob("*.py")) for act in load_definitions(path)]
 
 
@@ -101,9 +101,10 @@ def test_cli_prints_the_table_and_fails_over_the_bound(tmp_path, monkeypatch):
     folder = tmp_path / "elu"
     folder.mkdir()
     source = (ROOT / "generated" / "elu" / "kernels.py").read_text()
-    (folder / "kernels.py").write_text(
-        source.replace("    return out.astype(np.float16) if x.dtype == np.float16 else out", "    return out * (1 + 1e-3)")
-    )
+    forward = "    return _calls.forward(_LOOPS, x, params)"
+    assert forward in source
+    (folder / "kernels.py").write_text(source.replace(forward, forward + " * (1 + 1e-3)"))
+    (folder / "_kernel_calls.py").write_text((ROOT / "generated" / "elu" / "_kernel_calls.py").read_text())
     monkeypatch.setattr("symact.accuracy.load_module", lambda path, name: _load_fresh(path))
     bad = runner.invoke(main, ["accuracy", "-q", "--reduced", "--no-builtins", "--generated", str(tmp_path), str(ROOT / "definitions" / "elu.py")])
     assert bad.exit_code == 1

@@ -31,8 +31,8 @@ from symact.audit.context import AuditContext
 from symact.cli import main
 from symact.derive import derive
 from symact.report import as_markdown, as_text
+from symact.testing import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CATALOG = sorted((ROOT / "definitions").glob("*.py"))
 
 

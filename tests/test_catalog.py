@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import pytest
 
 from symact import load_definitions
+from symact.testing import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "definitions").glob("*.py"))
 
 

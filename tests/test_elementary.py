@@ -5,7 +5,6 @@ special values, the same bits from the NumPy and the Numba versions, and loops o
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import mpmath
 import numba
@@ -13,9 +12,8 @@ import numpy as np
 import pytest
 
 from symact import elementary
-from symact.accuracy import load_module
+from symact.testing import ROOT, load_module
 
-ROOT = Path(__file__).resolve().parents[1]
 DTYPES = {"f32": np.float32, "f64": np.float64}
 #: Every helper suffix and the dtype of its arguments; "w" is float64 arithmetic to float32
 #: accuracy.
@@ -174,26 +172,28 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
     ],
 )
 def test_generated_kernel_loops_vectorize(tmp_path, activation, params, dtype):
-    """The forward and both backward loops of generated kernels (the ones with a parameter
-    reduction included: Note [Vectorized reductions]), flat and per row, compile to SIMD
-    code. Uses a copy in an empty folder, since Numba cannot show the code of functions it
-    loaded from its cache."""
-    copy = tmp_path / "kernels.py"
-    copy.write_text((ROOT / "generated" / activation / "kernels.py").read_text())
-    kernels = load_module(copy, f"symact_test_vector_{activation}_kernels")
+    """The forward and both backward loops of generated kernels (the one with a parameter
+    reduction included: Note [Vectorized reductions]) compile to SIMD code, with scalar
+    parameters (units: chunks) and with a value per channel (here a row per element). Uses
+    a copy in an empty folder, since Numba cannot show the code of functions it loaded
+    from its cache."""
+    for name in ("kernels.py", "_kernel_calls.py"):
+        (tmp_path / name).write_text((ROOT / "generated" / activation / name).read_text())
+    kernels = load_module(tmp_path / "kernels.py", f"symact_test_vector_{activation}_kernels")
     x = np.linspace(-5, 5, 4099, dtype=dtype)
     g = np.ones_like(x)
     scalars = [np.full(1, v, dtype) for v in params]  # scalar parameters: one value each
     columns = [np.full(x.size, v, dtype) for v in params]  # a value per channel: here per element
-    out, chunks = np.empty_like(x), -(-x.size // kernels._CHUNK)
-    runs = [(kernels._forward_flat, (x, out, 0, chunks, kernels._CHUNK, *scalars))]
-    runs.append((kernels._backward_x_flat, (g, x, out, 0, chunks, kernels._CHUNK, *scalars)))
-    if kernels.PARAMS:  # the loops for parameters that vary by channel: a row per element here
-        runs.append((kernels._forward_rows, (x, out, 0, x.size, 1, *columns)))
-        runs.append((kernels._backward_x_rows, (g, x, out, 0, x.size, 1, *columns)))
-    if kernels.TRAINABLE:
-        sums = np.zeros((chunks, len(kernels.TRAINABLE)))
-        runs.append((kernels._backward_loop, (g, x, out, sums, 0, chunks, kernels._CHUNK, *scalars)))
+    chunk = kernels._calls._CHUNK
+    out, chunks = np.empty_like(x), -(-x.size // chunk)
+    layouts = [(chunks, chunk, scalars), (x.size, 1, columns)] if params else [(chunks, chunk, scalars)]
+    runs = []
+    for units, size, p in layouts:
+        runs.append((kernels._forward, (x, out, 0, units, size, *p)))
+        runs.append((kernels._backward_x, (g, x, out, 0, units, size, *p)))
+        if kernels.TRAINABLE:
+            sums = np.zeros((units, len(kernels.TRAINABLE)))
+            runs.append((kernels._backward, (g, x, out, sums, 0, units, size, *p)))
     for loop, args in runs:
         loop(*args)
         llvm = "\n".join(loop.inspect_llvm().values())

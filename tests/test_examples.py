@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from symact.testing import ROOT
+
 EXAMPLES = ROOT / "examples"
 
 #: Runs a script with symact made unimportable (it is installed in this environment, so the

@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symact"
 #: Layer of each module, bottom first; ``emit`` covers every module of symact/emit/, ``audit``
 #: every module of symact/audit/.
 LAYERS = [
-    {"errors"},  # the errors users see
+    {"errors", "testing"},  # the errors users see; helpers for the tests and benchmarks
     {"names", "budget", "functions"},  # the name grammar, time budgets, symact's SymPy functions
     {"elementary"},  # elementary functions as the kernels compute them
     {"numeric"},  # references, evaluation, the error metric
@@ -84,3 +84,22 @@ def test_the_report_and_the_core_do_not_import_the_cli_toolkit():
         modules = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         modules |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert "click" not in modules, path
+
+
+#: Functions may be longer than this only with a comment saying why on the line above them.
+LONGEST_FUNCTION = 80
+
+
+def test_no_function_is_longer_than_the_limit_without_a_reason():
+    """Long functions are split by what they do; one that must stay long says why in a
+    comment starting with "# Long:" on the line above its ``def`` (or its decorators)."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for node in ast.walk(ast.parse("\n".join(lines))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                size = node.end_lineno - node.lineno + 1
+                if size > LONGEST_FUNCTION and not lines[start - 2].strip().startswith("# Long:"):
+                    long.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({size} lines)")
+    assert not long, long

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 
 from symact.cli import main
 from symact.spec import load_definitions
+from symact.testing import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "definitions"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -15,8 +14,8 @@ from hypothesis import strategies as st
 
 from symact import numeric
 from symact.numeric import error_metric, mp_reference_floats, reference_floats
+from symact.testing import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 DTYPES = [np.float32, np.float64]
 
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import sympy as sp
 
 from symact import Activation, Param, x
-from symact.accuracy import load_module
 from symact.derive import derive
-from symact.emit.numba import NumbaPrinter, render_kernels
+from symact.emit.numba import NumbaPrinter, render_kernel_calls, render_kernels
 from symact.errors import UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
+from symact.testing import ROOT, load_module
 
-ROOT = Path(__file__).resolve().parents[1]
 CATALOG = sorted(p.name for p in (ROOT / "generated").iterdir() if (p / "kernels.py").exists())
 
 
@@ -121,7 +119,7 @@ m.forward(np.linspace(-1, 1, 5), *p)
 loops = [v for v in vars(m).values() if isinstance(v, Dispatcher) and v.signatures]
 hits = sum(sum(loop.stats.cache_hits.values()) for loop in loops)
 misses = sum(sum(loop.stats.cache_misses.values()) for loop in loops)
-print(json.dumps([m.__name__, sorted(k for k, v in sys.modules.items() if v is m), m._CACHE, hits, misses]))
+print(json.dumps([m.__name__, sorted(k for k, v in sys.modules.items() if v is m), m._kernel.cache, hits, misses]))
 """
 
 
@@ -171,6 +169,7 @@ def test_grad_x_alone_has_the_bits_of_grad_x_with_the_parameter_gradients(tmp_pa
     )
     path = tmp_path / "kernels.py"
     path.write_text(render_kernels(derive(act), "# header", ""))
+    (tmp_path / "_kernel_calls.py").write_text(render_kernel_calls("# header"))
     kernels = load_module(path, "symact_test_rational_kernels")
     rng = np.random.default_rng(0)
     for dtype in (np.float32, np.float64):

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from symact.cli import main
+from symact.testing import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 VARIANT = '''\
 import sympy as sp
 from symact import Activation, Param, x

@@ -20,12 +20,10 @@ from click.testing import CliRunner
 
 import symact.generate as generate_module
 from symact import x
-from symact.accuracy import load_module
 from symact.cli import main
 from symact.generate import plan, stale, write
 from symact.names import KERAS_LAYER_ATTRIBUTES, RESERVED, TORCH_MODULE_ATTRIBUTES, check_name
-
-ROOT = Path(__file__).resolve().parents[1]
+from symact.testing import ROOT, load_module
 
 
 def _generate(tmp_path: Path, source: str, *args: str) -> tuple[int, str, Path]:

@@ -27,14 +27,13 @@ from click.testing import CliRunner
 from sympy.codegen.cfunctions import expm1, log1p
 
 from symact import Activation, Param, load_definitions, x
-from symact.accuracy import load_module
 from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
 from symact.emit.tf import TFPrinter, render_tf_ops
 from symact.errors import UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
+from symact.testing import ROOT, load_module
 
-ROOT = Path(__file__).resolve().parents[1]
 GENERATED = Path(os.environ.get("SYMACT_GENERATED", ROOT / "generated"))
 sigma = Param("sigma", init=1.0, positive=True)
 HAS_TF = importlib.util.find_spec("tensorflow") is not None

@@ -19,19 +19,20 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from symact import Activation, Param, x
-from symact.accuracy import load_module
 from symact.derive import Branch, Derivation, Quantity, derive
-from symact.emit.numba import render_kernels
+from symact.emit.numba import render_kernel_calls, render_kernels
 from symact.emit.torch import TorchPrinter, render_torch_ops
 from symact.errors import DefinitionError, SymactError, UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
+from symact.testing import load_module
 
 try:
     import torch
 except ImportError:  # the tests of generated modules skip
     torch = None
 
-ROOT = Path(__file__).resolve().parents[1]
+from symact.testing import ROOT
+
 sigma = Param("sigma", init=1.0, positive=True)
 
 
@@ -188,6 +189,7 @@ def _generate_into(folder: Path, act: Activation):
     derivation = derive(act)
     folder.mkdir()
     (folder / "kernels.py").write_text(render_kernels(derivation, "# header", ""))
+    (folder / "_kernel_calls.py").write_text(render_kernel_calls("# header"))
     (folder / "torch_ops.py").write_text(render_torch_ops(derivation, "# header", "", "2" * 64))
     return _load(folder / "torch_ops.py", f"symact_generated_{act.name}_torch_ops")
 

@@ -34,23 +34,21 @@ that broadcasts to x; fast paths: all scalars, or arrays that vary along one axi
 ((C, 1, 1) for the channels of NCHW, like nn.PReLU, or (C,) for the last axis). At a
 branch boundary the gradient is that of the branch whose condition holds.
 
-This file: the formulas at one element, then the loops over arrays, then the Python
-functions that check the arguments and run the loops on threads.
+This file: the formulas at one element, then the loops over arrays, then the public
+functions. The Python side (argument checks, parameter layouts, threads) is
+_kernel_calls.py beside it, the same in every generated folder.
 """
 
-import concurrent.futures
-import math
+import importlib.util
 import os
-import sys
-import threading
 
 import numba
 import numpy as np
-from numba.extending import overload
 
 PARAMS = ('a', 'b', 'c',)
 TRAINABLE = ('a', 'b', 'c',)
-#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+#: Quantities whose float32 kernels compute in float64 and round once, where float32
+#: arithmetic would miss the accuracy bound.
 FLOAT32_VIA_FLOAT64 = ()
 
 
@@ -213,95 +211,60 @@ def _exp_f64(x):
 
 # == Loops over arrays: the same in every kernels.py but for the parameters ============
 
-# Note [Numba cache]: the loops are compiled once per dtype into Numba's on-disk cache
-# (__pycache__ beside this file), where Numba finds them by this file's path and each
-# loop's __qualname__; to load one, it imports the module named __name__ at compile time
-# (for the loop's globals). So each __qualname__ starts with this module's import name (a
-# loop cached under another name is never loaded here), and a module that is not in
-# sys.modules under its own name (run by importlib without registering it) compiles
-# without the cache.
-_CACHE = getattr(sys.modules.get(__name__), "__dict__", None) is globals()
+def _load_calls():
+    """_kernel_calls.py beside this file, loaded by its path (the folder needs no package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel_calls.py")
+    spec = importlib.util.spec_from_file_location(f"{__name__}_calls", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _kernel(loop):
-    loop.__qualname__ = f"{__name__}.{loop.__name__}"  # Note [Numba cache]
-    return numba.njit(nogil=True, cache=_CACHE, error_model="numpy")(loop)
+_calls = _load_calls()
+_kernel = _calls.compiler(__name__, globals())  # compiles a loop, cached (Note [Numba cache])
 
 
-def _by_dtype(f32, f64):
-    """f(x, p) for the loops (p: the tuple of parameter values), which Numba compiles to
-    f32(x, *p) or f64(x, *p) by the type of x, inlined."""
-
-    def f(x, p):
-        raise NotImplementedError("compiled into the loops only")
-
-    @overload(f, inline="always")
-    def _compile(x, p):
-        impl = f32 if x == numba.float32 else f64
-        return lambda x, p: impl(x, p[0], p[1], p[2])
-
-    return f
-
-
-_f = _by_dtype(_f_f32, _f_f64)
-_grad = _by_dtype(_grad_f32, _grad_f64)
-_gradx = _by_dtype(_gradx_f32, _gradx_f64)
+# What the loops call: _f(x, p) is _f_f32 or _f_f64 by the dtype of x, with the parameter
+# values p (a tuple) as arguments; the same for the gradients.
+_f = _calls.by_dtype(lambda x, p: _f_f32(x, p[0], p[1], p[2]), lambda x, p: _f_f64(x, p[0], p[1], p[2]))
+_grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0], p[1], p[2]), lambda x, p: _grad_f64(x, p[0], p[1], p[2]))
+_gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0], p[1], p[2]), lambda x, p: _gradx_f64(x, p[0], p[1], p[2]))
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _at(p, c):
-    """The parameter values of channel c (p: a tuple of arrays), a tuple."""
-    return (p[0][c], p[1][c], p[2][c])  # (a, b, c)
+def _at(p, u):
+    """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
+    unit u is of channel u % channels)."""
+    return (p[0][u % p[0].shape[0]], p[1][u % p[1].shape[0]], p[2][u % p[2].shape[0]])  # (a, b, c)
 
 
-#: The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
-#: elements: with scalar parameters, chunks of _CHUNK elements; otherwise rows of x
-#: viewed as (outer, channels, inner), one per outer index and channel. p: per parameter,
-#: an array of its values by channel (one value for a scalar).
-_CHUNK = 32768
-
-
-# The inner loops index views that start at 0 (x[s:e]): LLVM then drops the
-# negative-index wraparound and vectorizes; from range(s, e) it does not.
+# The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
+# elements each: with scalar parameters, chunks of x; otherwise rows of x viewed as
+# (outer, channels, inner), one per outer index and channel. p: per parameter, an array
+# of its values by channel (one value for a scalar). The inner loops index views that
+# start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and vectorizes; from
+# range(s, e) it does not.
 @_kernel
-def _forward_flat(x, out, lo, hi, size, *p):
-    s, e = lo * size, hi * size
-    xs, fs, pc = x[s:e], out[s:e], _at(p, 0)
-    for j in range(xs.shape[0]):
-        fs[j] = _f(xs[j], pc)
-
-
-@_kernel
-def _backward_x_flat(g, x, gx, lo, hi, size, *p):
-    s, e = lo * size, hi * size
-    xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, 0)
-    for j in range(xs.shape[0]):
-        gxs[j] = gs[j] * _gradx(xs[j], pc)
-
-
-# With arrays for parameters, unit r is row r, of channel r % channels. (With scalar
-# parameters the units share their values, and the _flat loops run them as one.)
-@_kernel
-def _forward_rows(x, out, lo, hi, size, *p):
-    for r in range(lo, hi):
-        s, e = r * size, (r + 1) * size
-        xs, fs, pc = x[s:e], out[s:e], _at(p, r % p[0].shape[0])
+def _forward(x, out, lo, hi, size, *p):
+    for u in range(lo, hi):
+        s, e = u * size, (u + 1) * size
+        xs, fs, pc = x[s:e], out[s:e], _at(p, u)
         for j in range(xs.shape[0]):
             fs[j] = _f(xs[j], pc)
 
 
 @_kernel
-def _backward_x_rows(g, x, gx, lo, hi, size, *p):
-    for r in range(lo, hi):
-        s, e = r * size, (r + 1) * size
-        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, r % p[0].shape[0])
+def _backward_x(g, x, gx, lo, hi, size, *p):
+    for u in range(lo, hi):
+        s, e = u * size, (u + 1) * size
+        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u)
         for j in range(xs.shape[0]):
             gxs[j] = gs[j] * _gradx(xs[j], pc)
 
 
 # Note [Vectorized reductions]: a loop that adds into one running float sum does not
 # vectorize (SIMD would change the order of the additions, which LLVM may not do without
-# fastmath), and then neither does the exp in it. So _backward_loop runs in blocks of
+# fastmath), and then neither does the exp in it. So _backward runs in blocks of
 # _BLOCK elements: one loop computes grad_x and stores g*df/dp in a small float64 buffer,
 # and vectorizes; _add_lanes adds the buffer into _LANES running sums. Each unit sums
 # into its own row of `partial`: the order of every addition is fixed by the shape of x
@@ -322,12 +285,12 @@ def _add_lanes(lanes, buf, m):
 
 
 @_kernel
-def _backward_loop(g, x, gx, partial, lo, hi, size, *p):
+def _backward(g, x, gx, partial, lo, hi, size, *p):
     buf = np.empty((len(TRAINABLE), _BLOCK + _PAD), dtype=np.float64)  # g*df/dp, a block
     lanes = np.empty((len(TRAINABLE), _LANES + _PAD), dtype=np.float64)  # running sums
     for u in range(lo, hi):
         s, e = u * size, (u + 1) * size
-        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u % p[0].shape[0])
+        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u)
         lanes[:, :] = 0.0
         for b in range(0, xs.shape[0], _BLOCK):
             m = min(_BLOCK, xs.shape[0] - b)
@@ -343,166 +306,23 @@ def _backward_loop(g, x, gx, partial, lo, hi, size, *p):
             partial[u, k] = lanes[k, :_LANES].sum()
 
 
-# == Calls: argument checks, parameter layouts, threads ================================
+# == Public functions ==================================================================
 
 
-def _check_params(params):
-    """A clear error for a missing parameter or one that is not a finite real number or
-    array (None, a string and NaN would otherwise become silent NaN)."""
-    if len(params) != len(PARAMS):
-        raise TypeError(f"expected {len(PARAMS)} parameter(s) {PARAMS}, got {len(params)}")
-    for name, value in zip(PARAMS, params):
-        array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
-        if array is None or array.dtype.kind not in "biuf":
-            raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
-        finite = math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()
-        if array.dtype.kind == "f" and not finite:
-            raise ValueError(f"parameter {name!r} is not finite: {value!r}")
-
-
-def _compute_dtype(dtype):
-    if dtype == np.float32 or dtype == np.float64:
-        return np.dtype(dtype)
-    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
-
-
-def _prepare(x, params):
-    """(xc, mode, view, units, size, columns): x (an array) in its compute dtype,
-    C-contiguous, and how the loops run over it, by the checked parameters: "flat" when
-    each is one value (units: chunks of _CHUNK elements); "axis" when the arrays vary
-    along one axis of x (units: a row per outer index and channel); otherwise "full",
-    each broadcast to x (a row per element). view: (outer, channels, inner); size: the
-    elements per unit; columns: per parameter, its values by channel."""
-    dtype = _compute_dtype(x.dtype)
-    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
-    arrays = [np.asarray(p, dtype=dtype) for p in params]
-    shape = xc.shape
-    if all(p.size == 1 for p in arrays):
-        units = max(1, -(-xc.size // _CHUNK))
-        return xc, "flat", (1, 1, xc.size), units, _CHUNK, [p.reshape(1) for p in arrays]
-    axes = set()
-    for name, p in zip(PARAMS, arrays):
-        try:
-            fits = np.broadcast_shapes(p.shape, shape) == tuple(shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"parameter {name!r} of shape {p.shape} does not broadcast to x of shape {shape}")
-        if p.size > 1:
-            varying = [i for i, n in enumerate((1,) * (len(shape) - p.ndim) + p.shape) if n != 1]
-            axes.add(varying[0] if len(varying) == 1 and p.ndim <= len(shape) else None)
-    if len(axes) == 1 and None not in axes:
-        axis = axes.pop()
-        outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1 :], dtype=np.int64))
-        columns = [np.ascontiguousarray(np.broadcast_to(p.reshape(-1), (shape[axis],))) for p in arrays]
-        return xc, "axis", (outer, shape[axis], inner), outer * shape[axis], inner, columns
-    columns = [np.ascontiguousarray(np.broadcast_to(p, shape)).reshape(-1) for p in arrays]
-    return xc, "full", (1, xc.size, 1), xc.size, 1, columns
-
-
-def _sum_to(values, shape, full_shape):
-    """Sum per-element values (of full_shape) down to a parameter's broadcast shape."""
-    values = values.reshape(full_shape)
-    lead = len(full_shape) - len(shape)
-    values = values.sum(axis=tuple(range(lead))) if lead else values
-    keep = tuple(i for i, n in enumerate(shape) if n == 1 and values.shape[i] != 1)
-    return values.sum(axis=keep, keepdims=True).reshape(shape) if keep else values.reshape(shape)
-
-
-# Note [Threads]: the loops are serial Numba functions that release the GIL; _run gives
-# each thread of this module's pool one contiguous range of units (the caller's thread
-# takes the first); calls below _SERIAL_BELOW elements stay in the caller's thread. No
-# OpenMP runtime (unlike Numba's parallel loops): a fork() after a call is safe (the
-# child makes its own pool), idle threads do not spin, calls from many threads at once
-# are safe. numba.config.NUMBA_NUM_THREADS (the NUMBA_NUM_THREADS environment variable)
-# sets the thread count; results do not depend on it.
-_SERIAL_BELOW = 131072
-_pool, _pool_lock = None, threading.Lock()
-
-
-def _threads():
-    return max(1, int(numba.config.NUMBA_NUM_THREADS))
-
-
-def _executor():
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(_threads() - 1, thread_name_prefix="symact")
-        return _pool
-
-
-def _forget_pool():
-    """In a forked child: the parent's pool threads do not exist there."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _run(loop, arrays, units, size, columns):
-    """loop(*arrays, lo, hi, size, *columns) over all units, split into ranges lo:hi over
-    threads when the work is large (Note [Threads])."""
-    parts = min(_threads(), units, units * size // _SERIAL_BELOW)
-    if parts <= 1:
-        loop(*arrays, 0, units, size, *columns)
-        return
-    ends = [units * i // parts for i in range(parts + 1)]
-    pool = _executor()
-    futures = [pool.submit(loop, *arrays, lo, hi, size, *columns) for lo, hi in zip(ends[1:-1], ends[2:])]
-    try:
-        loop(*arrays, ends[0], ends[1], size, *columns)
-    finally:
-        for future in futures:
-            future.result()
+_LOOPS = _calls.Loops(PARAMS, TRAINABLE, _forward, _backward_x, _backward)
 
 
 def forward(x, *params):
     """f(x, a, b, c), elementwise; see the module docstring."""
-    _check_params(params)
-    x = np.asarray(x)
-    xc, mode, _, units, size, columns = _prepare(x, params)
-    out = np.empty_like(xc)
-    _run(_forward_flat if mode == "flat" else _forward_rows, (xc.reshape(-1), out.reshape(-1)), units, size, columns)
-    return out.astype(np.float16) if x.dtype == np.float16 else out
-
-
-def _gradients(grad_out, x, params, x_only):
-    """[grad_x, then (unless x_only) the gradient of each trainable parameter]."""
-    _check_params(params)
-    x = np.asarray(x)
-    xc, mode, view, units, size, columns = _prepare(x, params)
-    g = np.asarray(grad_out, dtype=xc.dtype, order="C")
-    if g.shape != xc.shape:
-        g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
-    grad_x = np.empty_like(xc)
-    arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
-    if x_only:
-        _run(_backward_x_flat if mode == "flat" else _backward_x_rows, arrays, units, size, columns)
-        return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
-    # One row of sums per unit: their order, and so the result, is fixed by the shape of
-    # x alone (Note [Vectorized reductions]).
-    partial = np.zeros((units, len(TRAINABLE)), dtype=np.float64)
-    _run(_backward_loop, arrays + (partial,), units, size, columns)
-    sums = partial.sum(axis=0) if mode == "flat" else partial.reshape(view[0], view[1], len(TRAINABLE)).sum(axis=0).T
-    grads = [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
-    for k, name in enumerate(TRAINABLE):
-        shape = np.shape(params[PARAMS.index(name)])
-        if mode == "full":
-            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
-        else:
-            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
-    return grads
+    return _calls.forward(_LOOPS, x, params)
 
 
 def backward(grad_out, x, *params):
     """Gradients of sum(grad_out * f(x, a, b, c)) w.r.t. x and each trainable parameter."""
-    return tuple(_gradients(grad_out, x, params, x_only=False))
+    return tuple(_calls.gradients(_LOOPS, grad_out, x, params, x_only=False))
 
 
 def backward_x(grad_out, x, *params):
     """The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter
     gradients: for callers whose parameters are frozen."""
-    return _gradients(grad_out, x, params, x_only=True)[0]
+    return _calls.gradients(_LOOPS, grad_out, x, params, x_only=True)[0]

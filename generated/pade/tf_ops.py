@@ -203,7 +203,8 @@ def _grad_tf(x, a0, a1, a2, a3, b1, b2):
 
 def _compute_dtype(dtype, wide=False):
     """float64 stays float64; the rest is computed in float32, or in float64 where float32
-    misses the accuracy bound (``wide``; Note [float32 computed in float64] in kernels.py)."""
+    arithmetic misses the accuracy bound (``wide``: then it computes in float64 and rounds
+    once, as the kernels do)."""
     return tf.float64 if dtype == tf.float64 or wide else tf.float32
 
 

@@ -24,23 +24,22 @@ that broadcasts to x; fast paths: all scalars, or arrays that vary along one axi
 ((C, 1, 1) for the channels of NCHW, like nn.PReLU, or (C,) for the last axis). At a
 branch boundary the gradient is that of the branch whose condition holds.
 
-This file: the formulas at one element, then the loops over arrays, then the Python
-functions that check the arguments and run the loops on threads.
+This file: the formulas at one element, then the loops over arrays, then the public
+functions. The Python side (argument checks, parameter layouts, threads) is
+_kernel_calls.py beside it, the same in every generated folder.
 """
 
-import concurrent.futures
+import importlib.util
 import math
 import os
-import sys
-import threading
 
 import numba
 import numpy as np
-from numba.extending import overload
 
 PARAMS = ()
 TRAINABLE = ()
-#: Quantities whose float32 kernels compute in float64 (Note [float32 computed in float64]).
+#: Quantities whose float32 kernels compute in float64 and round once, where float32
+#: arithmetic would miss the accuracy bound.
 FLOAT32_VIA_FLOAT64 = ()
 
 
@@ -179,208 +178,72 @@ def _expm1_f32(x):
 
 # == Loops over arrays: the same in every kernels.py but for the parameters ============
 
-# Note [Numba cache]: the loops are compiled once per dtype into Numba's on-disk cache
-# (__pycache__ beside this file), where Numba finds them by this file's path and each
-# loop's __qualname__; to load one, it imports the module named __name__ at compile time
-# (for the loop's globals). So each __qualname__ starts with this module's import name (a
-# loop cached under another name is never loaded here), and a module that is not in
-# sys.modules under its own name (run by importlib without registering it) compiles
-# without the cache.
-_CACHE = getattr(sys.modules.get(__name__), "__dict__", None) is globals()
+def _load_calls():
+    """_kernel_calls.py beside this file, loaded by its path (the folder needs no package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_kernel_calls.py")
+    spec = importlib.util.spec_from_file_location(f"{__name__}_calls", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _kernel(loop):
-    loop.__qualname__ = f"{__name__}.{loop.__name__}"  # Note [Numba cache]
-    return numba.njit(nogil=True, cache=_CACHE, error_model="numpy")(loop)
+_calls = _load_calls()
+_kernel = _calls.compiler(__name__, globals())  # compiles a loop, cached (Note [Numba cache])
 
 
-def _by_dtype(f32, f64):
-    """f(x, p) for the loops (p: the tuple of parameter values), which Numba compiles to
-    f32(x, *p) or f64(x, *p) by the type of x, inlined."""
-
-    def f(x, p):
-        raise NotImplementedError("compiled into the loops only")
-
-    @overload(f, inline="always")
-    def _compile(x, p):
-        impl = f32 if x == numba.float32 else f64
-        return lambda x, p: impl(x)
-
-    return f
-
-
-_f = _by_dtype(_f_f32, _f_f64)
-_gradx = _by_dtype(_grad_f32, _grad_f64)
+# What the loops call: _f(x, p) is _f_f32 or _f_f64 by the dtype of x, with the parameter
+# values p (a tuple) as arguments; the same for the gradients.
+_f = _calls.by_dtype(lambda x, p: _f_f32(x), lambda x, p: _f_f64(x))
+_gradx = _calls.by_dtype(lambda x, p: _grad_f32(x), lambda x, p: _grad_f64(x))
 
 
 @numba.njit(inline="always", error_model="numpy")
-def _at(p, c):
-    """The parameter values of channel c (p: a tuple of arrays), a tuple."""
+def _at(p, u):
+    """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
+    unit u is of channel u % channels)."""
     return ()
 
 
-#: The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
-#: elements: with scalar parameters, chunks of _CHUNK elements; otherwise rows of x
-#: viewed as (outer, channels, inner), one per outer index and channel. p: per parameter,
-#: an array of its values by channel (one value for a scalar).
-_CHUNK = 32768
-
-
-# The inner loops index views that start at 0 (x[s:e]): LLVM then drops the
-# negative-index wraparound and vectorizes; from range(s, e) it does not.
+# The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
+# elements each: with scalar parameters, chunks of x; otherwise rows of x viewed as
+# (outer, channels, inner), one per outer index and channel. p: per parameter, an array
+# of its values by channel (one value for a scalar). The inner loops index views that
+# start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and vectorizes; from
+# range(s, e) it does not.
 @_kernel
-def _forward_flat(x, out, lo, hi, size, *p):
-    s, e = lo * size, hi * size
-    xs, fs, pc = x[s:e], out[s:e], _at(p, 0)
-    for j in range(xs.shape[0]):
-        fs[j] = _f(xs[j], pc)
+def _forward(x, out, lo, hi, size, *p):
+    for u in range(lo, hi):
+        s, e = u * size, (u + 1) * size
+        xs, fs, pc = x[s:e], out[s:e], _at(p, u)
+        for j in range(xs.shape[0]):
+            fs[j] = _f(xs[j], pc)
 
 
 @_kernel
-def _backward_x_flat(g, x, gx, lo, hi, size, *p):
-    s, e = lo * size, hi * size
-    xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, 0)
-    for j in range(xs.shape[0]):
-        gxs[j] = gs[j] * _gradx(xs[j], pc)
+def _backward_x(g, x, gx, lo, hi, size, *p):
+    for u in range(lo, hi):
+        s, e = u * size, (u + 1) * size
+        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u)
+        for j in range(xs.shape[0]):
+            gxs[j] = gs[j] * _gradx(xs[j], pc)
 
 
-# == Calls: argument checks, parameter layouts, threads ================================
+# == Public functions ==================================================================
 
 
-def _check_params(params):
-    """A clear error for a missing parameter or one that is not a finite real number or
-    array (None, a string and NaN would otherwise become silent NaN)."""
-    if len(params) != len(PARAMS):
-        raise TypeError(f"expected {len(PARAMS)} parameter(s) {PARAMS}, got {len(params)}")
-    for name, value in zip(PARAMS, params):
-        array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
-        if array is None or array.dtype.kind not in "biuf":
-            raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
-        finite = math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()
-        if array.dtype.kind == "f" and not finite:
-            raise ValueError(f"parameter {name!r} is not finite: {value!r}")
-
-
-def _compute_dtype(dtype):
-    if dtype == np.float32 or dtype == np.float64:
-        return np.dtype(dtype)
-    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
-
-
-def _prepare(x, params):
-    """(xc, mode, view, units, size, columns): x (an array) in its compute dtype,
-    C-contiguous, and how the loops run over it, by the checked parameters: "flat" when
-    each is one value (units: chunks of _CHUNK elements); "axis" when the arrays vary
-    along one axis of x (units: a row per outer index and channel); otherwise "full",
-    each broadcast to x (a row per element). view: (outer, channels, inner); size: the
-    elements per unit; columns: per parameter, its values by channel."""
-    dtype = _compute_dtype(x.dtype)
-    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
-    arrays = [np.asarray(p, dtype=dtype) for p in params]
-    shape = xc.shape
-    if all(p.size == 1 for p in arrays):
-        units = max(1, -(-xc.size // _CHUNK))
-        return xc, "flat", (1, 1, xc.size), units, _CHUNK, [p.reshape(1) for p in arrays]
-    axes = set()
-    for name, p in zip(PARAMS, arrays):
-        try:
-            fits = np.broadcast_shapes(p.shape, shape) == tuple(shape)
-        except ValueError:
-            fits = False
-        if not fits:
-            raise ValueError(f"parameter {name!r} of shape {p.shape} does not broadcast to x of shape {shape}")
-        if p.size > 1:
-            varying = [i for i, n in enumerate((1,) * (len(shape) - p.ndim) + p.shape) if n != 1]
-            axes.add(varying[0] if len(varying) == 1 and p.ndim <= len(shape) else None)
-    if len(axes) == 1 and None not in axes:
-        axis = axes.pop()
-        outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1 :], dtype=np.int64))
-        columns = [np.ascontiguousarray(np.broadcast_to(p.reshape(-1), (shape[axis],))) for p in arrays]
-        return xc, "axis", (outer, shape[axis], inner), outer * shape[axis], inner, columns
-    columns = [np.ascontiguousarray(np.broadcast_to(p, shape)).reshape(-1) for p in arrays]
-    return xc, "full", (1, xc.size, 1), xc.size, 1, columns
-
-
-# Note [Threads]: the loops are serial Numba functions that release the GIL; _run gives
-# each thread of this module's pool one contiguous range of units (the caller's thread
-# takes the first); calls below _SERIAL_BELOW elements stay in the caller's thread. No
-# OpenMP runtime (unlike Numba's parallel loops): a fork() after a call is safe (the
-# child makes its own pool), idle threads do not spin, calls from many threads at once
-# are safe. numba.config.NUMBA_NUM_THREADS (the NUMBA_NUM_THREADS environment variable)
-# sets the thread count; results do not depend on it.
-_SERIAL_BELOW = 131072
-_pool, _pool_lock = None, threading.Lock()
-
-
-def _threads():
-    return max(1, int(numba.config.NUMBA_NUM_THREADS))
-
-
-def _executor():
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(_threads() - 1, thread_name_prefix="symact")
-        return _pool
-
-
-def _forget_pool():
-    """In a forked child: the parent's pool threads do not exist there."""
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _run(loop, arrays, units, size, columns):
-    """loop(*arrays, lo, hi, size, *columns) over all units, split into ranges lo:hi over
-    threads when the work is large (Note [Threads])."""
-    parts = min(_threads(), units, units * size // _SERIAL_BELOW)
-    if parts <= 1:
-        loop(*arrays, 0, units, size, *columns)
-        return
-    ends = [units * i // parts for i in range(parts + 1)]
-    pool = _executor()
-    futures = [pool.submit(loop, *arrays, lo, hi, size, *columns) for lo, hi in zip(ends[1:-1], ends[2:])]
-    try:
-        loop(*arrays, ends[0], ends[1], size, *columns)
-    finally:
-        for future in futures:
-            future.result()
+_LOOPS = _calls.Loops(PARAMS, TRAINABLE, _forward, _backward_x, None)
 
 
 def forward(x, *params):
     """f(x), elementwise; see the module docstring."""
-    _check_params(params)
-    x = np.asarray(x)
-    xc, mode, _, units, size, columns = _prepare(x, params)
-    out = np.empty_like(xc)
-    _run(_forward_flat, (xc.reshape(-1), out.reshape(-1)), units, size, columns)
-    return out.astype(np.float16) if x.dtype == np.float16 else out
-
-
-def _gradients(grad_out, x, params, x_only):
-    """[grad_x, then (unless x_only) the gradient of each trainable parameter]."""
-    _check_params(params)
-    x = np.asarray(x)
-    xc, mode, view, units, size, columns = _prepare(x, params)
-    g = np.asarray(grad_out, dtype=xc.dtype, order="C")
-    if g.shape != xc.shape:
-        g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
-    grad_x = np.empty_like(xc)
-    arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
-    _run(_backward_x_flat, arrays, units, size, columns)  # grad_x is all: no trainable parameters
-    return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
+    return _calls.forward(_LOOPS, x, params)
 
 
 def backward(grad_out, x, *params):
     """Gradients of sum(grad_out * f(x)) w.r.t. x and each trainable parameter."""
-    return tuple(_gradients(grad_out, x, params, x_only=False))
+    return tuple(_calls.gradients(_LOOPS, grad_out, x, params, x_only=False))
 
 
 def backward_x(grad_out, x, *params):
-    """The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter
-    gradients: for callers whose parameters are frozen."""
-    return _gradients(grad_out, x, params, x_only=True)[0]
+    """The gradient w.r.t. x alone (backward(...)[0])."""
+    return _calls.gradients(_LOOPS, grad_out, x, params, x_only=True)[0]

@@ -99,7 +99,8 @@ def _grad_torch(x, inner, outer):
 
 def _compute_dtype(dtype, wide=False):
     """float64 stays float64; the rest is computed in float32, or in float64 where float32
-    misses the accuracy bound (``wide``; Note [float32 computed in float64] in kernels.py)."""
+    arithmetic misses the accuracy bound (``wide``: then it computes in float64 and rounds
+    once, as the kernels do)."""
     return torch.float64 if dtype == torch.float64 or wide else torch.float32
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import textwrap
-from string import Template
 from typing import Any
 
 import sympy as sp
@@ -24,10 +23,10 @@ from .. import elementary
 from ..derive import Derivation
 from ..errors import UnsupportedFunctionError
 from ..functions import AtInfinity, Exp
-from .printer import TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
-from .templates import docstring_text, load
+from .printer import TypedConstants, cse_branch, group_branches, indent, integer_power, print_or_fail
+from .templates import docstring_text, render
 
-__all__ = ["NumbaPrinter", "render_kernels"]
+__all__ = ["NumbaPrinter", "render_kernel_calls", "render_kernels"]
 
 DTYPES = {"f32": "float32", "f64": "float64"}
 
@@ -321,10 +320,6 @@ def _scalar_function(
     return "\n".join(lines)
 
 
-def indent(lines: list[str], levels: int) -> list[str]:
-    return [("    " * levels + line) if line else line for line in lines]
-
-
 class MathComment(StrPrinter):
     """A subexpression as a short comment: e^(u) for exp, |u| for abs, u^n for powers."""
 
@@ -388,122 +383,17 @@ def _needed(replacements: list[tuple[sp.Symbol, sp.Expr]], outputs: list[sp.Expr
     return kept[::-1]
 
 
-#: The loop of the backward with parameter gradients, for activations with trainable
-#: parameters (a part of kernels.py.tmpl).
-_BACKWARD_LOOP = """
-
-# Note [Vectorized reductions]: a loop that adds into one running float sum does not
-# vectorize (SIMD would change the order of the additions, which LLVM may not do without
-# fastmath), and then neither does the exp in it. So _backward_loop runs in blocks of
-# _BLOCK elements: one loop computes grad_x and stores g*df/dp in a small float64 buffer,
-# and vectorizes; _add_lanes adds the buffer into _LANES running sums. Each unit sums
-# into its own row of `partial`: the order of every addition is fixed by the shape of x
-# alone (the same bits every run, with any number of threads). _PAD float64 after each
-# scratch row (128 bytes) keep two threads' scratch off each other's cache lines.
-_BLOCK, _LANES, _PAD = 64, 8, 16
-
-
-@numba.njit(inline="always", error_model="numpy")
-def _add_lanes(lanes, buf, m):
-    full = m - m % _LANES
-    for k in range(buf.shape[0]):
-        for b in range(0, full, _LANES):
-            for q in range(_LANES):
-                lanes[k, q] += buf[k, b + q]
-        for j in range(full, m):
-            lanes[k, j - full] += buf[k, j]
-
-
-@_kernel
-def _backward_loop(g, x, gx, partial, lo, hi, size, *p):
-    buf = np.empty((len(TRAINABLE), _BLOCK + _PAD), dtype=np.float64)  # g*df/dp, a block
-    lanes = np.empty((len(TRAINABLE), _LANES + _PAD), dtype=np.float64)  # running sums
-    for u in range(lo, hi):
-        s, e = u * size, (u + 1) * size
-        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u % p[0].shape[0])
-        lanes[:, :] = 0.0
-        for b in range(0, xs.shape[0], _BLOCK):
-            m = min(_BLOCK, xs.shape[0] - b)
-            xb, gb, gxb = xs[b : b + m], gs[b : b + m], gxs[b : b + m]
-            for j in range(m):
-                d = _grad(xb[j], pc)  # $grad_names
-                gxb[j] = gb[j] * d[0]
-$buffer_stores
-            _add_lanes(lanes, buf, m)
-        for k in range(len(TRAINABLE)):
-            partial[u, k] = lanes[k, :_LANES].sum()
-"""
-
-#: The parameter-gradient sums brought to each parameter's shape (with trainable parameters).
-_SUM_TO = '''
-
-
-def _sum_to(values, shape, full_shape):
-    """Sum per-element values (of full_shape) down to a parameter's broadcast shape."""
-    values = values.reshape(full_shape)
-    lead = len(full_shape) - len(shape)
-    values = values.sum(axis=tuple(range(lead))) if lead else values
-    keep = tuple(i for i, n in enumerate(shape) if n == 1 and values.shape[i] != 1)
-    return values.sum(axis=keep, keepdims=True).reshape(shape) if keep else values.reshape(shape)'''
-
-_RUN_GRADIENTS = """\
-    if x_only:
-        _run(_backward_x_flat if mode == "flat" else _backward_x_rows, arrays, units, size, columns)
-        return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
-    # One row of sums per unit: their order, and so the result, is fixed by the shape of
-    # x alone (Note [Vectorized reductions]).
-    partial = np.zeros((units, len(TRAINABLE)), dtype=np.float64)
-    _run(_backward_loop, arrays + (partial,), units, size, columns)
-    sums = partial.sum(axis=0) if mode == "flat" else partial.reshape(view[0], view[1], len(TRAINABLE)).sum(axis=0).T
-    grads = [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]
-    for k, name in enumerate(TRAINABLE):
-        shape = np.shape(params[PARAMS.index(name)])
-        if mode == "full":
-            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
-        else:
-            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
-    return grads"""
-
-_RUN_GRADIENT_X = """\
-    _run({loop}, arrays, units, size, columns)  # grad_x is all: no trainable parameters
-    return [grad_x.astype(np.float16) if x.dtype == np.float16 else grad_x]"""
-
-#: The loops over rows, for parameters that vary along an axis of x or by element (with
-#: parameters; a part of kernels.py.tmpl).
-_ROWS_LOOPS = """
-
-# With arrays for parameters, unit r is row r, of channel r % channels. (With scalar
-# parameters the units share their values, and the _flat loops run them as one.)
-@_kernel
-def _forward_rows(x, out, lo, hi, size, *p):
-    for r in range(lo, hi):
-        s, e = r * size, (r + 1) * size
-        xs, fs, pc = x[s:e], out[s:e], _at(p, r % p[0].shape[0])
-        for j in range(xs.shape[0]):
-            fs[j] = _f(xs[j], pc)
-
-
-@_kernel
-def _backward_x_rows(g, x, gx, lo, hi, size, *p):
-    for r in range(lo, hi):
-        s, e = r * size, (r + 1) * size
-        xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, r % p[0].shape[0])
-        for j in range(xs.shape[0]):
-            gxs[j] = gs[j] * _gradx(xs[j], pc)
-"""
-
-
-def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
-    """The whole ``kernels.py`` for one activation."""
+def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
+    """The scalar functions of f and the gradients for each dtype, then the elementary
+    functions and helpers they call; whether some float32 quantity computes in float64;
+    whether the code calls ``math``."""
     act = derivation.activation
-    params = [p.name for p in act.params]
-    trainable = [p.name for p in act.trainable_params]
-    grads = [q.name for q in derivation.gradients]
     functions: list[str] = []
     helpers: list[str] = []
     needed: set[tuple[str, str]] = set()
+    uses_math = False
     scalar = [("_f", [derivation.forward]), ("_grad", list(derivation.gradients))]
-    if trainable:  # grad_x alone, for callers whose parameters need no gradient
+    if act.trainable_params:  # grad_x alone, for callers whose parameters need no gradient
         scalar.append(("_gradx", list(derivation.gradients[:1])))
     widened = [(n, qs) for n, qs in scalar if any(q.float32_via_float64 for q in qs)]
     printers = [NumbaPrinter("float32"), NumbaPrinter("float64")]
@@ -517,6 +407,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
             else:
                 shared = list(derivation.gradients) if name == "_gradx" else None
                 functions.append(_scalar_function(name, derivation, quantities, printer, shared))
+        uses_math |= "math" in printer.module_imports
         unknown = set(printer.module_imports) - {"math"}
         if unknown:
             raise UnsupportedFunctionError(
@@ -530,39 +421,65 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
                 .strip()
                 .format(sfx=sfx, zero=printer.const(0), one=printer.const(1), exp=printer.exp_name, log1p=printer.log1p_name)
             )
-
     jit = '@numba.njit(inline="always", error_model="numpy")'
     helpers[:0] = [f"{jit}\n{elementary.source(name, sfx)}" for name, sfx in elementary.closure(needed)]
     if needed:
         helpers.insert(0, elementary_note([name[1:] for name, _ in needed]))
+    return [*functions, *helpers], bool(widened), uses_math
 
-    def as_tuple(names: list[str]) -> str:
-        return "".join(f"{n!r}, " for n in names).rstrip(" ")
 
-    gradx = "_gradx" if trainable else "_grad"
-    by_dtype = ["_f = _by_dtype(_f_f32, _f_f64)"]
+def _as_tuple(names: list[str]) -> str:
+    """The source of a tuple of strings: ``('a', 'b')`` without the parentheses."""
+    return "".join(f"{n!r}, " for n in names).rstrip(" ")
+
+
+def render_kernel_calls(header: str) -> str:
+    """The whole ``_kernel_calls.py``: the same in every folder but for the header."""
+    return render("_kernel_calls.py", header=header)
+
+
+def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
+    """The whole ``kernels.py`` for one activation."""
+    act = derivation.activation
+    params = [p.name for p in act.params]
+    trainable = [p.name for p in act.trainable_params]
+    grad_names = ", ".join(q.name for q in derivation.gradients)
+    code, widened, uses_math = _formula_code(derivation)
+    unpacked = ", ".join(["x", *(f"p[{k}]" for k in range(len(params)))])
+
+    def by_dtype(name: str, formula: str) -> str:
+        """The line that makes ``name`` call ``formula`` in the loops, for either dtype."""
+        return f"{name} = _calls.by_dtype(" + ", ".join(f"lambda x, p: {formula}_{s}({unpacked})" for s in ("f32", "f64")) + ")"
+
+    by_dtype_lines = [by_dtype("_f", "_f")]
     if trainable:
-        by_dtype.append("_grad = _by_dtype(_grad_f32, _grad_f64)")
-    by_dtype.append(f"_gradx = _by_dtype({gradx}_f32, {gradx}_f64)")
-    at = ", ".join(f"p[{k}][c]" for k in range(len(params)))
-    grad_names = ", ".join(grads)
-
-    def loop(name: str) -> str:
-        """The loop of a pass, by the layout mode (flat only, without parameters)."""
-        return f'{name}_flat if mode == "flat" else {name}_rows' if params else f"{name}_flat"
-
-    return load("kernels.py").substitute(
+        by_dtype_lines.append(by_dtype("_grad", "_grad"))
+    by_dtype_lines.append(by_dtype("_gradx", "_gradx" if trainable else "_grad"))
+    at = ", ".join(f"p[{k}][u % p[{k}].shape[0]]" for k in range(len(params))) + ("," if len(params) == 1 else "")
+    backward = render(
+        "kernels_backward.py",
+        grad_names=f"({grad_names})",
+        buffer_stores=[f"buf[{k}, j] = np.float64(gb[j]) * d[{k + 1}]" for k in range(len(trainable))],
+    )
+    return render(
+        "kernels.py",
         header=header,
         title=act.name,
         doc=docstring_text(act.doc) or f"The activation {act.name}.",
         formulas=docstring_text(formulas),
         args=", ".join(["x", *params]),
-        grad_list=", ".join(f"grad_{n[2:]}" for n in grads),
+        grad_list=", ".join(f"grad_{q.wrt_name}" for q in derivation.gradients),
         backward_x_note=", without the work of the parameter gradients" if trainable else ", the same as backward(...)[0]",
-        trainable_list=", ".join(trainable) if trainable else "none",
-        params_tuple=as_tuple(params),
-        trainable_tuple=as_tuple(trainable),
-        widened_tuple=as_tuple([q.name for q in derivation.quantities if q.float32_via_float64]),
+        backward_x_doc=[
+            '"""The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter',
+            'gradients: for callers whose parameters are frozen."""',
+        ]
+        if trainable
+        else ['"""The gradient w.r.t. x alone (backward(...)[0])."""'],
+        import_math=["import math"] if uses_math else [],
+        params_tuple=_as_tuple(params),
+        trainable_tuple=_as_tuple(trainable),
+        widened_tuple=_as_tuple([q.name for q in derivation.quantities if q.float32_via_float64]),
         formulas_header=_comment(
             "f and its gradients at one element x, one function per dtype (suffixes _f32, _f64), "
             f"then the elementary functions they call. _grad returns {'(' + grad_names + ')' if trainable else grad_names}"
@@ -571,20 +488,9 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
             + " NaN in gives NaN out, whatever branch the comparisons would pick. _t0, _t1, ... are "
             "subexpressions shared within a branch."
         ),
-        formulas_code="\n\n\n".join([*functions, *helpers]),
-        by_dtype="\n".join(by_dtype),
-        at_values=(f"({at},)" if len(params) == 1 else f"({at})") + (f"  # ({', '.join(params)}{',' if len(params) == 1 else ''})" if params else ""),
-        call_args=", ".join(["x", *(f"p[{k}]" for k in range(len(params)))]),
-        backward_loop=Template(_BACKWARD_LOOP).substitute(
-            grad_names=f"({grad_names})",
-            buffer_stores="\n".join(
-                f"                buf[{k}, j] = np.float64(gb[j]) * d[{k + 1}]" for k in range(len(trainable))
-            ),
-        )
-        if trainable
-        else "",
-        sum_to=_SUM_TO if trainable else "",
-        run_gradients=_RUN_GRADIENTS if trainable else _RUN_GRADIENT_X.format(loop=loop("_backward_x")),
-        rows_loops=_ROWS_LOOPS if params else "",
-        forward_loop=loop("_forward"),
+        formulas_code="\n\n\n".join(code),
+        by_dtype=by_dtype_lines,
+        at_values=f"({at})" + (f"  # ({', '.join(params)}{',' if len(params) == 1 else ''})" if params else ""),
+        backward_loop=["", "", backward.rstrip("\n")] if trainable else [],
+        backward_or_none="_backward" if trainable else "None",
     )

@@ -36,6 +36,11 @@ class TypedConstants:
     _print_NegativeOne = _print_Integer
 
 
+def indent(lines: list[str], levels: int = 1) -> list[str]:
+    """Lines of code indented by ``levels`` levels (blank lines stay empty)."""
+    return [("    " * levels + line) if line else line for line in lines]
+
+
 def integer_power(base: str, n: int, one: str) -> str | None:
     """``base**n`` for a small integer n as repeated multiplication (exact in any dtype,
     no pow call), or None when |n| is 0 or above 8."""

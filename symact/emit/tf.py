@@ -24,8 +24,8 @@ import sympy as sp
 from ..derive import Derivation, Kind, Quantity
 from ..errors import UnsupportedFunctionError
 from ..names import class_name
-from .templates import docstring_text, load
-from .where import TensorOps, TensorPrinter, branch_function, constraint, indent
+from .templates import docstring_text, render
+from .where import TensorOps, TensorPrinter, branch_function, constraint
 
 __all__ = ["TFPrinter", "FUNCTIONS", "render_tf_ops"]
 
@@ -123,7 +123,15 @@ def _usage(name: str, cls: str, args: str, constructors: list[tuple[str, str]]) 
     return "\n".join(f"    {code.ljust(width)}   # {c}" if c else f"    {code}" for code, c in lines)
 
 
-def _layer_parts(derivation: Derivation) -> dict[str, str]:
+def _weight(attr: str, init: str, trainable: bool) -> str:
+    """The line of the layer's __init__ that creates one weight."""
+    return (
+        f"self.{attr} = self.add_weight(name={attr!r}, shape=(self.num_parameters,), "
+        f"initializer=keras.initializers.Constant({init}), trainable={trainable}, autocast=False)"
+    )
+
+
+def _layer_parts(derivation: Derivation) -> dict[str, str | list[str]]:
     """The placeholders of the Keras layer and its parameter constraints."""
     act = derivation.activation
     cls = class_name(act.name)
@@ -131,113 +139,59 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
         return {
             "usage": _usage(act.name, cls, "x", []),
             "ctor_signature": "**kwargs",
-            "ctor_doc": "\n    An activation without parameters; kwargs go to keras.layers.Layer (name, dtype, trainable).",
+            "ctor_doc": "An activation without parameters; kwargs go to keras.layers.Layer (name, dtype, trainable).",
             "init_signature": "self, **kwargs",
-            "init_body": "",
-            "properties": "",
+            "init_body": [],
+            "properties": [],
             "call_args": "x",
             "config_items": "",
             "constraints": "# (no parameters)",
         }
-    init_args: list[str] = []
     body: list[str] = []
     properties: list[str] = []
     constraints: list[str] = []
     docs: list[str] = []
-    call_args: list[str] = []
-    config: list[str] = []
     for p in act.params:
-        init_args.append(f"{p.name}: float = {p.init!r}")
-        call_args.append(f"_per_channel(self.{p.name}, self.num_parameters)")
-        config.append(f'"{p.name}": self._init_values[{len(config)}]')
         about = f" ({docstring_text(p.doc)})" if p.doc else ""
-
-        def weight(attr: str, init: str, trainable: bool) -> str:
-            return (
-                f"self.{attr} = self.add_weight(name={attr!r}, shape=(self.num_parameters,), "
-                f"initializer=keras.initializers.Constant({init}), trainable={trainable}, autocast=False)"
-            )
-
-        if not p.trainable:
-            body.append(weight(p.name, f"float({p.name})", False))
-            docs.append(f"{p.name}{about}: fixed (a non-trainable weight); init {p.init!r}.")
-            continue
         reparam = constraint(p, "tf.math.sigmoid", "tf.math.softplus(raw) + _TINY[raw.dtype.name]")
-        if reparam is None:
-            body.append(weight(p.name, f"float({p.name})", True))
+        if not p.trainable:
+            body.append(_weight(p.name, f"float({p.name})", False))
+            docs.append(f"{p.name}{about}: fixed (a non-trainable weight); init {p.init!r}.")
+        elif reparam is None:
+            body.append(_weight(p.name, f"float({p.name})", True))
             docs.append(f"{p.name}{about}: trainable, unconstrained; init {p.init!r}.")
-            continue
-        to_value, to_raw, description = reparam
-        docs.append(f"{p.name}{about}: trainable, init {p.init!r};")
-        docs.append(f"    {description}.")
-        body.append(weight(f"{p.name}_raw", f"_{p.name}_raw({p.name})", True))
-        constraints.append(
-            "\n".join([
-                f"def _{p.name}_value(raw):",
-                f'    """{description} (Note [Constrained parameters])."""',
-                f"    return {to_value}",
-                "",
-                "",
-                f"def _{p.name}_raw(value):",
-                f'    """The raw value that gives {p.name} = value; ValueError outside the range."""',
-                *indent(to_raw),
-            ])
-        )
-        properties.append(
-            "\n".join([
-                "@property",
-                f"def {p.name}(self):",
-                f'    """{description}: the value used in call, shape (num_parameters,)."""',
-                f"    return _{p.name}_value(tf.convert_to_tensor(self.{p.name}_raw))",
-            ])
-        )
-    names = ", ".join(p.name for p in act.params)
-    ctor_doc = [
-        "",
-        "    num_parameters: 1 (the default: each parameter is one value for all of x) or C (one",
-        "        value per channel: the channel axis is the last axis of x, as in Keras).",
-        f"    {names}: initial values (default: the definition's init).",
-        "    kwargs: passed to keras.layers.Layer (name, dtype, trainable).",
-        "",
-        "    Parameters:",
-        *(f"        {d}" for d in docs),
-        "",
-        "    Note [Constrained parameters]",
-        "        Positivity and bounds hold throughout training by reparametrisation, with no",
-        "        projection step and no clamp (whose gradient would vanish outside the range):",
-        "        the weight is <name>_raw, unconstrained, and call uses",
-        "        lo + (hi - lo)*sigmoid(raw) for a parameter with bounds (lo, hi), and",
-        "        softplus(raw) + tiny for a positive one without bounds (tiny: the dtype's",
-        "        smallest normal number, so the value is > 0 even where softplus underflows).",
-        "        An initial value outside the range is a ValueError.",
-    ]
-    init_values = ", ".join(f"float({p.name})" for p in act.params)
+        else:
+            to_value, to_raw, description = reparam
+            docs += [f"{p.name}{about}: trainable, init {p.init!r};", f"    {description}."]
+            body.append(_weight(f"{p.name}_raw", f"_{p.name}_raw({p.name})", True))
+            constraints.append(
+                render("tf_constraint.py", name=p.name, description=description, to_value=to_value, to_raw=to_raw)
+            )
+            properties += ["", render("tf_property.py", name=p.name, description=description)]
+    config = [f'"{p.name}": self._init_values[{k}]' for k, p in enumerate(act.params)]
     return {
         "usage": _usage(act.name, cls, ", ".join(["x", *(p.name for p in act.params)]), [
             ("", "parameters at their init values, shared by all of x"),
             ("num_parameters=C", "one value per channel (last axis of x)"),
         ]),
         "ctor_signature": ", ".join(["num_parameters=1", *(f"{p.name}={p.init!r}" for p in act.params), "**kwargs"]),
-        "ctor_doc": "\n".join(ctor_doc),
-        "init_signature": f"self, num_parameters: int = 1, {', '.join(init_args)}, **kwargs",
-        "init_body": "".join(
-            "\n" + line
-            for line in indent([
-                "self.num_parameters = int(num_parameters)",
-                "if self.num_parameters < 1:",
-                '    raise ValueError(f"num_parameters must be >= 1, got {num_parameters}")',
-                f"self._init_values = ({init_values},)",
-                *body,
-            ], 2)
-        ),
-        "properties": "".join("\n\n" + "\n".join(indent(p.splitlines())) for p in properties),
-        "call_args": ", ".join(["x", *call_args]),
+        "ctor_doc": render("tf_layer_doc", names=", ".join(p.name for p in act.params), docs=docs),
+        "init_signature": f"self, num_parameters: int = 1, {', '.join(f'{p.name}: float = {p.init!r}' for p in act.params)}, **kwargs",
+        "init_body": [
+            "self.num_parameters = int(num_parameters)",
+            "if self.num_parameters < 1:",
+            '    raise ValueError(f"num_parameters must be >= 1, got {num_parameters}")',
+            f"self._init_values = ({', '.join(f'float({p.name})' for p in act.params)},)",
+            *body,
+        ],
+        "properties": properties,
+        "call_args": ", ".join(["x", *(f"_per_channel(self.{p.name}, self.num_parameters)" for p in act.params)]),
         "config_items": "".join(f", {c}" for c in ['"num_parameters": self.num_parameters', *config]),
-        "constraints": "\n\n\n".join(constraints) or "# (no constrained parameter)",
+        "constraints": "\n\n\n".join(c.removesuffix("\n") for c in constraints) or "# (no constrained parameter)",
     }
 
 
-def _imports(printer: TFPrinter, layer: dict[str, str]) -> str:
+def _imports(printer: TFPrinter) -> str:
     """The import block: what the template uses (math for _finite, os for SYMACT_TF_XLA) and
     what was printed."""
     standard = {"import math", "import os"}
@@ -279,11 +233,12 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     def as_args(names: list[str]) -> str:
         return "".join(f"{n}, " for n in names).rstrip(" ")
 
-    return load("tf_ops.py").substitute(
+    return render(
+        "tf_ops.py",
         wide_f=repr(_float32_in_float64([derivation.forward])),
         wide_grad=repr(_float32_in_float64(derivation.gradients)),
         header=header,
-        imports=_imports(printer, layer),
+        imports=_imports(printer),
         title=act.name,
         name=act.name,
         class_name=cls,
@@ -292,11 +247,9 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
         args=", ".join(["x", *params]),
         params_list=as_args(params),
         differentiable_in=f"x and in {', '.join(trainable)}" if trainable else "x",
-        surrogate_note=(
-            f"\n    For {', '.join(surrogates)} it is the declared surrogate, a deliberate non-true gradient."
-            if surrogates
-            else ""
-        ),
+        surrogate_note=[f"For {', '.join(surrogates)} it is the declared surrogate, a deliberate non-true gradient."]
+        if surrogates
+        else [],
         params_tuple=as_tuple(params),
         trainable_tuple=as_tuple(trainable),
         helpers="\n\n\n".join(helpers) if helpers else "# (no helper functions)",

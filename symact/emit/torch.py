@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from ..derive import Derivation, Kind
 from ..errors import UnsupportedFunctionError
-from .templates import docstring_text, load
-from .where import TensorOps, TensorPrinter, branch_function, constraint, indent
+from .templates import docstring_text, render
+from .where import TensorOps, TensorPrinter, branch_function, constraint
 
 __all__ = ["TorchPrinter", "FUNCTIONS", "render_torch_ops"]
 
@@ -95,100 +95,61 @@ def _usage(name: str, class_name: str, args: str, constructors: list[tuple[str, 
     return "\n".join(f"    {code.ljust(width)}   # {c}" if c else f"    {code}" for code, c in lines)
 
 
-def _module_parts(derivation: Derivation) -> dict[str, str]:
+def _module_parts(derivation: Derivation) -> dict[str, str | list[str]]:
     """The placeholders of the nn.Module and its parameter constraints."""
     act = derivation.activation
     if not act.params:
         return {
             "usage": _usage(act.name, act.class_name, "x", []),
             "ctor_signature": "",
-            "ctor_doc": "\n    An activation without parameters.",
+            "ctor_doc": "An activation without parameters.",
             "init_signature": "self",
-            "init_body": "",
-            "properties": "",
+            "init_body": [],
+            "properties": [],
             "forward_args": "x",
             "extra_repr": '""',
             "constraints": "# (no parameters)",
         }
     init_args, body, properties, constraints, docs, forward_args, reprs = [], [], [], [], [], [], []
-    shape = "(num_parameters,)"
     for p in act.params:
         init_args.append(f"{p.name}: float = {p.init!r}")
         forward_args.append(f"_per_channel(self.{p.name}, x)")
         reprs.append(f'f"{p.name}={{_show(self.{p.name})}}"')
         about = f" ({docstring_text(p.doc)})" if p.doc else ""
-        full = "torch.full({shape}, {value}, device=device, dtype=dtype)"
-        checked = f'_finite({p.name}, "{p.name}")'
-        if not p.trainable:
-            body.append(f'self.register_buffer("{p.name}", {full.format(shape=shape, value=checked)})')
-            docs.append(f"{p.name}{about}: fixed (a buffer, not trained); init {p.init!r}.")
-            continue
+        full = "torch.full((num_parameters,), {value}, device=device, dtype=dtype)"
+        checked = full.format(value=f'_finite({p.name}, "{p.name}")')
         reparam = constraint(p, "torch.sigmoid", "torch.nn.functional.softplus(raw) + torch.finfo(raw.dtype).tiny")
-        if reparam is None:
-            body.append(f"self.{p.name} = torch.nn.Parameter({full.format(shape=shape, value=checked)})")
+        if not p.trainable:
+            body.append(f'self.register_buffer("{p.name}", {checked})')
+            docs.append(f"{p.name}{about}: fixed (a buffer, not trained); init {p.init!r}.")
+        elif reparam is None:
+            body.append(f"self.{p.name} = torch.nn.Parameter({checked})")
             docs.append(f"{p.name}{about}: trainable, unconstrained; init {p.init!r}.")
-            continue
-        to_value, to_raw, description = reparam
-        docs.append(f"{p.name}{about}: trainable, init {p.init!r};")
-        docs.append(f"    {description}.")
-        body.append(
-            f"self.{p.name}_raw = torch.nn.Parameter({full.format(shape=shape, value=f'_{p.name}_raw({p.name})')})"
-        )
-        constraints.append(
-            "\n".join([
-                f"def _{p.name}_value(raw):",
-                f'    """{description} (Note [Constrained parameters])."""',
-                f"    return {to_value}",
-                "",
-                "",
-                f"def _{p.name}_raw(value):",
-                f'    """The raw value that gives {p.name} = value."""',
-                *indent(to_raw),
-            ])
-        )
-        properties.append(
-            "\n".join([
-                "@property",
-                f"def {p.name}(self) -> torch.Tensor:",
-                f'    """{description}: the value used in forward, shape {shape}."""',
-                f"    return _{p.name}_value(self.{p.name}_raw)",
-            ])
-        )
-    ctor_doc = [
-        "",
-        "    num_parameters: 1 (the default: each parameter is one value for all of x) or C (one",
-        "        value per channel, like nn.PReLU: the channel axis is 1, or 0 for a 1-D input).",
-        f"    {', '.join(p.name for p in act.params)}: initial values (default: the definition's init).",
-        "    device, dtype: of the parameters.",
-        "",
-        "    Parameters:",
-        *(f"        {d}" for d in docs),
-        "",
-        "    Note [Constrained parameters]",
-        "        Positivity and bounds hold throughout training by reparametrisation, with no",
-        "        projection step and no clamp (whose gradient would vanish outside the range):",
-        "        the nn.Parameter is <name>_raw, unconstrained, and forward uses",
-        "        lo + (hi - lo)*sigmoid(raw) for a parameter with bounds (lo, hi), and",
-        "        softplus(raw) + tiny for a positive one without bounds (tiny: the dtype's",
-        "        smallest normal number, so the value is > 0 even where softplus underflows).",
-    ]
+        else:
+            to_value, to_raw, description = reparam
+            docs += [f"{p.name}{about}: trainable, init {p.init!r};", f"    {description}."]
+            body.append(f"self.{p.name}_raw = torch.nn.Parameter({full.format(value=f'_{p.name}_raw({p.name})')})")
+            constraints.append(
+                render("torch_constraint.py", name=p.name, description=description, to_value=to_value, to_raw=to_raw)
+            )
+            properties += ["", render("torch_property.py", name=p.name, description=description)]
     return {
         "usage": _usage(act.name, act.class_name, ", ".join(["x", *(p.name for p in act.params)]), [
             ("", "parameters at their init values, shared by all of x"),
             ("num_parameters=C", "one value per channel (axis 1 of x), like nn.PReLU"),
         ]),
         "ctor_signature": ", ".join(["num_parameters=1", *(f"{p.name}={p.init!r}" for p in act.params), "*", "device=None", "dtype=None"]),
-        "ctor_doc": "\n".join(ctor_doc),
+        "ctor_doc": render("torch_module_doc", names=", ".join(p.name for p in act.params), docs=docs),
         "init_signature": f"self, num_parameters: int = 1, {', '.join(init_args)}, *, device=None, dtype=None",
-        "init_body": "".join("\n" + line for line in indent(["self.num_parameters = int(num_parameters)", *body], 2)),
-        "properties": "".join("\n\n" + "\n".join(indent(p.splitlines())) for p in properties),
+        "init_body": ["self.num_parameters = int(num_parameters)", *body],
+        "properties": properties,
         "forward_args": ", ".join(["x", *forward_args]),
         "extra_repr": '", ".join([f"num_parameters={self.num_parameters}", ' + ", ".join(reprs) + "])",
-        "constraints": "\n\n\n".join(constraints) or "# (no constrained parameter)",
+        "constraints": "\n\n\n".join(c.removesuffix("\n") for c in constraints) or "# (no constrained parameter)",
     }
 
 
-def _imports(printer: TorchPrinter, module: dict[str, str]) -> str:
+def _imports(printer: TorchPrinter) -> str:
     """The import block: what the template uses, what was printed, and math for constraints."""
     standard = {"functools", "importlib.util", "math", "pathlib", "sys"}
     third_party = {"torch", *printer.module_imports}
@@ -222,11 +183,12 @@ def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest:
     def as_args(names: list[str]) -> str:
         return "".join(f"{n}, " for n in names).rstrip(" ")
 
-    return load("torch_ops.py").substitute(
+    return render(
+        "torch_ops.py",
         wide_f=repr(derivation.forward.float32_via_float64),
         wide_grad=repr(any(q.float32_via_float64 for q in derivation.gradients)),
         header=header,
-        imports=_imports(printer, module),
+        imports=_imports(printer),
         title=act.name,
         name=act.name,
         class_name=act.class_name,
@@ -239,11 +201,9 @@ def render_torch_ops(derivation: Derivation, header: str, formulas: str, digest:
         params_list=as_args(params),
         trainable_args=as_args(trainable),
         differentiable_in=f"x and in {', '.join(trainable)}" if trainable else "x",
-        surrogate_note=(
-            f"\n    For {', '.join(surrogates)} it is the declared surrogate, a deliberate non-true gradient."
-            if surrogates
-            else ""
-        ),
+        surrogate_note=[f"For {', '.join(surrogates)} it is the declared surrogate, a deliberate non-true gradient."]
+        if surrogates
+        else [],
         params_tuple=as_tuple(params),
         trainable_tuple=as_tuple(trainable),
         kernels_module=f"symact_generated_{act.name}_kernels",

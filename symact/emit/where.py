@@ -20,9 +20,17 @@ from sympy.printing.pycode import PythonCodePrinter
 from ..derive import Derivation, Quantity
 from ..functions import AtInfinity, Exp
 from ..spec import Param, x
-from .printer import BranchGroup, TypedConstants, cse_branch, group_branches, integer_power, print_or_fail
+from .printer import (
+    BranchGroup,
+    TypedConstants,
+    cse_branch,
+    group_branches,
+    indent,
+    integer_power,
+    print_or_fail,
+)
 
-__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "gradient_safe", "indent"]
+__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "gradient_safe"]
 
 
 class TensorPrinter(TypedConstants, PythonCodePrinter):
@@ -145,10 +153,6 @@ class TensorOps:
     #: value is a constant: torch.where of two Python floats gives the default dtype (float32)
     #: even for float64 x; None where ``typed`` already gives the dtype.
     full: Callable[[str], str] | None = None
-
-
-def indent(lines: list[str], levels: int = 1) -> list[str]:
-    return [("    " * levels + line) if line else line for line in lines]
 
 
 def gradient_safe(expr: sp.Expr) -> sp.Expr:
@@ -339,13 +343,7 @@ def branch_function(
                     constant[qname].append(bool(e.is_Number))
         for k, qname in enumerate(group.names):
             parts = [text for _, text in sorted(values[qname])]
-            text = parts[-1] if conds[-1] is None else ops.typed(printer.const(math.nan))
-            if ops.full is not None and chain > 1 and all(constant[qname]):
-                text = ops.full(text)
-            for b in reversed(range(chain)):
-                if conds[b] is not None:
-                    text = f"{ops.where}({conds[b]}, {parts[b]}, {text})"
-            body.append(f"_{qname} = {text}")
+            body.append(f"_{qname} = {_selected(parts, conds, all(constant[qname]), printer, ops)}")
             if _needs_nan_guard(chain, group.exprs[0][k]):
                 if not guarded:
                     body.append(f"_nan = {ops.isnan}(x)")
@@ -358,6 +356,19 @@ def branch_function(
         returned = ", ".join(outputs) if len(outputs) > 1 else f"({outputs[0]},)"
     args = ", ".join(["x", *(p.name for p in act.params)])
     return "\n".join([f"def {name}({args}):", *indent(body), f"    return {returned}"])
+
+
+def _selected(parts: list[str], conds: list[str | None], constant: bool, printer: CodePrinter, ops: TensorOps) -> str:
+    """The value of a chain of branches: ``where(cond_0, part_0, where(cond_1, ...))``; the
+    last branch's condition is None when it is the default (else NaN where none holds). A
+    chain of constants is made full-size where the framework needs it (``ops.full``)."""
+    text = parts[-1] if conds[-1] is None else ops.typed(printer.const(math.nan))
+    if ops.full is not None and len(parts) > 1 and constant:
+        text = ops.full(text)
+    for b in reversed(range(len(parts))):
+        if conds[b] is not None:
+            text = f"{ops.where}({conds[b]}, {parts[b]}, {text})"
+    return text
 
 
 def constraint(p: Param, sigmoid: str, positive: str) -> tuple[str, list[str], str] | None:
