@@ -33,7 +33,7 @@ from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, prob
 from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, sign_split, t_rational
 from .spec import Activation, Param, x
 
-__all__ = ["Branch", "Kind", "Quantity", "Derivation", "derive", "cost", "SIMPLIFY_MAX_OPS"]
+__all__ = ["Branch", "Kind", "Quantity", "Derivation", "derive", "cost", "pieces", "real_roots", "SIMPLIFY_MAX_OPS"]
 
 #: Largest formula (in ``sympy.count_ops``) that ``sympy.simplify`` is tried on: its time
 #: grows fast with size, and a size limit, unlike a time limit, gives the same output on
@@ -280,10 +280,31 @@ def _canonical(expr: sp.Expr) -> sp.Expr:
     return sp.piecewise_fold(_as_branches(expr))
 
 
-def _pieces(expr: sp.Expr) -> list[tuple[sp.Basic, sp.Expr]]:
+def pieces(expr: sp.Expr) -> list[tuple[sp.Basic, sp.Expr]]:
+    """The branches of ``expr`` in order, as (condition, formula); one (True, expr) when it
+    is not piecewise."""
     if isinstance(expr, sp.Piecewise):
         return [(c, e) for e, c in expr.args]
     return [(sp.true, expr)]
+
+
+def real_roots(expr: sp.Expr) -> list[sp.Expr]:
+    """The real roots in x of expr = 0 (formulas in the params), or [] where SymPy cannot
+    say. A root SymPy states with a condition (``Abs(x) = t`` gives ``-t`` where ``t > 0``)
+    counts as its value. Callers bound the time (solve can be slow on large expressions)."""
+    try:
+        roots = sp.solve(expr, x)
+    except _SYMPY_GAVE_UP:
+        return []
+    found = []
+    for r in roots:
+        if isinstance(r, sp.Piecewise):
+            r = next((e for e, c in r.args if c != sp.false and e.is_real is not False and e is not sp.nan), None)
+            if r is None:
+                continue
+        if r.is_real is not False and not r.has(sp.I):
+            found.append(r)
+    return found
 
 
 def _diff(expr: sp.Expr, var: sp.Symbol, act: Activation) -> sp.Expr:
@@ -559,7 +580,7 @@ def _quantity(
         branches.extend(piece_branches)
         # A regime split chosen above becomes branches of their own, so that the kernels
         # run one regime per element and share its subexpressions (one exp, not two).
-        for sub_cond, sub_expr in _pieces(printed):
+        for sub_cond, sub_expr in pieces(printed):
             full = cond if sub_cond == sp.true else (sub_cond if cond == sp.true else sp.And(cond, sub_cond))
             branches.append(Branch(full, sub_expr, _safe_x(full, [sub_expr], act)))
     with phase("limits at infinite inputs", name):
@@ -657,21 +678,21 @@ def _float32_via_float64(exact: sp.Expr, printed: sp.Expr, act: Activation) -> b
 def derive(act: Activation, simplify_max_ops: int = SIMPLIFY_MAX_OPS) -> Derivation:
     """Derive f, ∂f/∂x and ∂f/∂θ for every trainable θ of ``act``."""
     notes: list[str] = []
-    pieces = _pieces(_canonical(act.expr))
+    branches = pieces(_canonical(act.expr))
     surrogate = act.surrogate or {}
     # Every derivative first: one SymPy cannot take is reported before any other work.
     with phase("differentiation"):
         derivatives = {
-            var: [(c, _diff(e, var, act)) for c, e in pieces]
+            var: [(c, _diff(e, var, act)) for c, e in branches]
             for var in (x, *act.trainable_params)
             if var not in surrogate
         }
-    forward = _quantity("f", None, Kind.VALUE, pieces, act, notes, simplify_max_ops)
+    forward = _quantity("f", None, Kind.VALUE, branches, act, notes, simplify_max_ops)
     gradients = []
     for var in (x, *act.trainable_params):
         name = f"d_{var.name}"
         if var in surrogate:
-            sur_pieces = _pieces(_canonical(surrogate[var]))
+            sur_pieces = pieces(_canonical(surrogate[var]))
             gradients.append(_quantity(name, var, Kind.SURROGATE, sur_pieces, act, notes, simplify_max_ops))
             continue
         gradients.append(_quantity(name, var, Kind.DERIVATIVE, derivatives[var], act, notes, simplify_max_ops))

@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from .audit import SATURATION, ActivationReport, audit
-from .derive import Derivation, Kind, Quantity, derive
+from .derive import Derivation, Kind, Quantity, derive, real_roots
 from .errors import SymactError
 from .numeric import np_function
 from .spec import Activation, Param, x
@@ -137,13 +137,6 @@ def _value_atoms(expr: sp.Basic, kinds: tuple[type, ...]) -> list[sp.Basic]:
     return found
 
 
-def _roots(expr: sp.Expr) -> list[sp.Expr]:
-    try:
-        return [r for r in sp.solve(expr, x) if r.is_real is not False]
-    except (NotImplementedError, ValueError, TypeError):
-        return []
-
-
 def _same_function(pw: sp.Piecewise, at: sp.Expr, init: Mapping[sp.Symbol, float]) -> bool:
     """Whether the pieces of ``pw`` on the two sides of ``at`` are one function (a split the
     definition makes for accuracy, as squareplus's at x = 0), at the params' init."""
@@ -181,13 +174,13 @@ def _boundaries(act: Activation) -> list[sp.Expr]:
         for _, cond in pw.args:
             for rel in cond.atoms(sp.core.relational.Relational):
                 if x in rel.free_symbols:
-                    for r in _roots(rel.lhs - rel.rhs):
+                    for r in real_roots(rel.lhs - rel.rhs):
                         if not _same_function(pw, r, init):
                             points.setdefault(sp.sstr(r), r)
     for node in _value_atoms(act.expr, (sp.Abs, sp.Max, sp.Min)):
         switch = node.args[0] if isinstance(node, sp.Abs) else node.args[0] - node.args[1]
         if x in switch.free_symbols:
-            for r in _roots(switch):
+            for r in real_roots(switch):
                 points.setdefault(sp.sstr(r), r)
     return list(points.values())
 

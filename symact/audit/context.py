@@ -13,7 +13,8 @@ import numpy as np
 import sympy as sp
 
 from ..budget import QuestionLimit
-from ..derive import Derivation, Quantity, leading_order
+from ..derive import Derivation, leading_order, pieces
+from ..derive import real_roots as derive_real_roots
 from ..functions import diff_ae
 from ..numeric import reference
 from ..spec import Activation, Param, x
@@ -22,12 +23,6 @@ from .params import settings
 #: The branches of a quantity, in order: (condition, formula); one (True, formula) when
 #: it is not piecewise.
 Pieces = tuple[tuple[sp.Basic, sp.Expr], ...]
-
-
-def pieces_of(q: Quantity) -> Pieces:
-    if isinstance(q.exact, sp.Piecewise):
-        return tuple((c, e) for e, c in q.exact.args)
-    return ((sp.true, q.exact),)
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,7 @@ class AuditContext:
             symbols=(x, *params),
             init={p: p.init for p in params},
             settings=tuple(settings(act)),
-            pieces={q.name: pieces_of(q) for q in derivation.quantities},
+            pieces={q.name: tuple(pieces(q.exact)) for q in derivation.quantities},
         )
 
     @property
@@ -102,21 +97,8 @@ def is_zero(expr: sp.Expr) -> bool:
 
 
 def real_roots(expr: sp.Expr, limit: QuestionLimit) -> list[sp.Expr]:
-    """Real roots in x of expr = 0 (symbolic in the params), or [] if SymPy cannot say.
-    A root SymPy states with a condition (``Abs(x) = t`` gives ``-t`` where ``t > 0``)
-    counts as its value."""
-    roots = limit.run(lambda: sp.solve(expr, x))
-    if not roots:
-        return []
-    found = []
-    for r in roots:
-        if isinstance(r, sp.Piecewise):
-            r = next((e for e, c in r.args if c != sp.false and e.is_real is not False and e is not sp.nan), None)
-            if r is None:
-                continue
-        if r.is_real is not False and not r.has(sp.I):
-            found.append(r)
-    return found
+    """``derive.real_roots`` within the question's time limit ([] past it)."""
+    return limit.run(partial(derive_real_roots, expr)) or []
 
 
 def leading(expr: sp.Expr, point: sp.Expr, side: int, limit: QuestionLimit) -> tuple[sp.Expr, sp.Expr, int] | None:
