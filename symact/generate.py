@@ -32,7 +32,7 @@ from .budget import DEFAULT_SECONDS, Budget, BudgetExceeded, phase
 from .derive import Derivation, Kind, Quantity, derive
 from .errors import InaccurateError, SymactError, UnsupportedFunctionError
 from .golden import Golden, Shortfall, compute_golden, shortfalls
-from .numeric import MAX_BOUND, P99_BOUND, error_metric, reference_floats
+from .numeric import MAX_BOUND, P99_BOUND, error_metric, nan_references, reference_floats
 from .spec import Activation, load_definitions
 
 __all__ = ["BACKENDS", "GeneratedFile", "plan", "write", "stale", "check_sources", "display_path"]
@@ -150,7 +150,7 @@ def render(
 
 
 #: The metric the generated tests print: the very functions symact scores with.
-_METRIC_SOURCE = "\n\n".join(inspect.getsource(f) for f in (reference_floats, error_metric))
+_METRIC_SOURCE = "\n\n".join(inspect.getsource(f) for f in (reference_floats, nan_references, error_metric))
 
 
 # Note [A module passes its own tests]

@@ -32,6 +32,7 @@ from .numeric import (
     error_metric,
     kappa_at,
     mp_function,
+    nan_references,
     np_function,
     p99,
     reference,
@@ -40,9 +41,6 @@ from .numeric import (
 from .spec import Activation, x
 
 __all__ = ["Golden", "compute_golden", "Shortfall", "golden_scores", "shortfalls"]
-
-#: Largest allowed error metric (ULPs / max(1, κ)) in the generated golden tests, and the
-#: bound on its 99th percentile (the accuracy harness's bounds).
 
 # Note [Golden points on a pole]
 # A pole inside the sampled range (the bump with |x| < sigma at sigma > 1) gets sample
@@ -202,6 +200,9 @@ def compute_golden(derivation: Derivation) -> Golden:
             value = cross_reference(fn, stable, at)
             if value is not None and not isinstance(value, mpmath.mpc) and mpmath.isnan(value):
                 value = _removable_value(fn, stable, at)
+            if value is not None and not isinstance(value, mpmath.mpc) and not mpmath.isfinite(value):
+                ref[q.name], kappa[q.name] = _documented(fn, stable, at), None
+                continue
             if value is None:
                 if kind != "extreme":
                     raise RuntimeError(
@@ -263,6 +264,37 @@ def _removable_value(exact: Any, stable: Any, at: tuple[float, ...]) -> Any:
     return limit
 
 
+# Note [No value, no limit]
+# Where a quantity has no finite value or limit at a golden point (x·log|x|'s derivative at
+# 0, a 0/0 whose sides disagree), golden.json records what the module documents there, and
+# the golden tests require it: "inf" or "-inf" where the printed form gives that infinity
+# and the formula grows toward it on both sides (at 1e-40 and 1e-80 relative distance);
+# "nan" where the printed form gives NaN and the formula neither grows toward one infinity
+# on both sides nor tends to one finite value. Anything else (a printed NaN where a limit
+# exists) is not turned into a test: the reference is null and the audit reports the point.
+def _documented(exact: Any, stable: Any, at: tuple[float, ...]) -> str | None:
+    """The documented value at a point without a finite value or limit (Note [No value, no
+    limit]): "inf", "-inf", "nan", or None."""
+    printed = reference(stable, at)
+    if isinstance(printed, mpmath.mpc) or mpmath.isfinite(printed):
+        return None
+    with mpmath.workdps(2 * DIGITS):
+        scale = max(1, abs(mpmath.mpf(at[0])))
+        near = [
+            _approach(exact, [mpmath.mpf(at[0]) + side * step * scale, *at[1:]]) for side in (-1, 1) for step in (1e-40, 1e-80)
+        ]
+        signs = set()
+        for a, b in (near[:2], near[2:]):
+            growing = a is not None and b is not None and abs(b) > abs(a) > 1 and mpmath.sign(a) == mpmath.sign(b)
+            signs.add(int(mpmath.sign(b)) if growing else 0)
+        converges = None not in near and all(
+            abs(v - near[0]) <= mpmath.mpf(10) ** -20 * max(1, abs(near[0])) for v in near
+        )
+    if mpmath.isnan(printed):
+        return None if converges or (len(signs) == 1 and 0 not in signs) else "nan"
+    return ("inf" if printed > 0 else "-inf") if signs == {int(mpmath.sign(printed))} else None
+
+
 def _approach(fn: Any, point: list[Any]) -> Any:
     try:
         value = fn(*[mpmath.mpf(v) for v in point])
@@ -312,9 +344,9 @@ def golden_scores(
     computed: np.ndarray, refs: list[str | None], kappas: list[str | None], dtype: Any, absolute: float | None = None
 ) -> np.ndarray:
     """The golden tests' metric per point (:func:`symact.numeric.error_metric`, which the
-    generated test files print), NaN where there is no finite reference."""
+    generated test files print), NaN where there is no reference."""
     kappa = np.array([math.nan if k is None else float(k) for k in kappas])
-    return error_metric(computed, reference_floats(refs), kappa, dtype, absolute)
+    return error_metric(computed, reference_floats(refs), kappa, dtype, absolute, expect_nan=nan_references(refs))
 
 
 def printed_values(q: Quantity, symbols: tuple[sp.Symbol, ...], at: np.ndarray, dtype: Any) -> np.ndarray:

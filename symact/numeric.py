@@ -32,6 +32,7 @@ __all__ = [
     "DERIVATIVE_TOLERANCE",
     "decimal_text",
     "reference_floats",
+    "nan_references",
     "mp_reference_floats",
     "MAX_BOUND",
     "P99_BOUND",
@@ -291,9 +292,17 @@ def p99(scores: Any) -> float:
 
 
 def reference_floats(values):
-    """References given as decimal strings (None: no finite reference) rounded to float64
-    (NaN where there is none). The generated golden tests print this function."""
+    """References given as decimal strings rounded to float64: None (no reference: the
+    point is not scored) and "nan" give NaN, "inf" and "-inf" the infinities. The generated
+    golden tests print this function."""
     return np.array([math.nan if v is None else float(v) for v in values])
+
+
+def nan_references(values):
+    """Where a reference (a decimal string, as in :func:`reference_floats`) is "nan": a
+    point where the quantity has no value or limit and the module documents NaN, which
+    :func:`error_metric` then requires. The generated golden tests print this function."""
+    return np.array([v == "nan" for v in values], dtype=bool)
 
 
 def mp_reference_floats(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -304,7 +313,7 @@ def mp_reference_floats(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     return hi, lo
 
 
-def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
+def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0, expect_nan=None):
     """The error metric per point: |computed - reference| in ULPs of the reference rounded
     to ``dtype`` (the ULP never less than the dtype's smallest normal number), divided by
     max(1, kappa). ``ref`` is the reference correctly rounded to float64 and ``ref_lo``
@@ -319,7 +328,9 @@ def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
     - a reference of 0: the ULP error itself (kappa is 0 or infinite there);
     - kappa infinite: 0 (the value hangs on the last bit of an input);
     - NaN or an infinity computed where the reference is a finite number of the dtype: inf;
-    - ``absolute`` (a documented absolute error bound): |error| / absolute instead.
+    - ``absolute`` (a documented absolute error bound): |error| / absolute instead;
+    - ``expect_nan`` (a mask, :func:`nan_references`): there NaN is the documented value,
+      and scores 0; anything else inf.
 
     The generated golden tests print this function, so they score as symact does."""
     computed = np.asarray(computed, dtype=np.float64)
@@ -334,7 +345,10 @@ def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
         overflow = np.abs(ref) > float(info.max)
     score = np.where(np.isfinite(computed), score, np.inf)
     score = np.where(overflow, np.where(computed == np.copysign(np.inf, ref), 0.0, np.inf), score)
-    return np.where(np.isnan(ref), np.nan, score)
+    score = np.where(np.isnan(ref), np.nan, score)
+    if expect_nan is not None:
+        score = np.where(expect_nan, np.where(np.isnan(computed), 0.0, np.inf), score)
+    return score
 
 
 def kappa_at(partials: Sequence[Callable[..., Any]], value: Any, point: Sequence[float]) -> Any:

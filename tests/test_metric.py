@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symact import numeric
-from symact.numeric import error_metric, mp_reference_floats, reference_floats
+from symact.numeric import error_metric, mp_reference_floats, nan_references, reference_floats
 from symact.testing import ROOT
 
 DTYPES = [np.float32, np.float64]
@@ -70,6 +70,36 @@ def test_the_edge_rules():
     assert error_metric(np.array([2.5]), np.array([2.0]), np.array([1.0]), f32, 0.25)[0] == 2.0
 
 
+def test_a_documented_infinity_or_nan_is_required():
+    """Where a quantity has no finite value or limit, golden.json documents "inf", "-inf" or
+    "nan" (Note [No value, no limit]): the metric then requires exactly that value, while a
+    missing reference (None) is still not scored."""
+    refs = ["-inf", "-inf", "nan", "nan", None, "inf"]
+    computed = np.array([-math.inf, -3e38, math.nan, 0.0, 1.0, math.inf])
+    ref = reference_floats(refs)
+    got = error_metric(computed, ref, np.full(len(refs), math.nan), np.float32, expect_nan=nan_references(refs))
+    np.testing.assert_array_equal(got, [0.0, math.inf, 0.0, math.inf, math.nan, 0.0])
+    assert list(nan_references(refs)) == [False, False, True, True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("exact", "printed", "documented"),
+    [
+        (lambda x: mpmath.log(abs(x)) + 1, lambda x: mpmath.log(abs(x)) + 1, "-inf"),  # x·log|x|, its slope
+        (lambda x: 1 / x**2, lambda x: mpmath.inf, "inf"),
+        (lambda x: 1 / x, lambda x: mpmath.inf, None),  # +inf on one side, -inf on the other
+        (lambda x: mpmath.sin(1 / x), lambda x: mpmath.nan, "nan"),  # no limit at all
+        (lambda x: x * mpmath.sin(1 / x), lambda x: mpmath.nan, None),  # a limit (0) the printed form misses
+        (lambda x: mpmath.sign(x) / x**2, lambda x: mpmath.nan, "nan"),  # +inf and -inf
+        (lambda x: 1 / x**2, lambda x: mpmath.nan, None),  # a limit (+inf) the printed form misses
+    ],
+)
+def test_the_documented_value_where_there_is_no_limit(exact, printed, documented):
+    from symact.golden import _documented
+
+    assert _documented(exact, printed, (0.0,)) == documented
+
+
 def test_references_are_rounded_to_float64_once():
     digits = "0.12345678901234567890123456789012345678901234567891"
     got = reference_floats([digits, None, "1e400", "-0.0"])
@@ -97,7 +127,7 @@ def test_the_residual_measures_against_the_exact_reference():
 @pytest.mark.parametrize("folder", sorted(p.name for p in (ROOT / "generated").iterdir() if (p / "golden.json").exists()))
 def test_every_generated_test_prints_the_metric_symact_uses(folder):
     text = (ROOT / "generated" / folder / f"test_{folder}.py").read_text(encoding="utf-8")
-    for function in (numeric.reference_floats, numeric.error_metric):
+    for function in (numeric.reference_floats, numeric.nan_references, numeric.error_metric):
         assert inspect.getsource(function) in text, f"{folder}: {function.__name__} differs from symact.numeric's"
 
 

@@ -60,12 +60,20 @@ def _inputs(dtype):
 # The metric and its references, the very functions symact scores with (printed when the
 # folder was generated), so these tests judge the module exactly as symact did.
 def reference_floats(values):
-    """References given as decimal strings (None: no finite reference) rounded to float64
-    (NaN where there is none). The generated golden tests print this function."""
+    """References given as decimal strings rounded to float64: None (no reference: the
+    point is not scored) and "nan" give NaN, "inf" and "-inf" the infinities. The generated
+    golden tests print this function."""
     return np.array([math.nan if v is None else float(v) for v in values])
 
 
-def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
+def nan_references(values):
+    """Where a reference (a decimal string, as in :func:`reference_floats`) is "nan": a
+    point where the quantity has no value or limit and the module documents NaN, which
+    :func:`error_metric` then requires. The generated golden tests print this function."""
+    return np.array([v == "nan" for v in values], dtype=bool)
+
+
+def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0, expect_nan=None):
     """The error metric per point: |computed - reference| in ULPs of the reference rounded
     to ``dtype`` (the ULP never less than the dtype's smallest normal number), divided by
     max(1, kappa). ``ref`` is the reference correctly rounded to float64 and ``ref_lo``
@@ -80,7 +88,9 @@ def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
     - a reference of 0: the ULP error itself (kappa is 0 or infinite there);
     - kappa infinite: 0 (the value hangs on the last bit of an input);
     - NaN or an infinity computed where the reference is a finite number of the dtype: inf;
-    - ``absolute`` (a documented absolute error bound): |error| / absolute instead.
+    - ``absolute`` (a documented absolute error bound): |error| / absolute instead;
+    - ``expect_nan`` (a mask, :func:`nan_references`): there NaN is the documented value,
+      and scores 0; anything else inf.
 
     The generated golden tests print this function, so they score as symact does."""
     computed = np.asarray(computed, dtype=np.float64)
@@ -95,14 +105,18 @@ def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0):
         overflow = np.abs(ref) > float(info.max)
     score = np.where(np.isfinite(computed), score, np.inf)
     score = np.where(overflow, np.where(computed == np.copysign(np.inf, ref), 0.0, np.inf), score)
-    return np.where(np.isnan(ref), np.nan, score)
+    score = np.where(np.isnan(ref), np.nan, score)
+    if expect_nan is not None:
+        score = np.where(expect_nan, np.where(np.isnan(computed), 0.0, np.inf), score)
+    return score
 
 
 def _reference(quantity):
-    """(references rounded to float64, kappa) of a quantity at the golden points."""
-    ref = reference_floats([p["ref"][quantity] for p in GOLDEN["points"]])
+    """(references rounded to float64, kappa, where NaN is the documented value) of a
+    quantity at the golden points."""
+    refs = [p["ref"][quantity] for p in GOLDEN["points"]]
     kappa = np.array([math.nan if p["kappa"][quantity] is None else float(p["kappa"][quantity]) for p in GOLDEN["points"]])
-    return ref, kappa
+    return reference_floats(refs), kappa, nan_references(refs)
 
 
 def _admissible():
@@ -125,10 +139,10 @@ def _finite_in(dtype, refs):
 
 
 def _scores(computed, quantity, dtype):
-    """Error metric per point; NaN where there is no finite reference. For a quantity with
+    """Error metric per point; NaN where there is no reference. For a quantity with
     a limitation: the absolute error in units of its documented bound."""
-    ref, kappa = _reference(quantity)
-    return error_metric(computed, ref, kappa, dtype, _limitation(quantity, dtype))
+    ref, kappa, expect_nan = _reference(quantity)
+    return error_metric(computed, ref, kappa, dtype, _limitation(quantity, dtype), expect_nan=expect_nan)
 
 
 def _bounds(quantity, dtype):
