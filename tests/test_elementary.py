@@ -315,3 +315,22 @@ def test_log1p_expm1_numba_agrees_with_numpy_and_vectorizes(compiled_log_exp, na
         ref = elementary.numpy_function(name, sfx)(xs)
     assert np.array_equal(out.view(np.uint8), ref.view(np.uint8))
     assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0
+
+
+@pytest.mark.parametrize(("activation", "params"), [("mish", ()), ("swish", (1.0,))])
+def test_bfloat16_loops_vectorize(tmp_path, activation, params):
+    """The loops over bfloat16 bits (uint16 in and out, float32 inside) compile to SIMD code
+    too: the conversions are integer shifts and a rounding select."""
+    for name in ("kernels.py", "_kernel_calls.py"):
+        (tmp_path / name).write_text((ROOT / "generated" / activation / name).read_text())
+    kernels = load_module(tmp_path / "kernels.py", f"symact_test_bf16_vector_{activation}_kernels")
+    bits = np.arange(0, 4099, dtype=np.uint16)
+    out = np.empty_like(bits)
+    p = [np.full(1, v, np.float32) for v in params]
+    runs = [(kernels._forward, (bits, out, 0, 1, bits.size, *p)), (kernels._backward_x, (bits, bits, out, 0, 1, bits.size, *p))]
+    if kernels.TRAINABLE:
+        runs.append((kernels._backward, (bits, bits, out, np.zeros((1, len(kernels.TRAINABLE))), 0, 1, bits.size, *p)))
+    for loop, args in runs:
+        loop(*args)
+        llvm = "\n".join(loop.inspect_llvm().values())
+        assert "vector.body" in llvm and _vector_types(llvm) > 0, loop.__name__

@@ -525,3 +525,64 @@ def test_a_derivative_made_only_of_constants_keeps_float64(tmp_path):
         (grad,) = torch.autograd.grad(ops.hard_sigmoid_c(xs).sum(), xs)
     assert grad.dtype == torch.float64
     assert grad.tolist() == [0.0, 1 / 6, 1 / 6, 1 / 6, 0.0]
+
+
+def _bfloat16_inputs(shape, seed):
+    """bfloat16 inputs over the catalog's interesting range, with the special values."""
+    gen = torch.Generator().manual_seed(seed)
+    xs = (torch.randn(shape, generator=gen) * 4).reshape(-1)
+    special = torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-39, -3e38, 100.0])
+    k = min(len(special), xs.numel())
+    xs[:k] = special[:k]
+    return xs.reshape(shape).to(torch.bfloat16)
+
+
+@requires_torch
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=() if n in ("swish", "prelu", "gelu") else pytest.mark.slow) for n in CATALOG]
+)
+def test_bfloat16_is_converted_inside_the_kernels_with_the_bits_of_float32_rounded(name):
+    """bfloat16 tensors reach the kernels as their bits and are converted element by element
+    (no float32 copy of x, grad or the output), with exactly the values of the float32 path
+    rounded to bfloat16 once: forward, grad_x and the parameter gradients, scalar and per
+    channel parameters, strided and 0-d inputs."""
+    ops = _torch_ops(name)
+    kernels = ops._kernels()
+    for shape, param_shape in (((3, 5, 7), ()), ((4, 3, 6), (3, 1)), ((), ()), ((0, 3), (3,))):
+        xs = _bfloat16_inputs(shape, 1)
+        gs = _bfloat16_inputs(shape[::-1], 2).permute(tuple(reversed(range(len(shape)))))  # strided
+        params = [torch.full(param_shape, v) for v in _inits(ops)]
+        values = [p.numpy() for p in params]
+        y = ops._forward_cpu(xs, *params)
+        want = torch.from_numpy(kernels.forward(xs.float().numpy(), *values)).to(torch.bfloat16)
+        assert y.dtype == torch.bfloat16 and y.shape == xs.shape
+        torch.testing.assert_close(y, want, rtol=0, atol=0, equal_nan=True)
+        got = ops._backward_cpu(gs, xs, *params)
+        exact = kernels.backward(gs.float().numpy(), xs.float().numpy(), *values)
+        torch.testing.assert_close(got[0], torch.from_numpy(exact[0]).to(torch.bfloat16), rtol=0, atol=0, equal_nan=True)
+        for g, e in zip(got[1:], exact[1:]):
+            torch.testing.assert_close(g, torch.as_tensor(e), rtol=0, atol=0, equal_nan=True)
+        alone = ops._backward_cpu(gs, xs, *params, x_only=True)
+        torch.testing.assert_close(alone[0], got[0], rtol=0, atol=0, equal_nan=True)
+
+
+def test_bfloat16_arrays_make_no_float32_copy():
+    """With an ml_dtypes bfloat16 array the kernels allocate only the bfloat16 output (and a
+    float32 copy would be four times that)."""
+    import tracemalloc
+
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    kernels = load_module(ROOT / "generated" / "mish" / "kernels.py", "symact_generated_mish_kernels")
+    x = np.linspace(-5, 5, 1_000_000).astype(ml_dtypes.bfloat16)
+    expected = kernels.forward(x.astype(np.float32)).astype(ml_dtypes.bfloat16)
+    kernels.forward(x[:10])  # compiled before measuring
+    tracemalloc.start()
+    try:
+        y = kernels.forward(x)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert y.dtype == x.dtype and np.array_equal(y.view(np.uint16), expected.view(np.uint16))
+    assert peak < 1.2 * x.nbytes, peak
+    with pytest.raises(TypeError, match="16-bit"):
+        kernels.forward(np.zeros(3, np.float32), bf16_bits=True)

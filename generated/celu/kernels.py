@@ -19,7 +19,10 @@ forward(x, alpha) -> f, elementwise. backward(grad_out, x, alpha) -> (grad_x),
 the gradients of sum(grad_out * f), a parameter's summed in float64 to its own shape.
 backward_x(grad_out, x, alpha) -> grad_x alone, the same as backward(...)[0].
 x: any shape and layout; float32 and float64 are computed in their own dtype, float16 in
-float32 (returned as float16), other dtypes in float64. A parameter: a scalar or an array
+float32 (returned as float16), other dtypes in float64. bfloat16 (an ml_dtypes array, or
+16-bit integers holding its bits with bf16_bits=True, as torch's bfloat16 tensors viewed
+as int16; grad_out alike) is computed in float32 element by element and returned in the
+same form, with no float32 copy of x or of the output. A parameter: a scalar or an array
 that broadcasts to x; fast paths: all scalars, or arrays that vary along one axis of x
 ((C, 1, 1) for the channels of NCHW, like nn.PReLU, or (C,) for the last axis). At a
 branch boundary the gradient is that of the branch whose condition holds.
@@ -189,6 +192,7 @@ def _load_calls():
 
 _calls = _load_calls()
 _kernel = _calls.compiler(__name__, globals())  # compiles a loop, cached (Note [Numba cache])
+_get, _put = _calls.get, _calls.put
 
 
 # What the loops call: _f(x, p) is _f_f32 or _f_f64 by the dtype of x, with the parameter
@@ -207,16 +211,17 @@ def _at(p, u):
 # The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
 # elements each: with scalar parameters, chunks of x; otherwise rows of x viewed as
 # (outer, channels, inner), one per outer index and channel. p: per parameter, an array
-# of its values by channel (one value for a scalar). The inner loops index views that
-# start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and vectorizes; from
-# range(s, e) it does not.
+# of its values by channel (one value for a scalar). _get and _put read and write an
+# element: as is, or bfloat16 bits (uint16) as float32 and back. The inner loops index
+# views that start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and
+# vectorizes; from range(s, e) it does not.
 @_kernel
 def _forward(x, out, lo, hi, size, *p):
     for u in range(lo, hi):
         s, e = u * size, (u + 1) * size
         xs, fs, pc = x[s:e], out[s:e], _at(p, u)
         for j in range(xs.shape[0]):
-            fs[j] = _f(xs[j], pc)
+            fs[j] = _put(fs, _f(_get(xs[j]), pc))
 
 
 @_kernel
@@ -225,7 +230,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
         s, e = u * size, (u + 1) * size
         xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u)
         for j in range(xs.shape[0]):
-            gxs[j] = gs[j] * _gradx(xs[j], pc)
+            gxs[j] = _put(gxs, _get(gs[j]) * _gradx(_get(xs[j]), pc))
 
 
 # == Public functions ==================================================================
@@ -234,16 +239,16 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _LOOPS = _calls.Loops(PARAMS, TRAINABLE, _forward, _backward_x, None)
 
 
-def forward(x, *params):
+def forward(x, *params, bf16_bits=False):
     """f(x, alpha), elementwise; see the module docstring."""
-    return _calls.forward(_LOOPS, x, params)
+    return _calls.forward(_LOOPS, x, params, bf16_bits)
 
 
-def backward(grad_out, x, *params):
+def backward(grad_out, x, *params, bf16_bits=False):
     """Gradients of sum(grad_out * f(x, alpha)) w.r.t. x and each trainable parameter."""
-    return tuple(_calls.gradients(_LOOPS, grad_out, x, params, x_only=False))
+    return tuple(_calls.gradients(_LOOPS, grad_out, x, params, False, bf16_bits))
 
 
-def backward_x(grad_out, x, *params):
+def backward_x(grad_out, x, *params, bf16_bits=False):
     """The gradient w.r.t. x alone (backward(...)[0])."""
-    return _calls.gradients(_LOOPS, grad_out, x, params, x_only=True)[0]
+    return _calls.gradients(_LOOPS, grad_out, x, params, True, bf16_bits)[0]

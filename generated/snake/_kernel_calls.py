@@ -63,6 +63,39 @@ def by_dtype(f32, f64):
     return f
 
 
+def get(v):
+    """An element of x or grad_out as the loops compute with it: bfloat16 bits (uint16)
+    as the float32 they stand for, anything else as it is."""
+    raise NotImplementedError("compiled into the loops only")
+
+
+@overload(get, inline="always")
+def _get(v):
+    if v == numba.uint16:
+        return lambda v: np.uint32(np.uint32(v) << np.uint32(16)).view(np.float32)
+    return lambda v: v
+
+
+def put(out, v):
+    """The value v as stored into the array `out`: rounded to bfloat16 bits (to nearest,
+    ties to even, NaN kept, as torch rounds) when `out` holds such bits, else as it is."""
+    raise NotImplementedError("compiled into the loops only")
+
+
+@overload(put, inline="always")
+def _put(out, v):
+    if out.dtype == numba.uint16:
+
+        def rounded(out, v):
+            f = np.float32(v)
+            b = f.view(np.uint32)
+            r = np.uint16((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+            return np.uint16(0x7FC0) if f != f else r
+
+        return rounded
+    return lambda out, v: v
+
+
 def _check_params(names, params):
     """A clear error for a missing parameter or one that is not a finite real number or
     array (None, a string and NaN would otherwise become silent NaN)."""
@@ -87,20 +120,39 @@ def _compute_dtype(dtype):
 _CHUNK = 32768
 
 
-def _prepare(x, names, params):
-    """(xc, mode, view, units, size, columns): x (an array) in its compute dtype,
-    C-contiguous, and how the loops run over it, by the checked parameters: "flat" when
-    each is one value (units: chunks of _CHUNK elements); "axis" when the arrays vary
-    along one axis of x (units: a row per outer index and channel); otherwise "full",
-    each broadcast to x (a row per element). view: (outer, channels, inner); size: the
-    elements per unit; columns: per parameter, its values by channel."""
-    dtype = _compute_dtype(x.dtype)
-    xc = np.asarray(x, dtype=dtype, order="C")  # ascontiguousarray would make 0-d 1-d
+class Layout(NamedTuple):
+    """How the loops run over x: "flat" when every parameter is one value (units: chunks
+    of _CHUNK elements); "axis" when the arrays vary along one axis of x (units: a row per
+    outer index and channel); otherwise "full", each broadcast to x (a row per element)."""
+
+    xc: np.ndarray  # x, C-contiguous, in its compute dtype (or as bfloat16 bits)
+    dtype: np.dtype  # the compute dtype
+    mode: str
+    view: tuple  # x viewed as (outer, channels, inner)
+    units: int
+    size: int  # elements per unit
+    columns: list  # per parameter, its values by channel
+
+
+def _bits(x, bf16_bits):
+    """Whether x holds bfloat16 numbers as bits: said so (bf16_bits, for 16-bit integer
+    arrays such as torch's bfloat16 tensors viewed as int16), or a bfloat16 dtype's array
+    (ml_dtypes)."""
+    if bf16_bits and x.dtype.itemsize != 2:
+        raise TypeError(f"bf16_bits=True needs 16-bit arrays, got {x.dtype}")
+    return bf16_bits or x.dtype.name == "bfloat16"
+
+
+def _prepare(x, names, params, bits):
+    """The Layout of x for the checked parameters; x as bfloat16 bits when `bits`."""
+    dtype = np.dtype(np.float32) if bits else _compute_dtype(x.dtype)
+    # ascontiguousarray would make 0-d 1-d
+    xc = np.asarray(x, order="C").view(np.uint16) if bits else np.asarray(x, dtype=dtype, order="C")
     arrays = [np.asarray(p, dtype=dtype) for p in params]
     shape = xc.shape
     if all(p.size == 1 for p in arrays):
         units = max(1, -(-xc.size // _CHUNK))
-        return xc, "flat", (1, 1, xc.size), units, _CHUNK, [p.reshape(1) for p in arrays]
+        return Layout(xc, dtype, "flat", (1, 1, xc.size), units, _CHUNK, [p.reshape(1) for p in arrays])
     axes = set()
     for name, p in zip(names, arrays):
         try:
@@ -116,9 +168,9 @@ def _prepare(x, names, params):
         axis = axes.pop()
         outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1 :], dtype=np.int64))
         columns = [np.ascontiguousarray(np.broadcast_to(p.reshape(-1), (shape[axis],))) for p in arrays]
-        return xc, "axis", (outer, shape[axis], inner), outer * shape[axis], inner, columns
+        return Layout(xc, dtype, "axis", (outer, shape[axis], inner), outer * shape[axis], inner, columns)
     columns = [np.ascontiguousarray(np.broadcast_to(p, shape)).reshape(-1) for p in arrays]
-    return xc, "full", (1, xc.size, 1), xc.size, 1, columns
+    return Layout(xc, dtype, "full", (1, xc.size, 1), xc.size, 1, columns)
 
 
 def _sum_to(values, shape, full_shape):
@@ -180,44 +232,57 @@ def _run(loop, arrays, units, size, columns):
             future.result()
 
 
-def _returned(array, x):
+def _returned(array, x, bits):
+    """An output in the caller's dtype: float16 for float16 x, x's own dtype for bits."""
+    if bits:
+        return array.view(x.dtype)
     return array.astype(np.float16) if x.dtype == np.float16 else array
 
 
-def forward(loops, x, params):
+def forward(loops, x, params, bf16_bits=False):
     """f(x, *params), elementwise, by the loops of one activation."""
     _check_params(loops.params, params)
     x = np.asarray(x)
-    xc, _, _, units, size, columns = _prepare(x, loops.params, params)
-    out = np.empty_like(xc)
-    _run(loops.forward, (xc.reshape(-1), out.reshape(-1)), units, size, columns)
-    return _returned(out, x)
+    bits = _bits(x, bf16_bits)
+    at = _prepare(x, loops.params, params, bits)
+    out = np.empty_like(at.xc)
+    _run(loops.forward, (at.xc.reshape(-1), out.reshape(-1)), at.units, at.size, at.columns)
+    return _returned(out, x, bits)
 
 
-def gradients(loops, grad_out, x, params, x_only):
+def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
     """[grad_x, then (unless x_only, with trainable parameters) the gradient of each]."""
     _check_params(loops.params, params)
     x = np.asarray(x)
-    xc, mode, view, units, size, columns = _prepare(x, loops.params, params)
-    g = np.asarray(grad_out, dtype=xc.dtype, order="C")
+    bits = _bits(x, bf16_bits)
+    at = _prepare(x, loops.params, params, bits)
+    xc = at.xc
+    if bits:
+        g = np.asarray(grad_out, order="C")
+        if g.dtype.itemsize != 2:
+            raise TypeError(f"grad_out must hold bfloat16 bits like x, got {g.dtype}")
+        g = g.view(np.uint16)
+    else:
+        g = np.asarray(grad_out, dtype=xc.dtype, order="C")
     if g.shape != xc.shape:
         g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
     grad_x = np.empty_like(xc)
     arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
     if x_only or not loops.trainable:
-        _run(loops.backward_x, arrays, units, size, columns)
-        return [_returned(grad_x, x)]
+        _run(loops.backward_x, arrays, at.units, at.size, at.columns)
+        return [_returned(grad_x, x, bits)]
     # One row of sums per unit, each added in a fixed order by the loop: the result is
     # fixed by the shape of x alone, whatever the number of threads.
     count = len(loops.trainable)
-    partial = np.zeros((units, count), dtype=np.float64)
-    _run(loops.backward, arrays + (partial,), units, size, columns)
-    sums = partial.sum(axis=0) if mode == "flat" else partial.reshape(view[0], view[1], count).sum(axis=0).T
-    grads = [_returned(grad_x, x)]
+    partial = np.zeros((at.units, count), dtype=np.float64)
+    _run(loops.backward, arrays + (partial,), at.units, at.size, at.columns)
+    view = at.view
+    sums = partial.sum(axis=0) if at.mode == "flat" else partial.reshape(view[0], view[1], count).sum(axis=0).T
+    grads = [_returned(grad_x, x, bits)]
     for k, name in enumerate(loops.trainable):
         shape = np.shape(params[loops.params.index(name)])
-        if mode == "full":
-            grads.append(_sum_to(sums[k], shape, xc.shape).astype(xc.dtype, copy=False))
+        if at.mode == "full":
+            grads.append(_sum_to(sums[k], shape, xc.shape).astype(at.dtype, copy=False))
         else:
-            grads.append(np.asarray(sums[k], dtype=xc.dtype).reshape(shape))
+            grads.append(np.asarray(sums[k], dtype=at.dtype).reshape(shape))
     return grads

@@ -21,7 +21,10 @@ forward(x, alpha) -> f, elementwise. backward(grad_out, x, alpha) -> (grad_x, gr
 the gradients of sum(grad_out * f), a parameter's summed in float64 to its own shape.
 backward_x(grad_out, x, alpha) -> grad_x alone, without the work of the parameter gradients.
 x: any shape and layout; float32 and float64 are computed in their own dtype, float16 in
-float32 (returned as float16), other dtypes in float64. A parameter: a scalar or an array
+float32 (returned as float16), other dtypes in float64. bfloat16 (an ml_dtypes array, or
+16-bit integers holding its bits with bf16_bits=True, as torch's bfloat16 tensors viewed
+as int16; grad_out alike) is computed in float32 element by element and returned in the
+same form, with no float32 copy of x or of the output. A parameter: a scalar or an array
 that broadcasts to x; fast paths: all scalars, or arrays that vary along one axis of x
 ((C, 1, 1) for the channels of NCHW, like nn.PReLU, or (C,) for the last axis). At a
 branch boundary the gradient is that of the branch whose condition holds.
@@ -156,6 +159,7 @@ def _load_calls():
 
 _calls = _load_calls()
 _kernel = _calls.compiler(__name__, globals())  # compiles a loop, cached (Note [Numba cache])
+_get, _put = _calls.get, _calls.put
 
 
 # What the loops call: _f(x, p) is _f_f32 or _f_f64 by the dtype of x, with the parameter
@@ -175,16 +179,17 @@ def _at(p, u):
 # The loops get x and the outputs as flat arrays and run over units lo:hi of `size`
 # elements each: with scalar parameters, chunks of x; otherwise rows of x viewed as
 # (outer, channels, inner), one per outer index and channel. p: per parameter, an array
-# of its values by channel (one value for a scalar). The inner loops index views that
-# start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and vectorizes; from
-# range(s, e) it does not.
+# of its values by channel (one value for a scalar). _get and _put read and write an
+# element: as is, or bfloat16 bits (uint16) as float32 and back. The inner loops index
+# views that start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and
+# vectorizes; from range(s, e) it does not.
 @_kernel
 def _forward(x, out, lo, hi, size, *p):
     for u in range(lo, hi):
         s, e = u * size, (u + 1) * size
         xs, fs, pc = x[s:e], out[s:e], _at(p, u)
         for j in range(xs.shape[0]):
-            fs[j] = _f(xs[j], pc)
+            fs[j] = _put(fs, _f(_get(xs[j]), pc))
 
 
 @_kernel
@@ -193,7 +198,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
         s, e = u * size, (u + 1) * size
         xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u)
         for j in range(xs.shape[0]):
-            gxs[j] = gs[j] * _gradx(xs[j], pc)
+            gxs[j] = _put(gxs, _get(gs[j]) * _gradx(_get(xs[j]), pc))
 
 
 # Note [Vectorized reductions]: a loop that adds into one running float sum does not
@@ -230,9 +235,9 @@ def _backward(g, x, gx, partial, lo, hi, size, *p):
             m = min(_BLOCK, xs.shape[0] - b)
             xb, gb, gxb = xs[b : b + m], gs[b : b + m], gxs[b : b + m]
             for j in range(m):
-                d = _grad(xb[j], pc)  # (d_x, d_alpha)
-                gxb[j] = gb[j] * d[0]
-                buf[0, j] = np.float64(gb[j]) * d[1]
+                d, gj = _grad(_get(xb[j]), pc), _get(gb[j])  # d: (d_x, d_alpha)
+                gxb[j] = _put(gxb, gj * d[0])
+                buf[0, j] = np.float64(gj) * d[1]
             _add_lanes(lanes, buf, m)
         for k in range(len(TRAINABLE)):
             partial[u, k] = lanes[k, :_LANES].sum()
@@ -244,17 +249,17 @@ def _backward(g, x, gx, partial, lo, hi, size, *p):
 _LOOPS = _calls.Loops(PARAMS, TRAINABLE, _forward, _backward_x, _backward)
 
 
-def forward(x, *params):
+def forward(x, *params, bf16_bits=False):
     """f(x, alpha), elementwise; see the module docstring."""
-    return _calls.forward(_LOOPS, x, params)
+    return _calls.forward(_LOOPS, x, params, bf16_bits)
 
 
-def backward(grad_out, x, *params):
+def backward(grad_out, x, *params, bf16_bits=False):
     """Gradients of sum(grad_out * f(x, alpha)) w.r.t. x and each trainable parameter."""
-    return tuple(_calls.gradients(_LOOPS, grad_out, x, params, x_only=False))
+    return tuple(_calls.gradients(_LOOPS, grad_out, x, params, False, bf16_bits))
 
 
-def backward_x(grad_out, x, *params):
+def backward_x(grad_out, x, *params, bf16_bits=False):
     """The gradient w.r.t. x alone (backward(...)[0]), without the work of the parameter
     gradients: for callers whose parameters are frozen."""
-    return _calls.gradients(_LOOPS, grad_out, x, params, x_only=True)[0]
+    return _calls.gradients(_LOOPS, grad_out, x, params, True, bf16_bits)[0]

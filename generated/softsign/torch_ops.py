@@ -33,7 +33,8 @@ Evaluation:
     CPU tensors run the fused Numba kernels of the sibling kernels.py (one pass forward; one
     pass backward computing grad_x and the parameter sums). Other devices (CUDA, ...) run
     the same stable formulas as torch operations, branch-local, so they need no Numba.
-    float16 and bfloat16 are computed in float32 and returned in the input dtype; float32
+    float16 and bfloat16 are computed in float32 and returned in the input dtype (bfloat16
+    is converted element by element inside the kernels, so no float32 copy is made); float32
     and float64 in their own dtype. Any shape and layout, zero-size included; NaN in gives
     NaN out.
 
@@ -156,10 +157,25 @@ def _numpy(t, dtype):
     return (t if t.is_contiguous() else t.contiguous()).numpy()
 
 
+def _bits(t):
+    """A bfloat16 tensor's bits as an int16 NumPy array (NumPy has no bfloat16), no copy
+    when it is contiguous."""
+    t = t.detach()
+    return (t if t.is_contiguous() else t.contiguous()).view(torch.int16).numpy()
+
+
+def _from_bits(a):
+    return torch.from_numpy(a).view(torch.bfloat16)
+
+
 def _forward_cpu(x, *params):
-    """f by the fused Numba kernel."""
+    """f by the fused Numba kernel. bfloat16 goes in and out as its bits, converted element
+    by element inside the kernel (no float32 copy of x or of the output)."""
     dtype = _compute_dtype(x.dtype)
-    out = _kernels().forward(_numpy(x, dtype), *(_numpy(p, dtype) for p in params))
+    values = [_numpy(p, dtype) for p in params]
+    if x.dtype == torch.bfloat16:
+        return _from_bits(_kernels().forward(_bits(x), *values, bf16_bits=True))
+    out = _kernels().forward(_numpy(x, dtype), *values)
     return torch.from_numpy(out).to(x.dtype)
 
 
@@ -167,11 +183,16 @@ def _backward_cpu(grad, x, *params, x_only=False):
     """[grad_x, *grad_trainable] by the fused Numba kernel, in one pass; [grad_x] with
     ``x_only``, by a kernel that does not compute the parameter gradients."""
     dtype = _compute_dtype(x.dtype)
-    arrays = (_numpy(grad, dtype), _numpy(x, dtype), *(_numpy(p, dtype) for p in params))
+    values = [_numpy(p, dtype) for p in params]
+    if x.dtype == grad.dtype == torch.bfloat16:  # as bits, as in _forward_cpu
+        arrays, bits, back = (_bits(grad), _bits(x), *values), True, _from_bits
+    else:
+        arrays, bits = (_numpy(grad, dtype), _numpy(x, dtype), *values), False
+        back = lambda a: torch.from_numpy(a).to(x.dtype)  # noqa: E731
     if x_only:
-        return [torch.from_numpy(_kernels().backward_x(*arrays)).to(x.dtype)]
-    out = _kernels().backward(*arrays)
-    grads = [torch.from_numpy(out[0]).to(x.dtype)]
+        return [back(_kernels().backward_x(*arrays, bf16_bits=bits))]
+    out = _kernels().backward(*arrays, bf16_bits=bits)
+    grads = [back(out[0])]
     for k, name in enumerate(TRAINABLE):
         grad = torch.as_tensor(out[1 + k]).to(params[PARAMS.index(name)].dtype)
         grads.append(grad.clone(memory_format=torch.contiguous_format))  # standard strides, as the fake

@@ -459,7 +459,7 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     backward = render(
         "kernels_backward.py",
         grad_names=f"({grad_names})",
-        buffer_stores=[f"buf[{k}, j] = np.float64(gb[j]) * d[{k + 1}]" for k in range(len(trainable))],
+        buffer_stores=[f"buf[{k}, j] = np.float64(gj) * d[{k + 1}]" for k in range(len(trainable))],
     )
     return render(
         "kernels.py",
