@@ -17,8 +17,9 @@ scalars. Nothing here may be rewritten by the compiler: the kernels are compiled
 fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
-float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 1.29, erfc 0.59 / 2.51; the float64 kernels call
-the float64 exp and libm for the rest, see symact.emit.numba.NumbaPrinter):
+float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 1.29, erfc 0.59 / 2.51, log1p 0.5 / 0.72; the
+float64 kernels call the float64 exp and log1p and libm for the rest, see
+symact.emit.numba.NumbaPrinter):
 
 - ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
   so n times it is exact), e^r by its Taylor polynomial (degree 7 for float32, 13 for
@@ -41,10 +42,13 @@ the float64 exp and libm for the rest, see symact.emit.numba.NumbaPrinter):
   erfc this way also lets a formula share e^(−a²) (``erfc_through_erfcx``).
 - ``erfc`` (float32): the w form with its own fit over a ≤ 10.5 (beyond, erfc is 0 in
   float32), rounded once.
-- ``log1p`` (float32 and w; float64 kernels call libm): float64 arithmetic. u = 1 + x and
-  the rounding error of that sum, r = (x − (u − 1))/u; u = 2^k·m with m in [√2/2, √2)
-  from the exponent bits; log m = 2·atanh(s), s = (m − 1)/(m + 1), by its Taylor series in
-  s² (|s| ≤ 0.172); log1p(x) = k·ln 2 + log m + r. The float32 version rounds once.
+- ``log1p`` (float32 and w): float64 arithmetic. u = 1 + x and the rounding error of that
+  sum, r = (x − (u − 1))/u; u = 2^k·m with m in [√2/2, √2) from the exponent bits;
+  log m = 2·atanh(s), s = (m − 1)/(m + 1), by its Taylor series in s² (|s| ≤ 0.172);
+  log1p(x) = k·ln 2 + log m + r. The float32 version rounds once. ``log1p`` (float64,
+  0.72 ULP): the same reduction, with f = m − 1 exact (or x itself when k = 0), ln 2 in
+  two parts and the series arranged so that the large terms are exact
+  (:func:`_log1p64`).
 - ``expm1`` (float32 and w; float64 kernels call libm): float64 arithmetic. Its Taylor
   polynomial for |x| < ln 2 / 2, where e^x − 1 would cancel, and the float64 exp minus 1
   beyond (no cancellation there). The float32 version rounds once.
@@ -82,7 +86,7 @@ FUNCTIONS = {
     "expm1": "_expm1",
 }
 #: Helpers with float32 and w versions only: float64 kernels call libm for them.
-FLOAT32_ONLY = frozenset({"_log1p", "_expm1"})
+FLOAT32_ONLY = frozenset({"_expm1"})
 
 #: Terms of the exp Taylor polynomial (degree + 1) per dtype, and for exp in float64 to
 #: float32 accuracy (``_expw``, used by the float32 erfc).
@@ -114,6 +118,20 @@ _SPLIT = 2.0**32
 #: Terms of the series of atanh(s)/s in z = s² for log1p (|s| ≤ 3 − 2√2, z ≤ 0.0295): the
 #: truncation is below 1e-13 relative.
 _LOG_TERMS = 8
+#: Terms of the series of (2·atanh(s) − 2s)/s in z = s² for the float64 log1p (z ≤ 0.0295):
+#: the truncation is below 2e-20 relative.
+_LOG64_TERMS = 12
+#: ln 2 in two parts: the head with its 21 low bits cleared, so k·head is exact for any
+#: float64 exponent k; the tail, what the head leaves off, rounded.
+
+
+def _split_ln2() -> tuple[float, float]:
+    head = float(np.array(np.float64(math.log(2.0)).view(np.int64) & ~np.int64((1 << 21) - 1)).view(np.float64))
+    with mpmath.workdps(40):
+        return head, float(mpmath.log(2) - mpmath.mpf(head))
+
+
+_LN2_HEAD, _LN2_TAIL = _split_ln2()
 #: Terms of the Taylor polynomial of (expm1(x) − x)/x² for |x| ≤ ln 2 / 2 (degree 9): the
 #: truncation is below 1e-11 relative.
 _EXPM1_TERMS = 10
@@ -290,7 +308,10 @@ def _erfcx(sfx: str, target: str) -> list[str]:
 
 
 def _log1p(sfx: str, target: str) -> list[str]:
-    """log(1 + x) in float64 arithmetic ("f32": for float32 x, rounded once; "w")."""
+    """log(1 + x) in float64 arithmetic ("f32": for float32 x, rounded once; "w"; "f64":
+    to float64 accuracy, :func:`_log1p64`)."""
+    if sfx == "f64":
+        return _log1p64(target)
     c = functools.partial(_const, "f64")
     series = [1.0 / (2 * k + 1) for k in reversed(range(_LOG_TERMS))]
     body = [
@@ -317,6 +338,42 @@ def _log1p(sfx: str, target: str) -> list[str]:
     if sfx == "f32":
         body.append("y = np.float32(y)")
     return [f"def _log1p_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _log1p64(target: str) -> list[str]:
+    """log(1 + x) to float64 accuracy (below 1 ULP, measured). u = 1 + x = 2^k·m with m in
+    [√2/2, √2); f = m − 1 (exact), or f = x itself when k = 0 (then 1 + x needs no
+    rounding correction); c = (x − (u − 1))/u, the rounding error of 1 + x relative to u.
+    With s = f/(2 + f) and z = s², log(1 + f) = f − (f²/2 − s·(f²/2 + R)), R = Σ 2z^j/(2j+1)
+    (j ≥ 1), which keeps the large terms exact and puts the rounding into the small ones;
+    log1p(x) = k·ln2_head + (that + (k·ln2_tail + c)), ln 2 in two parts so that k·ln2_head
+    is exact."""
+    c = functools.partial(_const, "f64")
+    series = [2.0 / (2 * j + 1) for j in reversed(range(1, _LOG64_TERMS + 1))]
+    body = [
+        f"u = x + {c(1.0)}",
+        f"r = (x - (u - {c(1.0)})) / u",
+        "b = np.float64(u).view(np.int64)",
+        "k = (b >> np.int64(52)) - np.int64(1023)",
+        "m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)",
+        f"high = m > {c(math.sqrt(2.0))}",
+        f"m = {_select(target, 'high', f'm * {c(0.5)}', 'm')}",
+        f"k = {_select(target, 'high', 'k + np.int64(1)', 'k')}",
+        f"f = {_select(target, 'k == np.int64(0)', 'x', f'm - {c(1.0)}')}",
+        f"r = {_select(target, 'k == np.int64(0)', c(0.0), 'r')}",
+        f"h = {c(0.5)} * f * f",
+        f"s = f / ({c(2.0)} + f)",
+        "z = s * s",
+        *_horner("z", "p", series, c),
+        "kf = np.float64(k)",
+        f"y = kf * {c(_LN2_HEAD)} + (f - (h - (s * (h + z * p) + (kf * {c(_LN2_TAIL)} + r))))",
+        "# 1 + x is 0, negative, inf or NaN: the bits above mean nothing",
+        f"y = {_select(target, f'x == {c(-1.0)}', '-np.inf', 'y')}",
+        f"y = {_select(target, f'x < {c(-1.0)}', 'np.nan', 'y')}",
+        f"y = {_select(target, 'x == np.inf', 'np.inf', 'y')}",
+        f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
+    ]
+    return ["def _log1p_f64(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
 def _expm1(sfx: str, target: str) -> list[str]:
@@ -418,7 +475,7 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_exp": numpy_function("_exp", "f64"),  # the float64 kernels' exp (NumbaPrinter.vectorizes)
         "_cosh": np.cosh,
         "_erfc": np.frompyfunc(math.erfc, 1, 1),
-        "_log1p": np.log1p,
+        "_log1p": numpy_function("_log1p", "f64"),  # the float64 kernels' log1p, as exp
         "_expm1": np.expm1,
     }
 

@@ -169,6 +169,7 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
         ("mish", (), np.float64),
         ("swish", (1.0,), np.float64),
         ("bump", (1.0,), np.float64),
+        ("softplus", (1.0,), np.float64),  # the float64 log1p helper
     ],
 )
 def test_generated_kernel_loops_vectorize(tmp_path, activation, params, dtype):
@@ -293,18 +294,43 @@ def test_log1p_expm1_special_values(sfx):
     assert np.signbit(expm1(np.array([-0.0], dtype=dtype))[0]) and got[7] == dtype(1e-30)
 
 
+def test_log1p_float64_is_within_one_ulp():
+    """The float64 kernels' log1p (vectorizable, like their exp): below 1 ULP, near -1, near
+    0, through the subnormals and up to the largest float, and exact at the special values."""
+    rng = np.random.default_rng(11)
+    xs = np.concatenate([
+        -1 + 10.0 ** rng.uniform(-16, 0, 800),
+        rng.uniform(-0.5, 0.5, 800),
+        rng.uniform(-0.3, -0.28, 200),  # around the switch of k between -1 and 0
+        rng.uniform(0.40, 0.43, 200),  # and between 0 and 1
+        np.sign(rng.uniform(-1, 1, 800)) * 10.0 ** rng.uniform(-320, 0, 800),
+        10.0 ** rng.uniform(0, 308, 800),
+    ])
+    xs = xs[xs > -1]
+    got = elementary.numpy_function("_log1p", "f64")(xs)
+    with mpmath.workdps(40):
+        refs = [mpmath.log1p(mpmath.mpf(float(v))) for v in xs]
+    unit = [max(float(np.spacing(abs(float(r)))), float(np.finfo(np.float64).smallest_subnormal)) for r in refs]
+    errs = np.array([float(abs(mpmath.mpf(float(g)) - r)) / u for g, r, u in zip(got, refs, unit)])
+    worst = int(np.argmax(errs))
+    assert errs[worst] < 1.0, f"_log1p_f64({xs[worst]!r}): {errs[worst]:.3f} ULP"
+    special = np.array([np.nan, np.inf, -np.inf, -1.0, -2.0, 0.0, -0.0, 5e-324])
+    got = elementary.numpy_function("_log1p", "f64")(special)
+    assert np.array_equal(got[:7], [np.nan, np.inf, np.nan, -np.inf, np.nan, 0.0, 0.0], equal_nan=True)
+    assert np.signbit(got[6]) and got[7] == 5e-324
+
+
 @pytest.fixture(scope="module")
 def compiled_log_exp():
     namespace = {"np": np, "numba": numba}
-    pairs = [(n, s) for n in ("_log1p", "_expm1") for s in ("f32", "w")]
+    pairs = [(n, s) for n in ("_log1p", "_expm1") for s in ("f32", "w")] + [("_log1p", "f64")]
     for name, sfx in elementary.closure(pairs):
         source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
         exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
     return {(name, sfx): _loop(namespace[f"{name}_{sfx}"]) for name, sfx in pairs}
 
 
-@pytest.mark.parametrize("sfx", ["f32", "w"])
-@pytest.mark.parametrize("name", ["_log1p", "_expm1"])
+@pytest.mark.parametrize(("name", "sfx"), [("_log1p", "f32"), ("_log1p", "w"), ("_expm1", "f32"), ("_expm1", "w"), ("_log1p", "f64")])
 def test_log1p_expm1_numba_agrees_with_numpy_and_vectorizes(compiled_log_exp, name, sfx):
     xs = np.concatenate([_log_exp_grid(name), np.array([np.nan, np.inf, -np.inf, -1.0, -0.0], np.float32)])
     xs = xs.astype(SUFFIXES[sfx])

@@ -36,7 +36,6 @@ _kernel_calls.py beside it, the same in every generated folder.
 """
 
 import importlib.util
-import math
 import os
 
 import numba
@@ -107,10 +106,10 @@ def _grad_f64(x, beta):
     if (beta*x >= 0.0):
         _t0 = beta*x
         _t1 = _exp_f64(-_t0)  # e^(-beta*x)
-        _d_beta = -(_t0*_t1/(_t1 + 1.0) + math.log1p(_t1))/(beta*beta)
+        _d_beta = -(_t0*_t1/(_t1 + 1.0) + _log1p_f64(_t1))/(beta*beta)
     else:
         _t0 = _exp_f64(beta*x)  # e^(beta*x)
-        _d_beta = _t0*x/(beta*(_t0 + 1.0)) - math.log1p(_t0)/(beta*beta)
+        _d_beta = _t0*x/(beta*(_t0 + 1.0)) - _log1p_f64(_t0)/(beta*beta)
     if (x == np.inf):
         _d_beta = 0.0
     if (x == -np.inf):
@@ -221,6 +220,43 @@ def _log1p_f32(x):
 
 
 @numba.njit(inline="always", error_model="numpy")
+def _log1p_f64(x):
+    u = x + 1.0
+    r = (x - (u - 1.0)) / u
+    b = np.float64(u).view(np.int64)
+    k = (b >> np.int64(52)) - np.int64(1023)
+    m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)
+    high = m > 1.4142135623730951
+    m = (m * 0.5 if high else m)
+    k = (k + np.int64(1) if high else k)
+    f = (x if k == np.int64(0) else m - 1.0)
+    r = (0.0 if k == np.int64(0) else r)
+    h = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    p = 0.08
+    p = p * z + 0.08695652173913043
+    p = p * z + 0.09523809523809523
+    p = p * z + 0.10526315789473684
+    p = p * z + 0.11764705882352941
+    p = p * z + 0.13333333333333333
+    p = p * z + 0.15384615384615385
+    p = p * z + 0.18181818181818182
+    p = p * z + 0.2222222222222222
+    p = p * z + 0.2857142857142857
+    p = p * z + 0.4
+    p = p * z + 0.6666666666666666
+    kf = np.float64(k)
+    y = kf * 0.6931471803691238 + (f - (h - (s * (h + z * p) + (kf * 1.9082149292705877e-10 + r))))
+    # 1 + x is 0, negative, inf or NaN: the bits above mean nothing
+    y = (-np.inf if x == -1.0 else y)
+    y = (np.nan if x < -1.0 else y)
+    y = (np.inf if x == np.inf else y)
+    y = (x if (x != x) | (x == 0.0) else y)
+    return y
+
+
+@numba.njit(inline="always", error_model="numpy")
 def _sigmoid_f32(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f32(-abs(u))
@@ -243,7 +279,7 @@ def _sigmoid_f64(u):
 @numba.njit(inline="always", error_model="numpy")
 def _softplus_f64(u):
     # log(1 + e^u) = max(u, 0) + log1p(e^-|u|): exact for large |u|, no overflow.
-    return max(u, 0.0) + math.log1p(_exp_f64(-abs(u)))
+    return max(u, 0.0) + _log1p_f64(_exp_f64(-abs(u)))
 
 
 # == Loops over arrays: the same in every kernels.py but for the parameters ============
