@@ -18,12 +18,14 @@ module imports tensorflow.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import sympy as sp
 
 from ..derive import Derivation, Kind, Quantity
 from ..errors import UnsupportedFunctionError
 from ..names import class_name
+from ..spec import Param
 from .templates import docstring_text, load
 from .where import TensorOps, TensorPrinter, branch_function, constraint, indent
 
@@ -123,55 +125,67 @@ def _usage(name: str, cls: str, args: str, constructors: list[tuple[str, str]]) 
     return "\n".join(f"    {code.ljust(width)}   # {c}" if c else f"    {code}" for code, c in lines)
 
 
-def _layer_parts(derivation: Derivation) -> dict[str, str]:
-    """The placeholders of the Keras layer and its parameter constraints."""
-    act = derivation.activation
-    cls = class_name(act.name)
-    if not act.params:
-        return {
-            "usage": _usage(act.name, cls, "x", []),
-            "ctor_signature": "**kwargs",
-            "ctor_doc": "\n    An activation without parameters; kwargs go to keras.layers.Layer (name, dtype, trainable).",
-            "init_signature": "self, **kwargs",
-            "init_body": "",
-            "properties": "",
-            "call_args": "x",
-            "config_items": "",
-            "constraints": "# (no parameters)",
-        }
-    init_args: list[str] = []
-    body: list[str] = []
-    properties: list[str] = []
-    constraints: list[str] = []
-    docs: list[str] = []
-    call_args: list[str] = []
-    config: list[str] = []
-    for p in act.params:
-        init_args.append(f"{p.name}: float = {p.init!r}")
-        call_args.append(f"_per_channel(self.{p.name}, self.num_parameters)")
-        config.append(f'"{p.name}": self._init_values[{len(config)}]')
+_CONSTRAINED_NOTE = [
+    "",
+    "    Note [Constrained parameters]",
+    "        Positivity and bounds hold throughout training by reparametrisation, with no",
+    "        projection step and no clamp (whose gradient would vanish outside the range):",
+    "        the weight is <name>_raw, unconstrained, and call uses",
+    "        lo + (hi - lo)*sigmoid(raw) for a parameter with bounds (lo, hi), and",
+    "        softplus(raw) + tiny for a positive one without bounds (tiny: the dtype's",
+    "        smallest normal number, so the value is > 0 even where softplus underflows).",
+    "        An initial value outside the range is a ValueError.",
+]
+
+
+def _weight(attr: str, init: str, trainable: bool) -> str:
+    """The add_weight line of one (num_parameters,) weight."""
+    return (
+        f"self.{attr} = self.add_weight(name={attr!r}, shape=(self.num_parameters,), "
+        f"initializer=keras.initializers.Constant({init}), trainable={trainable}, autocast=False)"
+    )
+
+
+def _no_param_parts(name: str, cls: str) -> dict[str, str]:
+    """The layer placeholders of an activation without parameters."""
+    return {
+        "usage": _usage(name, cls, "x", []),
+        "ctor_signature": "**kwargs",
+        "ctor_doc": "\n    An activation without parameters; kwargs go to keras.layers.Layer (name, dtype, trainable).",
+        "init_signature": "self, **kwargs",
+        "init_body": "",
+        "properties": "",
+        "call_args": "x",
+        "config_items": "",
+        "constraints": "# (no parameters)",
+    }
+
+
+@dataclass
+class _ParamParts:
+    """The per-parameter lines of the layer, collected over the parameters in order."""
+
+    body: list[str] = field(default_factory=list)  # __init__ lines creating the weights
+    docs: list[str] = field(default_factory=list)  # the Parameters: section of the class docstring
+    properties: list[str] = field(default_factory=list)  # value properties of constrained ones
+    constraints: list[str] = field(default_factory=list)  # module-level _<name>_value/_raw pairs
+
+    def add(self, p: Param) -> None:
         about = f" ({docstring_text(p.doc)})" if p.doc else ""
-
-        def weight(attr: str, init: str, trainable: bool) -> str:
-            return (
-                f"self.{attr} = self.add_weight(name={attr!r}, shape=(self.num_parameters,), "
-                f"initializer=keras.initializers.Constant({init}), trainable={trainable}, autocast=False)"
-            )
-
         if not p.trainable:
-            body.append(weight(p.name, f"float({p.name})", False))
-            docs.append(f"{p.name}{about}: fixed (a non-trainable weight); init {p.init!r}.")
-            continue
+            self.body.append(_weight(p.name, f"float({p.name})", False))
+            self.docs.append(f"{p.name}{about}: fixed (a non-trainable weight); init {p.init!r}.")
+            return
         reparam = constraint(p, "tf.math.sigmoid", "tf.math.softplus(raw) + _TINY[raw.dtype.name]")
         if reparam is None:
-            body.append(weight(p.name, f"float({p.name})", True))
-            docs.append(f"{p.name}{about}: trainable, unconstrained; init {p.init!r}.")
-            continue
+            self.body.append(_weight(p.name, f"float({p.name})", True))
+            self.docs.append(f"{p.name}{about}: trainable, unconstrained; init {p.init!r}.")
+            return
         to_value, to_raw, description = reparam
-        docs.append(f"{p.name}{about}: trainable, init {p.init!r};")
-        docs.append(f"    {description}.")
-        body.append(weight(f"{p.name}_raw", f"_{p.name}_raw({p.name})", True))
-        constraints.append(
+        self.docs.append(f"{p.name}{about}: trainable, init {p.init!r};")
+        self.docs.append(f"    {description}.")
+        self.body.append(_weight(f"{p.name}_raw", f"_{p.name}_raw({p.name})", True))
+        self.constraints.append(
             "\n".join([
                 f"def _{p.name}_value(raw):",
                 f'    """{description} (Note [Constrained parameters])."""',
@@ -183,7 +197,7 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
                 *indent(to_raw),
             ])
         )
-        properties.append(
+        self.properties.append(
             "\n".join([
                 "@property",
                 f"def {p.name}(self):",
@@ -191,6 +205,17 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
                 f"    return _{p.name}_value(tf.convert_to_tensor(self.{p.name}_raw))",
             ])
         )
+
+
+def _layer_parts(derivation: Derivation) -> dict[str, str]:
+    """The placeholders of the Keras layer and its parameter constraints."""
+    act = derivation.activation
+    cls = class_name(act.name)
+    if not act.params:
+        return _no_param_parts(act.name, cls)
+    parts = _ParamParts()
+    for p in act.params:
+        parts.add(p)
     names = ", ".join(p.name for p in act.params)
     ctor_doc = [
         "",
@@ -200,18 +225,13 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
         "    kwargs: passed to keras.layers.Layer (name, dtype, trainable).",
         "",
         "    Parameters:",
-        *(f"        {d}" for d in docs),
-        "",
-        "    Note [Constrained parameters]",
-        "        Positivity and bounds hold throughout training by reparametrisation, with no",
-        "        projection step and no clamp (whose gradient would vanish outside the range):",
-        "        the weight is <name>_raw, unconstrained, and call uses",
-        "        lo + (hi - lo)*sigmoid(raw) for a parameter with bounds (lo, hi), and",
-        "        softplus(raw) + tiny for a positive one without bounds (tiny: the dtype's",
-        "        smallest normal number, so the value is > 0 even where softplus underflows).",
-        "        An initial value outside the range is a ValueError.",
+        *(f"        {d}" for d in parts.docs),
+        *_CONSTRAINED_NOTE,
     ]
     init_values = ", ".join(f"float({p.name})" for p in act.params)
+    init_args = ", ".join(f"{p.name}: float = {p.init!r}" for p in act.params)
+    config = [f'"{p.name}": self._init_values[{k}]' for k, p in enumerate(act.params)]
+    call_args = [f"_per_channel(self.{p.name}, self.num_parameters)" for p in act.params]
     return {
         "usage": _usage(act.name, cls, ", ".join(["x", *(p.name for p in act.params)]), [
             ("", "parameters at their init values, shared by all of x"),
@@ -219,7 +239,7 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
         ]),
         "ctor_signature": ", ".join(["num_parameters=1", *(f"{p.name}={p.init!r}" for p in act.params), "**kwargs"]),
         "ctor_doc": "\n".join(ctor_doc),
-        "init_signature": f"self, num_parameters: int = 1, {', '.join(init_args)}, **kwargs",
+        "init_signature": f"self, num_parameters: int = 1, {init_args}, **kwargs",
         "init_body": "".join(
             "\n" + line
             for line in indent([
@@ -227,13 +247,13 @@ def _layer_parts(derivation: Derivation) -> dict[str, str]:
                 "if self.num_parameters < 1:",
                 '    raise ValueError(f"num_parameters must be >= 1, got {num_parameters}")',
                 f"self._init_values = ({init_values},)",
-                *body,
+                *parts.body,
             ], 2)
         ),
-        "properties": "".join("\n\n" + "\n".join(indent(p.splitlines())) for p in properties),
+        "properties": "".join("\n\n" + "\n".join(indent(p.splitlines())) for p in parts.properties),
         "call_args": ", ".join(["x", *call_args]),
         "config_items": "".join(f", {c}" for c in ['"num_parameters": self.num_parameters', *config]),
-        "constraints": "\n\n\n".join(constraints) or "# (no constrained parameter)",
+        "constraints": "\n\n\n".join(parts.constraints) or "# (no constrained parameter)",
     }
 
 
