@@ -70,6 +70,24 @@ def test_printed_strings(expr, printed):
     assert TFPrinter().doprint(expr) == printed
 
 
+@pytest.mark.parametrize(
+    ("expr", "printed"),
+    [
+        (sp.exp(x) / (sp.exp(x) + 1) ** 2, "tf.math.exp(x)*(1.0/((tf.math.exp(x) + 1.0)*(tf.math.exp(x) + 1.0)))"),
+        (sigma * x / (x + 1), "sigma*x*(1.0/(x + 1.0))"),
+        (1 / (x + 1), "(1.0/((x + 1.0)))"),
+        (2 / (x + 1), "2.0/(x + 1.0)"),
+        (x / 2, "(0.5)*x"),
+        (x + 1, "x + 1.0"),
+    ],
+)
+def test_shared_quotients_are_printed_as_reciprocals(expr, printed):
+    """Note [Divisions under XLA]: a common subexpression a/b (a not a constant) is printed
+    as a*(1/b), which XLA fuses into a consumer that uses it twice; the rest is unchanged."""
+    printer = TFPrinter()
+    assert printer.doprint(printer.shared(expr)) == printed
+
+
 def test_imports_come_from_what_was_printed():
     printer = TFPrinter()
     printer.doprint(sp.exp(x) + Sigmoid(x) + sp.Piecewise((x, x > 0)))

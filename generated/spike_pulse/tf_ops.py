@@ -82,9 +82,11 @@ _TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "floa
 
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
-    # would then take 0*inf = NaN; this form has neither.
+    # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
+    # quotient, so that XLA fuses it into a consumer that uses it twice (sech(u)**2; Note
+    # [Divisions under XLA] in symact.emit.tf).
     e = tf.math.exp(-tf.math.abs(u))
-    return 2.0 * e / (1.0 + e * e)
+    return 2.0 * e * (1.0 / (1.0 + e * e))
 
 
 def _f_tf(x, inner, outer):

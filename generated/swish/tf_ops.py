@@ -87,9 +87,11 @@ _TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "floa
 
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
-    # would then take 0*inf = NaN; this form has neither.
+    # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
+    # quotient, so that XLA fuses it into a consumer that uses it twice (sech(u)**2; Note
+    # [Divisions under XLA] in symact.emit.tf).
     e = tf.math.exp(-tf.math.abs(u))
-    return 2.0 * e / (1.0 + e * e)
+    return 2.0 * e * (1.0 / (1.0 + e * e))
 
 
 def _sigmoid(u):
@@ -121,7 +123,7 @@ def _grad_tf(x, beta):
     _t1 = -_t0
     _t2 = tf.math.exp(-tf.where((_t0 >= 0.0), _t0, _t1))
     _t3 = _t2 + 1.0
-    _t4 = _t2/(_t3*_t3)
+    _t4 = _t2*(1.0/(_t3*_t3))
     _d_x_2 = _t4*(-_t1 - _t3) + 1.0
     _d_x_3 = _t4*(_t0 + _t3)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))

@@ -86,14 +86,33 @@ def _sigmoid(u):
     "_sech": '''
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
-    # would then take 0*inf = NaN; this form has neither.
+    # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
+    # quotient, so that XLA fuses it into a consumer that uses it twice (sech(u)**2; Note
+    # [Divisions under XLA] in symact.emit.tf).
     e = tf.math.exp(-tf.math.abs(u))
-    return 2.0 * e / (1.0 + e * e)
+    return 2.0 * e * (1.0 / (1.0 + e * e))
 ''',
 }
 
 #: Module names the printed code may use (``tf.math.exp`` records ``tf.math``).
 _PRINTED_MODULES = frozenset({"tf", "tf.math", "math"})
+
+
+def _wrapped(text: str) -> bool:
+    """Whether ``text`` is one parenthesised group, ``(...)``."""
+    depth = 0
+    for k, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and k < len(text) - 1:
+            return False
+    return text.startswith("(") and depth == 0
+
+
+class Reciprocal(sp.Function):
+    """1/u, printed as ``(1.0/(u))``: a division whose numerator is a constant (see
+    :meth:`TFPrinter.shared`)."""
+
+    nargs = 1
 
 
 class TFPrinter(TensorPrinter):
@@ -114,6 +133,31 @@ class TFPrinter(TensorPrinter):
         tf.where: in a graph, a Python float there is float32 whatever the other argument
         (every printed function has x as its first argument)."""
         return f"{self._module_format('tf.constant')}({constant}, x.dtype)"
+
+    def shared(self, expr: sp.Expr) -> sp.Expr:
+        """Note [Divisions under XLA]: a common subexpression a/b (a not a constant) as
+        a*(1/b).
+
+        XLA on CPU fuses elementwise operations into loops, but does not fuse a division
+        with a variable numerator into a consumer that uses its value twice (it counts
+        the division as too costly to evaluate twice): the quotient is then written to
+        memory by one loop and read back by another, a pass over memory more for each
+        such value, where TF's autodiff of the same formula runs in fewer passes. A
+        reciprocal 1/b (a constant numerator) is fused, so a quotient used several times
+        is printed as a times the reciprocal of b: one rounding more (half an ULP), one
+        loop fewer."""
+        if not isinstance(expr, sp.Mul):
+            return expr
+        below = [f for f in expr.args if isinstance(f, sp.Pow) and f.exp.is_negative and not f.base.is_Number]
+        above = [f for f in expr.args if f not in below]
+        if not below or all(f.is_Number for f in above):
+            return expr
+        denominator = sp.Mul(*(f.base ** -f.exp for f in below))
+        return sp.Mul(*above, Reciprocal(denominator), evaluate=False)
+
+    def _print_Reciprocal(self, expr: sp.Expr) -> str:
+        text = self._print(expr.args[0])
+        return f"({self.const(1)}/{text if _wrapped(text) else f'({text})'})"
 
 
 def _usage(name: str, cls: str, args: str, constructors: list[tuple[str, str]]) -> str:

@@ -62,6 +62,11 @@ class TensorPrinter(TypedConstants, PythonCodePrinter):
         """A printed constant as a value argument of ``where``."""
         return constant
 
+    def shared(self, expr: sp.Expr) -> sp.Expr:
+        """The form in which to print a common subexpression (a value with several uses);
+        ``expr`` itself unless a backend's compiler wants another form."""
+        return expr
+
     def _print_NumberSymbol(self, expr: sp.Basic) -> str:
         return self.const(float(expr))
 
@@ -277,7 +282,7 @@ def branch_function(
     name: str,
     derivation: Derivation,
     quantities: Sequence[Quantity],
-    printer: CodePrinter,
+    printer: TensorPrinter,
     ops: TensorOps,
     single: bool = False,
     values_only: bool = False,
@@ -328,7 +333,7 @@ def branch_function(
                         exprs = [e.xreplace({x: local}) for e in exprs]
                 replacements, reduced = cse_branch(exprs)
                 for sym, e in replacements:
-                    body.append(f"{sym} = {print_or_fail(printer, e, where)}")
+                    body.append(f"{sym} = {print_or_fail(printer, printer.shared(e), where)}")
                 for (b, k), e in zip(members, reduced):
                     qname = group.names[k]
                     text = print_or_fail(printer, e, where)
