@@ -31,6 +31,7 @@ from symact.accuracy import load_module
 from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
 from symact.emit.tf import TFPrinter, render_tf_ops
+from symact.emit.where import _propagates_nan
 from symact.errors import UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
 
@@ -86,6 +87,26 @@ def test_shared_quotients_are_printed_as_reciprocals(expr, printed):
     as a*(1/b), which XLA fuses into a consumer that uses it twice; the rest is unchanged."""
     printer = TFPrinter()
     assert printer.doprint(printer.shared(expr)) == printed
+
+
+@pytest.mark.parametrize(
+    ("conditions", "last", "propagates"),
+    [
+        ((x > 0, sp.true), sp.exp(x) + 1, True),
+        ((x >= 0, sp.true), x * sp.exp(-sp.Piecewise((x, sp.Symbol("_c0")), (-x, True))), True),
+        ((x >= 0, sp.true), 1 / (x + 1) ** 2 + sp.sqrt(x), True),
+        ((sp.Ne(x, 0), sp.true), sp.exp(x), False),  # True at NaN: NaN never reaches the last branch
+        ((sp.Or(x < -1, x > 1), sp.true), sp.exp(x), False),
+        ((x > 0, sp.true), sp.Integer(3), False),
+        ((x > 0, sp.true), sp.floor(x), False),
+        ((x > 0, sp.true), sp.Piecewise((1, x > 2), (x, True)), False),
+        ((x > 0, sp.true), 2**x, False),
+    ],
+)
+def test_nan_guard_is_left_off_only_where_nan_propagates(conditions, last, propagates):
+    """Note [Masks reused under XLA]: the NaN guard goes only where the chain gives NaN for
+    NaN without it."""
+    assert _propagates_nan(conditions, last) is propagates
 
 
 def test_imports_come_from_what_was_printed():

@@ -87,8 +87,6 @@ def _f_tf(x, alpha):
     _f_0 = x
     _f_1 = alpha*tf.math.expm1(x/alpha)
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -97,8 +95,6 @@ def _grad_tf(x, alpha):
     _x0 = tf.where(~_c0, x, 0.0)
     _d_x_1 = tf.math.exp(_x0/alpha)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

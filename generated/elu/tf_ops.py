@@ -90,8 +90,6 @@ def _f_tf(x, alpha):
     _f_0 = x
     _f_1 = alpha*tf.math.expm1(x)
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -101,10 +99,7 @@ def _grad_tf(x, alpha):
     _d_x_1 = alpha*tf.math.exp(_x0)
     _d_alpha_1 = tf.math.expm1(_x0)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_alpha = tf.where(_c0, tf.constant(0.0, x.dtype), _d_alpha_1)
-    _d_alpha = tf.where(_nan, x, _d_alpha)
     return _d_x, _d_alpha
 
 

@@ -109,12 +109,8 @@ def _grad_tf(x, a, b, c):
     _d_b_2 = -a*_t2*tf.math.exp(-b*_t2)
     _d_c_2 = -_t1
     _d_x = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_b = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_b_2))
-    _d_b = tf.where(_nan, x, _d_b)
     _d_c = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_c_2))
-    _d_c = tf.where(_nan, x, _d_c)
     _d_a = tf.math.exp(-b*((-c + x)*(-c + x)))
     return _d_x, _d_a, _d_b, _d_c
 

@@ -86,8 +86,6 @@ def _f_tf(x):
     _c0 = (x == -math.inf)
     _f_1 = 0.5*x*tf.math.erfc(-0.7071067811865476*x)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -98,8 +96,6 @@ def _grad_tf(x):
     _x0 = tf.where(~_e1, x, 0.0)
     _d_x_2 = 0.3989422804014327*_x0*tf.math.exp(-0.5*(_x0*_x0)) + 0.5*tf.math.erfc(-0.7071067811865476*_x0)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

@@ -93,8 +93,6 @@ def _f_tf(x):
     _c0 = (x == -math.inf)
     _f_1 = x*_sigmoid(0.07135481627260025*(x*x*x) + 1.5957691216057308*x)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -113,8 +111,6 @@ def _grad_tf(x):
     _t1 = _t0 + 1.0
     _d_x_3 = _t0/_t1 + 1.5957691216057308*_t0*_x1*(0.134145*(_x1*_x1) + 1.0)/(_t1*_t1)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

@@ -89,8 +89,6 @@ def _f_tf(x):
     _e1 = _c0 | _c1
     _f_2 = 0.16666666666666666*x + 0.5
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(1.0, x.dtype), _f_2))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 

@@ -90,8 +90,6 @@ def _f_tf(x):
     _f_1 = x
     _f_2 = 0.16666666666666666*x*(x + 3.0)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, _f_1, _f_2))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -102,8 +100,6 @@ def _grad_tf(x):
     _x0 = tf.where(~_e1, x, 0.0)
     _d_x_2 = 0.3333333333333333*_x0 + 0.5
     _d_x = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(1.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

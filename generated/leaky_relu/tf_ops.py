@@ -87,8 +87,6 @@ def _f_tf(x, slope):
     _f_0 = x
     _f_1 = slope*x
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 

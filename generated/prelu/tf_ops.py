@@ -90,8 +90,6 @@ def _f_tf(x, a):
     _f_0 = x
     _f_1 = a*x
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -104,7 +102,6 @@ def _grad_tf(x, a):
     _nan = tf.math.is_nan(x)
     _d_x = tf.where(_nan, x, _d_x)
     _d_a = tf.where(_c0, tf.constant(0.0, x.dtype), _d_a_1)
-    _d_a = tf.where(_nan, x, _d_a)
     return _d_x, _d_a
 
 

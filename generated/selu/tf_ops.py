@@ -86,8 +86,6 @@ def _f_tf(x):
     _f_0 = 1.0507009873554805*x
     _f_1 = 1.7580993408473768*tf.math.expm1(x)
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -96,8 +94,6 @@ def _grad_tf(x):
     _x0 = tf.where(~_c0, x, 0.0)
     _d_x_1 = 1.7580993408473768*tf.math.exp(_x0)
     _d_x = tf.where(_c0, tf.constant(1.0507009873554805, x.dtype), _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

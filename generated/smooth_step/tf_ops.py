@@ -94,8 +94,6 @@ def _f_tf(x, gamma):
     _e1 = _c0 | _c1
     _f_2 = -0.5*(-gamma + x)*((gamma + 2.0*x)*(gamma + 2.0*x))/(gamma*gamma*gamma)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(1.0, x.dtype), _f_2))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -108,10 +106,7 @@ def _grad_tf(x, gamma):
     _d_x_2 = 1.5/gamma - 6.0*_t0/(gamma*gamma*gamma)
     _d_gamma_2 = 1.5*_x0*(-(gamma*gamma) + 4.0*_t0)/(gamma*gamma*gamma*gamma)
     _d_x = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_gamma = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_gamma_2))
-    _d_gamma = tf.where(_nan, x, _d_gamma)
     return _d_x, _d_gamma
 
 

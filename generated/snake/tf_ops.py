@@ -90,8 +90,6 @@ def _f_tf(x, alpha):
     _e1 = _c0 | _c1
     _f_2 = x + (tf.math.sin(alpha*x)*tf.math.sin(alpha*x))/alpha
     _f = tf.where(_c0, tf.constant(math.inf, x.dtype), tf.where(_c1, tf.constant(-math.inf, x.dtype), _f_2))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 

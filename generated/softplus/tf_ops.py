@@ -106,14 +106,12 @@ def _grad_tf(x, beta):
     _x0 = tf.where(~_e1, x, 0.0)
     _t0 = (1.0/(beta*beta))
     _t1 = beta*_x0
-    _t2 = tf.math.exp(-tf.where((_t1 >= 0.0), _t1, -_t1))
+    _t2 = tf.math.exp(-tf.where(_c2, _t1, -_t1))
     _t3 = tf.math.log1p(_t2)
     _t4 = _t2*(1.0/(_t2 + 1.0))
     _d_beta_2 = -_t0*(_t1*_t4 + _t3)
     _d_beta_3 = -_t0*_t3 + _t4*_x0/beta
     _d_beta = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_beta_2, _d_beta_3)))
-    _nan = tf.math.is_nan(x)
-    _d_beta = tf.where(_nan, x, _d_beta)
     return _d_x, _d_beta
 
 

@@ -92,8 +92,6 @@ def _f_tf(x):
     _f_2 = x/(x + 1.0)
     _f_3 = x/(1.0 - x)
     _f = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(-1.0, x.dtype), tf.where(_c2, _f_2, _f_3)))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -104,8 +102,6 @@ def _grad_tf(x):
     _x1 = tf.where(~_c0, x, 0.0)
     _d_x_1 = (1.0/((_x1 - 1.0)*(_x1 - 1.0)))
     _d_x = tf.where(_c0, _d_x_0, _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

@@ -106,8 +106,6 @@ def _grad_tf(x, inner, outer):
     _t0 = 5.0*_x1
     _d_x_1 = -2.5*(_sech(5.0*inner + _t0)*_sech(5.0*inner + _t0)) + 2.5*(_sech(5.0*outer + _t0)*_sech(5.0*outer + _t0))
     _d_x = tf.where(_c0, _d_x_0, _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 

@@ -105,8 +105,6 @@ def _f_tf(x, b):
     _f_2 = 0.5*x + 0.5*tf.math.sqrt(b + (x*x))
     _f_3 = 0.5*x*(tf.math.sqrt(b/(x*x) + 1.0) + 1.0)
     _f = tf.where(_c0, _f_0, tf.where(_c1, _f_1, tf.where(_c2, _f_2, _f_3)))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -156,7 +154,6 @@ def _grad_tf(x, b):
     _x7 = tf.where(~_e8, x, 1.0)
     _d_b_3 = 0.25/(_x7*tf.math.sqrt(b/(_x7*_x7) + 1.0))
     _d_b = tf.where(_c6, _d_b_0, tf.where(_c7, _d_b_1, tf.where(_c8, _d_b_2, _d_b_3)))
-    _d_b = tf.where(_nan, x, _d_b)
     return _d_x, _d_b
 
 

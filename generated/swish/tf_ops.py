@@ -107,8 +107,6 @@ def _f_tf(x, beta):
     _c0 = (x == -math.inf)
     _f_1 = x*_sigmoid(beta*x)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -121,21 +119,18 @@ def _grad_tf(x, beta):
     _x0 = tf.where(~_e1, x, 0.0)
     _t0 = beta*_x0
     _t1 = -_t0
-    _t2 = tf.math.exp(-tf.where((_t0 >= 0.0), _t0, _t1))
+    _t2 = tf.math.exp(-tf.where(_c2, _t0, _t1))
     _t3 = _t2 + 1.0
     _t4 = _t2*(1.0/(_t3*_t3))
     _d_x_2 = _t4*(-_t1 - _t3) + 1.0
     _d_x_3 = _t4*(_t0 + _t3)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _c3 = (x == math.inf)
     _c4 = (x == -math.inf)
     _e4 = _c3 | _c4
     _x1 = tf.where(~_e4, x, 0.0)
     _d_beta_2 = 0.25*(_x1*_x1)*(_sech(0.5*beta*_x1)*_sech(0.5*beta*_x1))
     _d_beta = tf.where(_c3, tf.constant(0.0, x.dtype), tf.where(_c4, tf.constant(0.0, x.dtype), _d_beta_2))
-    _d_beta = tf.where(_nan, x, _d_beta)
     return _d_x, _d_beta
 
 

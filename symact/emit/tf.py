@@ -323,7 +323,7 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TFPrinter()
-    ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed)
+    ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True)
     functions = [
         branch_function("_f_tf", derivation, [derivation.forward], printer, ops, single=True, values_only=True),
         branch_function("_grad_tf", derivation, list(derivation.gradients), printer, ops),
