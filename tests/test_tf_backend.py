@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -703,3 +704,29 @@ def test_accuracy_harness_measures_the_tf_path_and_builtin():
     builtin = measure_tf_builtin(derivation, reduced=True)
     assert builtin is not None and set(builtin) == {(d, q) for d in ("float32", "float64") for q in ("f", "d_x")}
     assert all(s.points > 0 for s in builtin.values())
+
+
+@requires_tf
+def test_gelu_float32_computed_in_float64_second_order(tf):
+    """Note [erfc for float32 computed in float64]: float32 gelu runs erfc as
+    e^(-u^2)*erfcx(|u|) in float64; its gradient, differentiated again by TF (the erfcx
+    helper's gradient is exact), gives gelu'' = phi(x)*(2 - x^2), at x = 0 too (where the
+    |u| is a where, not abs, whose gradient at 0 would be 0), eager and under XLA."""
+    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_gelu_tf_ops_second_order")
+    xs = np.array([-6.0, -2.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=np.float32)
+
+    def second(t):
+        with tf.GradientTape() as outer:
+            outer.watch(t)
+            with tf.GradientTape() as inner:
+                inner.watch(t)
+                y = ops.gelu(t)
+            d = inner.gradient(y, t)
+        return d, outer.gradient(d, t)
+
+    x = tf.constant(xs)
+    d64 = xs.astype(np.float64)
+    phi = np.exp(-0.5 * d64 * d64) / math.sqrt(2 * math.pi)
+    for d, dd in (second(x), tf.function(second, jit_compile=True)(x)):
+        assert d.dtype == tf.float32
+        np.testing.assert_allclose(dd.numpy(), phi * (2 - d64 * d64), rtol=1e-5, atol=1e-9)
