@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from symact import Activation, Param, load_definitions, x
 from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
 from symact.emit.tf import TFPrinter, render_tf_ops
+from symact.emit.where import _propagates_nan
 from symact.errors import UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
 from symact.testing import ROOT, load_module
@@ -67,6 +69,44 @@ requires_tf = pytest.mark.skipif(not HAS_TF, reason="tensorflow is not installed
 )
 def test_printed_strings(expr, printed):
     assert TFPrinter().doprint(expr) == printed
+
+
+@pytest.mark.parametrize(
+    ("expr", "printed"),
+    [
+        (sp.exp(x) / (sp.exp(x) + 1) ** 2, "tf.math.exp(x)*(1.0/((tf.math.exp(x) + 1.0)*(tf.math.exp(x) + 1.0)))"),
+        (sigma * x / (x + 1), "sigma*x*(1.0/(x + 1.0))"),
+        (1 / (x + 1), "(1.0/((x + 1.0)))"),
+        (2 / (x + 1), "2.0/(x + 1.0)"),
+        (x / 2, "(0.5)*x"),
+        (x + 1, "x + 1.0"),
+    ],
+)
+def test_shared_quotients_are_printed_as_reciprocals(expr, printed):
+    """Note [Divisions under XLA]: a common subexpression a/b (a not a constant) is printed
+    as a*(1/b), which XLA fuses into a consumer that uses it twice; the rest is unchanged."""
+    printer = TFPrinter()
+    assert printer.doprint(printer.shared(expr)) == printed
+
+
+@pytest.mark.parametrize(
+    ("conditions", "last", "propagates"),
+    [
+        ((x > 0, sp.true), sp.exp(x) + 1, True),
+        ((x >= 0, sp.true), x * sp.exp(-sp.Piecewise((x, sp.Symbol("_c0")), (-x, True))), True),
+        ((x >= 0, sp.true), 1 / (x + 1) ** 2 + sp.sqrt(x), True),
+        ((sp.Ne(x, 0), sp.true), sp.exp(x), False),  # True at NaN: NaN never reaches the last branch
+        ((sp.Or(x < -1, x > 1), sp.true), sp.exp(x), False),
+        ((x > 0, sp.true), sp.Integer(3), False),
+        ((x > 0, sp.true), sp.floor(x), False),
+        ((x > 0, sp.true), sp.Piecewise((1, x > 2), (x, True)), False),
+        ((x > 0, sp.true), 2**x, False),
+    ],
+)
+def test_nan_guard_is_left_off_only_where_nan_propagates(conditions, last, propagates):
+    """Note [Masks reused under XLA]: the NaN guard goes only where the chain gives NaN for
+    NaN without it."""
+    assert _propagates_nan(conditions, last) is propagates
 
 
 def test_imports_come_from_what_was_printed():
@@ -663,3 +703,29 @@ def test_accuracy_harness_measures_the_tf_path_and_builtin():
     builtin = measure_tf_builtin(derivation, reduced=True)
     assert builtin is not None and set(builtin) == {(d, q) for d in ("float32", "float64") for q in ("f", "d_x")}
     assert all(s.points > 0 for s in builtin.values())
+
+
+@requires_tf
+def test_gelu_float32_computed_in_float64_second_order(tf):
+    """Note [erfc for float32 computed in float64]: float32 gelu runs erfc as
+    e^(-u^2)*erfcx(|u|) in float64; its gradient, differentiated again by TF (the erfcx
+    helper's gradient is exact), gives gelu'' = phi(x)*(2 - x^2), at x = 0 too (where the
+    |u| is a where, not abs, whose gradient at 0 would be 0), eager and under XLA."""
+    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_gelu_tf_ops_second_order")
+    xs = np.array([-6.0, -2.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=np.float32)
+
+    def second(t):
+        with tf.GradientTape() as outer:
+            outer.watch(t)
+            with tf.GradientTape() as inner:
+                inner.watch(t)
+                y = ops.gelu(t)
+            d = inner.gradient(y, t)
+        return d, outer.gradient(d, t)
+
+    x = tf.constant(xs)
+    d64 = xs.astype(np.float64)
+    phi = np.exp(-0.5 * d64 * d64) / math.sqrt(2 * math.pi)
+    for d, dd in (second(x), tf.function(second, jit_compile=True)(x)):
+        assert d.dtype == tf.float32
+        np.testing.assert_allclose(dd.numpy(), phi * (2 - d64 * d64), rtol=1e-5, atol=1e-9)

@@ -64,6 +64,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -90,8 +97,6 @@ def _f_tf(x, alpha):
     _f_0 = x
     _f_1 = alpha*tf.math.expm1(x)
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -101,10 +106,7 @@ def _grad_tf(x, alpha):
     _d_x_1 = alpha*tf.math.exp(_x0)
     _d_alpha_1 = tf.math.expm1(_x0)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_alpha = tf.where(_c0, tf.constant(0.0, x.dtype), _d_alpha_1)
-    _d_alpha = tf.where(_nan, x, _d_alpha)
     return _d_x, _d_alpha
 
 
@@ -181,7 +183,8 @@ def _op(x, alpha):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x, alpha), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x, alpha,))), _gradient
 
 
 def _finite(value, name):

@@ -71,6 +71,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -109,12 +116,8 @@ def _grad_tf(x, a, b, c):
     _d_b_2 = -a*_t2*tf.math.exp(-b*_t2)
     _d_c_2 = -_t1
     _d_x = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_b = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_b_2))
-    _d_b = tf.where(_nan, x, _d_b)
     _d_c = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_c_2))
-    _d_c = tf.where(_nan, x, _d_c)
     _d_a = tf.math.exp(-b*((-c + x)*(-c + x)))
     return _d_x, _d_a, _d_b, _d_c
 
@@ -192,7 +195,8 @@ def _op(x, a, b, c):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x, a, b, c), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x, a, b, c,))), _gradient
 
 
 def _finite(value, name):

@@ -62,6 +62,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -93,8 +100,6 @@ def _f_tf(x):
     _c0 = (x == -math.inf)
     _f_1 = x*_sigmoid(0.07135481627260025*(x*x*x) + 1.5957691216057308*x)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -113,8 +118,6 @@ def _grad_tf(x):
     _t1 = _t0 + 1.0
     _d_x_3 = _t0/_t1 + 1.5957691216057308*_t0*_x1*(0.134145*(_x1*_x1) + 1.0)/(_t1*_t1)
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 
@@ -191,7 +194,8 @@ def _op(x):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x,))), _gradient
 
 
 def _finite(value, name):

@@ -64,6 +64,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -96,8 +103,6 @@ def _f_tf(x):
     _f_2 = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
     _f_3 = _t1*x/(_t1 + 2.0)
     _f = tf.where(_c0, tf.constant(math.inf, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _f_2, _f_3)))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -108,14 +113,12 @@ def _grad_tf(x):
     _c2 = (x >= 0.0)
     _e2 = _e1 | _c2
     _x0 = tf.where(~_e1, x, 0.0)
-    _t0 = tf.math.exp(-tf.where((_x0 >= 0.0), _x0, -_x0))
+    _t0 = tf.math.exp(-tf.where(_c2, _x0, -_x0))
     _t1 = 2.0*_t0 + 2.0
     _t2 = 4.0*_x0
     _d_x_2 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_x0) + 2.0*_x0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
     _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t2 + 6.0) + _t2 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
     _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 
@@ -192,7 +195,8 @@ def _op(x):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x,))), _gradient
 
 
 def _finite(value, name):

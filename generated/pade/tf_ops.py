@@ -95,6 +95,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -130,8 +137,6 @@ def _f_tf(x, a0, a1, a2, a3, b1, b2):
     _f_2 = _t2/(_t1 + 1.0)
     _f_3 = _t2/(1.0 - _t1)
     _f = tf.where(_c0, _f_0, tf.where(_c1, _f_1, tf.where(_c2, _f_2, _f_3)))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -184,20 +189,12 @@ def _grad_tf(x, a0, a1, a2, a3, b1, b2):
     _d_b1_3 = _t7*_x1
     _d_b2_3 = _t0*_t7
     _d_x = tf.where(_c0, _d_x_0, tf.where(_c1, _d_x_1, tf.where(_c2, _d_x_2, _d_x_3)))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_a0 = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_a0_2, _d_a0_3)))
-    _d_a0 = tf.where(_nan, x, _d_a0)
     _d_a1 = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_a1_2, _d_a1_3)))
-    _d_a1 = tf.where(_nan, x, _d_a1)
     _d_a2 = tf.where(_c0, _d_a2_0, tf.where(_c1, _d_a2_1, tf.where(_c2, _d_a2_2, _d_a2_3)))
-    _d_a2 = tf.where(_nan, x, _d_a2)
     _d_a3 = tf.where(_c0, tf.constant(math.inf, x.dtype), tf.where(_c1, tf.constant(-math.inf, x.dtype), tf.where(_c2, _d_a3_2, _d_a3_3)))
-    _d_a3 = tf.where(_nan, x, _d_a3)
     _d_b1 = tf.where(_c0, _d_b1_0, tf.where(_c1, _d_b1_1, tf.where(_c2, _d_b1_2, _d_b1_3)))
-    _d_b1 = tf.where(_nan, x, _d_b1)
     _d_b2 = tf.where(_c0, _d_b2_0, tf.where(_c1, _d_b2_1, tf.where(_c2, _d_b2_2, _d_b2_3)))
-    _d_b2 = tf.where(_nan, x, _d_b2)
     return _d_x, _d_a0, _d_a1, _d_a2, _d_a3, _d_b1, _d_b2
 
 
@@ -274,7 +271,8 @@ def _op(x, a0, a1, a2, a3, b1, b2):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x, a0, a1, a2, a3, b1, b2), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x, a0, a1, a2, a3, b1, b2,))), _gradient
 
 
 def _finite(value, name):

@@ -60,6 +60,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -86,8 +93,6 @@ def _f_tf(x):
     _f_0 = 1.0507009873554805*x
     _f_1 = 1.7580993408473768*tf.math.expm1(x)
     _f = tf.where(_c0, _f_0, _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -96,8 +101,6 @@ def _grad_tf(x):
     _x0 = tf.where(~_c0, x, 0.0)
     _d_x_1 = 1.7580993408473768*tf.math.exp(_x0)
     _d_x = tf.where(_c0, tf.constant(1.0507009873554805, x.dtype), _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 
@@ -174,7 +177,8 @@ def _op(x):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x,))), _gradient
 
 
 def _finite(value, name):

@@ -67,6 +67,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -94,8 +101,6 @@ def _f_tf(x, gamma):
     _e1 = _c0 | _c1
     _f_2 = -0.5*(-gamma + x)*((gamma + 2.0*x)*(gamma + 2.0*x))/(gamma*gamma*gamma)
     _f = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(1.0, x.dtype), _f_2))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -108,10 +113,7 @@ def _grad_tf(x, gamma):
     _d_x_2 = 1.5/gamma - 6.0*_t0/(gamma*gamma*gamma)
     _d_gamma_2 = 1.5*_x0*(-(gamma*gamma) + 4.0*_t0)/(gamma*gamma*gamma*gamma)
     _d_x = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     _d_gamma = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_gamma_2))
-    _d_gamma = tf.where(_nan, x, _d_gamma)
     return _d_x, _d_gamma
 
 
@@ -188,7 +190,8 @@ def _op(x, gamma):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x, gamma), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x, gamma,))), _gradient
 
 
 def _finite(value, name):

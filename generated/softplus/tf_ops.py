@@ -64,6 +64,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -106,14 +113,12 @@ def _grad_tf(x, beta):
     _x0 = tf.where(~_e1, x, 0.0)
     _t0 = (1.0/(beta*beta))
     _t1 = beta*_x0
-    _t2 = tf.math.exp(-tf.where((_t1 >= 0.0), _t1, -_t1))
+    _t2 = tf.math.exp(-tf.where(_c2, _t1, -_t1))
     _t3 = tf.math.log1p(_t2)
-    _t4 = _t2/(_t2 + 1.0)
+    _t4 = _t2*(1.0/(_t2 + 1.0))
     _d_beta_2 = -_t0*(_t1*_t4 + _t3)
     _d_beta_3 = -_t0*_t3 + _t4*_x0/beta
     _d_beta = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_beta_2, _d_beta_3)))
-    _nan = tf.math.is_nan(x)
-    _d_beta = tf.where(_nan, x, _d_beta)
     return _d_x, _d_beta
 
 
@@ -190,7 +195,8 @@ def _op(x, beta):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x, beta), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x, beta,))), _gradient
 
 
 def _finite(value, name):

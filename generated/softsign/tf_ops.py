@@ -62,6 +62,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -92,8 +99,6 @@ def _f_tf(x):
     _f_2 = x/(x + 1.0)
     _f_3 = x/(1.0 - x)
     _f = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(-1.0, x.dtype), tf.where(_c2, _f_2, _f_3)))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -104,8 +109,6 @@ def _grad_tf(x):
     _x1 = tf.where(~_c0, x, 0.0)
     _d_x_1 = (1.0/((_x1 - 1.0)*(_x1 - 1.0)))
     _d_x = tf.where(_c0, _d_x_0, _d_x_1)
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
     return (_d_x,)
 
 
@@ -182,7 +185,8 @@ def _op(x):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x,))), _gradient
 
 
 def _finite(value, name):

@@ -73,6 +73,13 @@ Note [Compiled formulas]
     into one rounding, so two compilations (with and without a gradient tape, say) can
     differ in the last bits; each is within the accuracy bounds.
 
+Note [Forward not recorded]
+    The forward formulas run on tf.stop_gradient of the inputs: the gradient is the
+    generated one, so TF never differentiates them, and a compiled function called with
+    inputs a gradient tape watches would otherwise be run in its differentiable form,
+    which also returns the intermediate values its gradient would need (measured: 8 ms
+    becoming 40 to 60 ms for 10M float32 elements).
+
 The Keras layer needs Keras 3 with the TensorFlow backend.
 """
 
@@ -105,8 +112,6 @@ def _f_tf(x, b):
     _f_2 = 0.5*x + 0.5*tf.math.sqrt(b + (x*x))
     _f_3 = 0.5*x*(tf.math.sqrt(b/(x*x) + 1.0) + 1.0)
     _f = tf.where(_c0, _f_0, tf.where(_c1, _f_1, tf.where(_c2, _f_2, _f_3)))
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
     return _f
 
 
@@ -156,7 +161,6 @@ def _grad_tf(x, b):
     _x7 = tf.where(~_e8, x, 1.0)
     _d_b_3 = 0.25/(_x7*tf.math.sqrt(b/(_x7*_x7) + 1.0))
     _d_b = tf.where(_c6, _d_b_0, tf.where(_c7, _d_b_1, tf.where(_c8, _d_b_2, _d_b_3)))
-    _d_b = tf.where(_nan, x, _d_b)
     return _d_x, _d_b
 
 
@@ -233,7 +237,8 @@ def _op(x, b):
         _by_name = dict(zip(TRAINABLE, _grads[1:]))
         return (_grads[0], *(_by_name.get(_p) for _p in PARAMS))
 
-    return _forward(x, b), _gradient
+    # Note [Forward not recorded]: the forward is never differentiated by TF.
+    return _forward(*(tf.stop_gradient(_a) for _a in (x, b,))), _gradient
 
 
 def _finite(value, name):

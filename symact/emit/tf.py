@@ -17,12 +17,16 @@ module imports tensorflow.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 
 import sympy as sp
 
 from ..derive import Derivation, Kind, Quantity
+from ..elementary import _ERFCX_W_TERMS, _erfcx_g_coefficients
 from ..errors import UnsupportedFunctionError
+from ..functions import Erfc, Erfcx
 from ..names import class_name
 from .templates import docstring_text, render
 from .where import TensorOps, TensorPrinter, branch_function, constraint
@@ -62,7 +66,7 @@ FUNCTIONS = {
 }
 
 #: Functions printed as a call to a helper defined in the generated file.
-HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid"}
+HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid", "Erfcx": "_erfcx_w"}
 
 
 #: Functions whose TF float32 kernels are polynomial approximations several ULPs off, more
@@ -84,14 +88,94 @@ def _sigmoid(u):
     "_sech": '''
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
-    # would then take 0*inf = NaN; this form has neither.
+    # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
+    # quotient, so that XLA fuses it into a consumer that uses it twice (sech(u)**2; Note
+    # [Divisions under XLA] in symact.emit.tf).
     e = tf.math.exp(-tf.math.abs(u))
-    return 2.0 * e / (1.0 + e * e)
+    return 2.0 * e * (1.0 / (1.0 + e * e))
 ''',
 }
 
+# Note [erfc for float32 computed in float64]
+# A quantity that calls erfc computes float32 inputs in float64 (TF's float32 erfc misses
+# the bound). TF's float64 erfc is exact to float64, and under XLA it is costly: three
+# rational approximations, each with a division, evaluated for every element and
+# selected. Float32 accuracy is all the float64 arithmetic owes a float32 result, so for
+# those inputs the formulas run in a second version (_f_tf_w, _grad_tf_w), with erfc(u)
+# as e^(-u^2)*erfcx(|u|) (2 minus that for u < 0) and erfcx by the fit the float64
+# kernels' _erfcx_w use (one division): as symact.elementary.erfc_through_erfcx does for
+# the kernels, which also lets CSE share e^(-u^2) with an equal exp already in the
+# formula (gelu' = Phi(x) + x*phi(x) computes e^(-x^2/2) once). float64 inputs keep TF's
+# erfc. The erfcx helper is a tf.custom_gradient whose gradient is its exact derivative,
+# so second order does not differentiate the fit; |u| is a where on u >= 0, whose
+# derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is 0).
+
+
+def _erfcx_w_source() -> str:
+    """The ``_erfcx_w`` helper: Note [erfc for float32 computed in float64]."""
+    k, g = _erfcx_g_coefficients(_ERFCX_W_TERMS)
+    horner = [f"    q = tf.constant({g[0]!r}, a.dtype)", *(f"    q = q * z + {c!r}" for c in g[1:])]
+    return "\n".join([
+        "@tf.custom_gradient",
+        "def _erfcx_w(a):",
+        "    # e^(a^2)*erfc(a) for a >= 0 to float32 accuracy (relative error below 1.5e-8), in",
+        "    # the float64 arithmetic of float32 inputs computed in float64: G((a - k)/(a + k))/(a + k),",
+        "    # G a Chebyshev fit (Weideman's form; the float64 kernels' _erfcx_w). Its derivative",
+        "    # 2a*erfcx(a) - 2/sqrt(pi) is the gradient, exact and differentiable again.",
+        f"    w = 1.0 / (a + {k!r})",
+        f"    z = (a - {k!r}) * w",
+        *horner,
+        "    y = q * w",
+        "",
+        "    def gradient(upstream):",
+        f"        return upstream * (2.0 * a * y - {2 / math.sqrt(math.pi)!r})",
+        "",
+        "    return y, gradient",
+    ])
+
+
+_HELPER_SOURCE["_erfcx_w"] = _erfcx_w_source()
+
+
+def _erfc_narrowed(quantity: Quantity) -> Quantity | None:
+    """Note [erfc for float32 computed in float64]: ``quantity`` with every erfc(u) written
+    as e^(−u²)·erfcx(|u|) (2 minus that for u < 0), |u| as where(u >= 0, u, −u) so that its
+    derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is
+    0); None when it calls no erfc."""
+
+    def split(u: sp.Expr) -> sp.Expr:
+        # as symact.elementary.erfc_through_erfcx, with |u| as a where on the same condition
+        scaled = sp.exp(-(u**2)) * Erfcx(sp.Piecewise((u, u >= 0), (-u, True)))
+        return sp.Piecewise((scaled, u >= 0), (2 - scaled, True))
+
+    def rewrite(expr: sp.Expr) -> sp.Expr:
+        return expr.replace(lambda e: isinstance(e, (Erfc, sp.erfc)), lambda e: split(e.args[0]))
+
+    branches = tuple(dataclasses.replace(b, expr=rewrite(b.expr)) for b in quantity.branches)
+    if all(new.expr == old.expr for new, old in zip(branches, quantity.branches)):
+        return None
+    return dataclasses.replace(quantity, branches=branches)
+
+
 #: Module names the printed code may use (``tf.math.exp`` records ``tf.math``).
 _PRINTED_MODULES = frozenset({"tf", "tf.math", "math"})
+
+
+def _wrapped(text: str) -> bool:
+    """Whether ``text`` is one parenthesised group, ``(...)``."""
+    depth = 0
+    for k, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and k < len(text) - 1:
+            return False
+    return text.startswith("(") and depth == 0
+
+
+class Reciprocal(sp.Function):
+    """1/u, printed as ``(1.0/(u))``: a division whose numerator is a constant (see
+    :meth:`TFPrinter.shared`)."""
+
+    nargs = 1
 
 
 class TFPrinter(TensorPrinter):
@@ -112,6 +196,31 @@ class TFPrinter(TensorPrinter):
         tf.where: in a graph, a Python float there is float32 whatever the other argument
         (every printed function has x as its first argument)."""
         return f"{self._module_format('tf.constant')}({constant}, x.dtype)"
+
+    def shared(self, expr: sp.Expr) -> sp.Expr:
+        """Note [Divisions under XLA]: a common subexpression a/b (a not a constant) as
+        a*(1/b).
+
+        XLA on CPU fuses elementwise operations into loops, but does not fuse a division
+        with a variable numerator into a consumer that uses its value twice (it counts
+        the division as too costly to evaluate twice): the quotient is then written to
+        memory by one loop and read back by another, a pass over memory more for each
+        such value, where TF's autodiff of the same formula runs in fewer passes. A
+        reciprocal 1/b (a constant numerator) is fused, so a quotient used several times
+        is printed as a times the reciprocal of b: one rounding more (half an ULP), one
+        loop fewer."""
+        if not isinstance(expr, sp.Mul):
+            return expr
+        below = [f for f in expr.args if isinstance(f, sp.Pow) and f.exp.is_negative and not f.base.is_Number]
+        above = [f for f in expr.args if f not in below]
+        if not below or all(f.is_Number for f in above):
+            return expr
+        denominator = sp.Mul(*(f.base ** -f.exp for f in below))
+        return sp.Mul(*above, Reciprocal(denominator), evaluate=False)
+
+    def _print_Reciprocal(self, expr: sp.Expr) -> str:
+        text = self._print(expr.args[0])
+        return f"({self.const(1)}/{text if _wrapped(text) else f'({text})'})"
 
 
 def _usage(name: str, cls: str, args: str, constructors: list[tuple[str, str]]) -> str:
@@ -213,11 +322,26 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TFPrinter()
-    ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed)
+    ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True)
+    wide_f, wide_grad = _float32_in_float64([derivation.forward]), _float32_in_float64(derivation.gradients)
     functions = [
         branch_function("_f_tf", derivation, [derivation.forward], printer, ops, single=True, values_only=True),
         branch_function("_grad_tf", derivation, list(derivation.gradients), printer, ops),
     ]
+    # Note [erfc for float32 computed in float64]: the formulas float32 inputs run in
+    # float64, where they differ.
+    calls = {"f_call": "_f_tf", "grad_call": "_grad_tf"}
+    narrowed_f = _erfc_narrowed(derivation.forward) if wide_f else None
+    if narrowed_f is not None:
+        functions.append(
+            branch_function("_f_tf_w", derivation, [narrowed_f], printer, ops, single=True, values_only=True)
+        )
+        calls["f_call"] = "(_f_tf if dtype == x.dtype else _f_tf_w)"
+    narrowed = [_erfc_narrowed(q) for q in derivation.gradients] if wide_grad else []
+    if any(q is not None for q in narrowed):
+        quantities = [n or q for n, q in zip(narrowed, derivation.gradients)]
+        functions.append(branch_function("_grad_tf_w", derivation, quantities, printer, ops))
+        calls["grad_call"] = "(_grad_tf if dtype == x.dtype else _grad_tf_w)"
     unknown = set(printer.module_imports) - _PRINTED_MODULES
     if unknown:
         raise UnsupportedFunctionError(
@@ -235,8 +359,9 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
 
     return render(
         "tf_ops.py",
-        wide_f=repr(_float32_in_float64([derivation.forward])),
-        wide_grad=repr(_float32_in_float64(derivation.gradients)),
+        wide_f=repr(wide_f),
+        wide_grad=repr(wide_grad),
+        **calls,
         header=header,
         imports=_imports(printer),
         title=act.name,

@@ -70,6 +70,11 @@ class TensorPrinter(TypedConstants, PythonCodePrinter):
         """A printed constant as a value argument of ``where``."""
         return constant
 
+    def shared(self, expr: sp.Expr) -> sp.Expr:
+        """The form in which to print a common subexpression (a value with several uses);
+        ``expr`` itself unless a backend's compiler wants another form."""
+        return expr
+
     def _print_NumberSymbol(self, expr: sp.Basic) -> str:
         return self.const(float(expr))
 
@@ -142,6 +147,21 @@ class TensorPrinter(TypedConstants, PythonCodePrinter):
         return f"(~{self._print(expr.args[0])})"
 
 
+# Note [Masks reused under XLA]
+# XLA fuses a formula's elementwise operations into one loop, which then costs about one
+# unit per operation (on CPU it is compute-bound, not memory-bound), so two cheap selects
+# and comparisons that change nothing for any finite input are worth leaving out there:
+# - the |u| of a shared sign split (Note [Branch-free sign splits]) selects with the
+#   chain's mask of u >= 0, computed on x, instead of comparing the branch-local u again:
+#   the two agree except at x = ±inf, where the branch-local input is the safe point, u is
+#   0 and |u| is 0 either way, and the chain's value there is the limit, a constant;
+# - the NaN guard, where(isnan(x), x, value), is left off a chain whose conditions are all
+#   order comparisons or values at ±inf (False at NaN, so NaN reaches the last branch, run
+#   on x itself: its branch-local input is x wherever no earlier condition holds) and
+#   whose last branch gives NaN for NaN by its form (_propagates_nan).
+# TensorFlow opts in (TensorOps.reuse_masks); the torch printer does not.
+
+
 @dataclass(frozen=True)
 class TensorOps:
     """How one tensor backend spells the operations of branch-local evaluation."""
@@ -153,6 +173,11 @@ class TensorOps:
     #: value is a constant: torch.where of two Python floats gives the default dtype (float32)
     #: even for float64 x; None where ``typed`` already gives the dtype.
     full: Callable[[str], str] | None = None
+    #: Note [Masks reused under XLA]: whether the |u| of a shared sign split selects with the
+    #: chain's own mask of u >= 0 (computed on x), rather than comparing the branch-local u
+    #: again; and whether the NaN guard is left off where NaN reaches the last branch and
+    #: that branch's formula propagates it anyway (:func:`_propagates_nan`).
+    reuse_masks: bool = False
 
 
 def gradient_safe(expr: sp.Expr) -> sp.Expr:
@@ -176,6 +201,44 @@ def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
     NaN are False, so NaN falls through to the last branch, which may ignore x), or a
     single formula that is free of x or is x itself (which would also alias the input)."""
     return branches > 1 or x not in expr.free_symbols or expr == x
+
+
+#: Functions whose value is NaN at a NaN argument, as printed (the helpers included).
+_NAN_IN_NAN_OUT = frozenset({
+    "exp", "Exp", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
+    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Softplus", "Sigmoid", "sech", "Abs",
+})
+
+
+def _propagates_nan(conditions: Sequence[sp.Basic], last: sp.Expr) -> bool:
+    """Note [Masks reused under XLA]: whether a chain gives NaN for a NaN x without its NaN
+    guard. So it does when every condition is an order comparison or a value at ±inf
+    (False for NaN, so NaN reaches the last branch, on x itself) and the last branch is
+    arithmetic of x through functions that give NaN for NaN: no constant, no rounding,
+    nothing that could drop it. False when in doubt."""
+    orders = (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan, AtInfinity)
+    if not all(isinstance(c, orders) or c == sp.true for c in conditions):
+        return False
+    return x in last.free_symbols and _nan_in_nan_out(last)
+
+
+def _nan_in_nan_out(expr: sp.Basic) -> bool:
+    """Whether every part of ``expr`` that depends on x gives NaN for NaN, by its form."""
+    if x not in expr.free_symbols:
+        return True
+    if isinstance(expr, sp.Symbol):
+        return True
+    if isinstance(expr, sp.Piecewise):
+        # the where of a shared sign split's |u|: u or -u, NaN either way
+        (a, _), (b, last) = expr.args if len(expr.args) == 2 else ((None, None), (None, None))
+        return a is not None and last == sp.true and b == -a and _nan_in_nan_out(a)
+    if isinstance(expr, sp.Pow):
+        return expr.exp.is_Number is True and _nan_in_nan_out(expr.base)  # pow(NaN, c) is NaN for c != 0
+    if isinstance(expr, (sp.Add, sp.Mul)) or (
+        isinstance(expr, sp.Function) and type(expr).__name__ in _NAN_IN_NAN_OUT
+    ):
+        return all(_nan_in_nan_out(a) for a in expr.args)
+    return False
 
 
 def _conditions(
@@ -247,7 +310,9 @@ def _sign_split(conditions: Sequence[sp.Basic]) -> tuple[int, int] | None:
     return len(conditions) - 2, len(conditions) - 1
 
 
-def _units(group: BranchGroup, values_only: bool) -> tuple[list[list[int]], list[tuple[sp.Expr, ...]]]:
+def _units(
+    group: BranchGroup, values_only: bool, mask: str | None = None
+) -> tuple[list[list[int]], list[tuple[sp.Expr, ...]]]:
     """The branches of a chain in units evaluated on one input, and each branch's formulas.
 
     Note [Branch-free sign splits] (as in the Numba kernels): the two sides of a sign split on u
@@ -258,6 +323,9 @@ def _units(group: BranchGroup, values_only: bool) -> tuple[list[list[int]], list
     branch-local input of its own, and with |u| written as where(u >= 0, u, -u), so that
     its derivative at u = 0 is +1 like that of the selected side's e^(−u). Under XLA the shared exp is also shared with the forward
     pass, which computes the same expression.
+
+    ``mask``: the printed name of the chain's mask of u >= 0, which the where of |u| then
+    selects with (Note [Masks reused under XLA]).
     """
     exprs = list(group.exprs)
     units = [[b] for b in range(len(exprs))]
@@ -267,7 +335,8 @@ def _units(group: BranchGroup, values_only: bool) -> tuple[list[list[int]], list
         u = group.conditions[b0].args[0]
         # |u| for values; for gradients where(u >= 0, u, -u), whose derivative at u = 0 is
         # that of the side selected there (the framework's gradient of abs at 0 is 0).
-        magnitude = sp.Abs(u) if values_only else sp.Piecewise((u, group.conditions[b0]), (-u, True))
+        sign = group.conditions[b0] if mask is None else sp.Symbol(mask)
+        magnitude = sp.Abs(u) if values_only else sp.Piecewise((u, sign), (-u, True))
         shared = Exp(-magnitude)
         side0 = tuple(e.xreplace({Exp(-u): shared}) for e in exprs[b0])
         side1 = tuple(e.xreplace({Exp(u): shared}) for e in exprs[b1])
@@ -281,7 +350,7 @@ def branch_function(
     name: str,
     derivation: Derivation,
     quantities: Sequence[Quantity],
-    printer: CodePrinter,
+    printer: TensorPrinter,
     ops: TensorOps,
     single: bool = False,
     values_only: bool = False,
@@ -308,7 +377,8 @@ def branch_function(
     for group in group_branches(quantities):
         chain = len(group.conditions)
         conds, actives, reached = _conditions(group.conditions, printer, where, body, count)
-        units, exprs_of = _units(group, values_only)
+        pair = _sign_split(group.conditions)
+        units, exprs_of = _units(group, values_only, conds[pair[0]] if pair and ops.reuse_masks else None)
         values: dict[str, list[tuple[int, str]]] = {n: [] for n in group.names}
         constant: dict[str, list[bool]] = {n: [] for n in group.names}
         for unit in units:
@@ -332,7 +402,7 @@ def branch_function(
                         exprs = [e.xreplace({x: local}) for e in exprs]
                 replacements, reduced = cse_branch(exprs)
                 for sym, e in replacements:
-                    body.append(f"{sym} = {print_or_fail(printer, e, where)}")
+                    body.append(f"{sym} = {print_or_fail(printer, printer.shared(e), where)}")
                 for (b, k), e in zip(members, reduced):
                     qname = group.names[k]
                     text = print_or_fail(printer, e, where)
@@ -344,17 +414,22 @@ def branch_function(
         for k, qname in enumerate(group.names):
             parts = [text for _, text in sorted(values[qname])]
             body.append(f"_{qname} = {_selected(parts, conds, all(constant[qname]), printer, ops)}")
-            if _needs_nan_guard(chain, group.exprs[0][k]):
+            if _needs_nan_guard(chain, group.exprs[0][k]) and not (
+                chain > 1 and ops.reuse_masks and _propagates_nan(group.conditions, exprs_of[-1][k])
+            ):
                 if not guarded:
                     body.append(f"_nan = {ops.isnan}(x)")
                     guarded = True
                 body.append(f"_{qname} = {ops.where}(_nan, x, _{qname})")
-    outputs = [f"_{q.name}" for q in quantities]
-    if single:
-        returned = outputs[0]
-    else:
-        returned = ", ".join(outputs) if len(outputs) > 1 else f"({outputs[0]},)"
-    args = ", ".join(["x", *(p.name for p in act.params)])
+    return _function_text(name, act.params, [q.name for q in quantities], single, body)
+
+
+def _function_text(name: str, params: Sequence[Param], outputs: list[str], single: bool, body: list[str]) -> str:
+    """def name(x, *params): body, returning the outputs (a tuple, or the value alone with
+    ``single``)."""
+    names = [f"_{n}" for n in outputs]
+    returned = names[0] if single else ", ".join(names) if len(names) > 1 else f"({names[0]},)"
+    args = ", ".join(["x", *(p.name for p in params)])
     return "\n".join([f"def {name}({args}):", *indent(body), f"    return {returned}"])
 
 
