@@ -17,8 +17,8 @@ scalars. Nothing here may be rewritten by the compiler: the kernels are compiled
 fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
-float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 1.29, erfc 0.59 / 2.51, log1p 0.5 / 0.72; the
-float64 kernels call the float64 exp and log1p and libm for the rest, see
+float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 1.29, erfc 0.59 / 2.51, log1p 0.5 / 0.73, expm1
+0.5 / 0.74; the float64 kernels call the float64 exp, log1p and expm1 and libm for the rest, see
 symact.emit.numba.NumbaPrinter):
 
 - ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
@@ -46,12 +46,13 @@ symact.emit.numba.NumbaPrinter):
   sum, r = (x − (u − 1))/u; u = 2^k·m with m in [√2/2, √2) from the exponent bits;
   log m = 2·atanh(s), s = (m − 1)/(m + 1), by its Taylor series in s² (|s| ≤ 0.172);
   log1p(x) = k·ln 2 + log m + r. The float32 version rounds once. ``log1p`` (float64,
-  0.72 ULP): the same reduction, with f = m − 1 exact (or x itself when k = 0), ln 2 in
+  0.73 ULP): the same reduction, with f = m − 1 exact (or x itself when k = 0), ln 2 in
   two parts and the series arranged so that the large terms are exact
   (:func:`_log1p64`).
-- ``expm1`` (float32 and w; float64 kernels call libm): float64 arithmetic. Its Taylor
-  polynomial for |x| < ln 2 / 2, where e^x − 1 would cancel, and the float64 exp minus 1
-  beyond (no cancellation there). The float32 version rounds once.
+- ``expm1`` (float32 and w): float64 arithmetic. Its Taylor polynomial for |x| < ln 2 / 2,
+  where e^x − 1 would cancel, and the float64 exp minus 1 beyond (no cancellation there).
+  The float32 version rounds once. ``expm1`` (float64, 0.74 ULP): x = k·ln 2 + r and
+  2^k·((1 − 2^−k) + r + s) with the large terms summed exactly (:func:`_expm164`).
 """
 
 from __future__ import annotations
@@ -85,8 +86,6 @@ FUNCTIONS = {
     "log1p": "_log1p",
     "expm1": "_expm1",
 }
-#: Helpers with float32 and w versions only: float64 kernels call libm for them.
-FLOAT32_ONLY = frozenset({"_expm1"})
 
 #: Terms of the exp Taylor polynomial (degree + 1) per dtype, and for exp in float64 to
 #: float32 accuracy (``_expw``, used by the float32 erfc).
@@ -121,21 +120,16 @@ _LOG_TERMS = 8
 #: Terms of the series of (2·atanh(s) − 2s)/s in z = s² for the float64 log1p (z ≤ 0.0295):
 #: the truncation is below 2e-20 relative.
 _LOG64_TERMS = 12
-#: ln 2 in two parts: the head with its 21 low bits cleared, so k·head is exact for any
-#: float64 exponent k; the tail, what the head leaves off, rounded.
-
-
-def _split_ln2() -> tuple[float, float]:
-    head = float(np.array(np.float64(math.log(2.0)).view(np.int64) & ~np.int64((1 << 21) - 1)).view(np.float64))
-    with mpmath.workdps(40):
-        return head, float(mpmath.log(2) - mpmath.mpf(head))
-
-
-_LN2_HEAD, _LN2_TAIL = _split_ln2()
 #: Terms of the Taylor polynomial of (expm1(x) − x)/x² for |x| ≤ ln 2 / 2 (degree 9): the
 #: truncation is below 1e-11 relative.
 _EXPM1_TERMS = 10
 _EXPM1_SMALL = math.log(2.0) / 2
+#: The float64 expm1: terms of the Taylor polynomial of (e^r − 1 − r)/r² for |r| ≤ ln 2 / 2
+#: (truncation below 1e-18 relative); below LOW, e^x − 1 rounds to −1; above HIGH it
+#: overflows.
+_EXPM1_64_TERMS = 14
+_EXPM1_64_LOW = -40.0
+_EXPM1_64_HIGH = 709.782712893384
 
 
 def _arith(sfx: str) -> str:
@@ -366,7 +360,7 @@ def _log1p64(target: str) -> list[str]:
         "z = s * s",
         *_horner("z", "p", series, c),
         "kf = np.float64(k)",
-        f"y = kf * {c(_LN2_HEAD)} + (f - (h - (s * (h + z * p) + (kf * {c(_LN2_TAIL)} + r))))",
+        f"y = kf * {c(_LN2_HI['f64'])} + (f - (h - (s * (h + z * p) + (kf * {c(_LN2_LO['f64'])} + r))))",
         "# 1 + x is 0, negative, inf or NaN: the bits above mean nothing",
         f"y = {_select(target, f'x == {c(-1.0)}', '-np.inf', 'y')}",
         f"y = {_select(target, f'x < {c(-1.0)}', 'np.nan', 'y')}",
@@ -377,7 +371,10 @@ def _log1p64(target: str) -> list[str]:
 
 
 def _expm1(sfx: str, target: str) -> list[str]:
-    """e^x − 1 in float64 arithmetic ("f32": for float32 x, rounded once; "w")."""
+    """e^x − 1 in float64 arithmetic ("f32": for float32 x, rounded once; "w"; "f64": to
+    float64 accuracy, :func:`_expm164`)."""
+    if sfx == "f64":
+        return _expm164(target)
     c = functools.partial(_const, "f64")
     taylor = [1.0 / math.factorial(k) for k in range(_EXPM1_TERMS + 1, 1, -1)]
     body = [
@@ -390,6 +387,44 @@ def _expm1(sfx: str, target: str) -> list[str]:
     if sfx == "f32":
         body.append("y = np.float32(y)")
     return [f"def _expm1_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _expm164(target: str) -> list[str]:
+    """e^x − 1 to float64 accuracy (below 1 ULP, measured). x = k·ln 2 + r (|r| ≤ ln 2 / 2;
+    ln 2 in two parts, c the rounding error of r); e^r − 1 = r + s, s = r²·Q(r) + c·(1 + r)
+    with Q the Taylor polynomial of (e^r − 1 − r)/r² (a small term: its rounding hardly
+    counts); e^x − 1 = 2^k·((1 − 2^−k) + r + s), where (1 − 2^−k) + r is summed exactly
+    (two-sum; 1 − 2^−k is exact up to k = 53, beyond it 1 with the tail moved into the
+    small terms) and 2^k is two normal powers of two, so the result overflows exactly where
+    e^x − 1 does."""
+    c = functools.partial(_const, "f64")
+    taylor = [1.0 / math.factorial(j + 2) for j in reversed(range(_EXPM1_64_TERMS))]
+
+    def pow2(exponent: str) -> str:
+        return f"np.int64((np.int64({exponent}) + np.int64(1023)) << np.int64(52)).view(np.float64)"
+
+    body = [
+        f"xc = np.minimum(np.maximum(x, {c(_EXPM1_64_LOW)}), {c(710.0)})",
+        f"kf = np.floor(xc * {c(1.0 / math.log(2.0))} + {c(0.5)})",
+        "k = np.int64(kf)",
+        f"hi = xc - kf * {c(_LN2_HI['f64'])}",
+        f"lo = kf * {c(_LN2_LO['f64'])}",
+        "r = hi - lo",
+        "e = (hi - r) - lo",
+        *_horner("r", "q", taylor, c),
+        f"s = r * r * q + e * ({c(1.0)} + r)",
+        f"t = {_select(target, 'k > np.int64(53)', c(1.0), f'{c(1.0)} - ' + pow2('-np.minimum(k, np.int64(53))'))}",
+        f"t_lo = {_select(target, 'k > np.int64(53)', '-' + pow2('-np.minimum(k, np.int64(1000))'), c(0.0))}",
+        "a = t + r",
+        f"a_lo = {_select(target, 'np.abs(t) >= np.abs(r)', '(t - a) + r', '(r - a) + t')}",
+        "h = k >> np.int64(1)",
+        f"y = (a + (a_lo + (s + t_lo))) * {pow2('h')} * {pow2('k - h')}",
+        f"y = {_select(target, 'k == np.int64(0)', 'r + s', 'y')}",
+        f"y = {_select(target, f'x > {c(_EXPM1_64_HIGH)}', 'np.inf', 'y')}",
+        f"y = {_select(target, f'x < {c(_EXPM1_64_LOW)}', c(-1.0), 'y')}",
+        f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
+    ]
+    return ["def _expm1_f64(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
 _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
@@ -412,7 +447,7 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
     if name == "_erfc":
         return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_exphl", "f64")]}[sfx]
     if name == "_expm1":
-        return [("_exp", "f64")]
+        return [] if sfx == "f64" else [("_exp", "f64")]
     return []
 
 
@@ -443,7 +478,7 @@ def source(name: str, sfx: str, target: str = "numba") -> str:
 def _namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np}
     pairs = [
-        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w") and (n not in FLOAT32_ONLY or s != "f64")
+        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w")
     ]
     for name, sfx in closure(p for p in pairs if p[0] != "_erfcx" or p[1] == "w"):
         exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
@@ -476,7 +511,7 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_cosh": np.cosh,
         "_erfc": np.frompyfunc(math.erfc, 1, 1),
         "_log1p": numpy_function("_log1p", "f64"),  # the float64 kernels' log1p, as exp
-        "_expm1": np.expm1,
+        "_expm1": numpy_function("_expm1", "f64"),
     }
 
     def by_dtype(name: str) -> Callable[[Any], Any]:

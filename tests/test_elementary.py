@@ -170,6 +170,7 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
         ("swish", (1.0,), np.float64),
         ("bump", (1.0,), np.float64),
         ("softplus", (1.0,), np.float64),  # the float64 log1p helper
+        ("elu", (1.0,), np.float64),  # the float64 expm1 helper
     ],
 )
 def test_generated_kernel_loops_vectorize(tmp_path, activation, params, dtype):
@@ -320,17 +321,44 @@ def test_log1p_float64_is_within_one_ulp():
     assert np.signbit(got[6]) and got[7] == 5e-324
 
 
+def test_expm1_float64_is_within_one_ulp():
+    """The float64 kernels' expm1: below 1 ULP from -40 (where it rounds to -1) to the
+    overflow, through the subnormals, around every change of the reduction's k, and exact
+    at the special values."""
+    rng = np.random.default_rng(12)
+    xs = np.concatenate([
+        rng.uniform(-0.35, 0.35, 600),
+        rng.uniform(-2.5, 2.5, 600),
+        rng.uniform(-45, 709.78, 600),
+        rng.uniform(36, 38, 200),  # where 1 - 2^-k stops being exact
+        np.sign(rng.uniform(-1, 1, 400)) * 10.0 ** rng.uniform(-320, 0, 400),
+        rng.uniform(705, 709.78, 100),
+    ])
+    got = elementary.numpy_function("_expm1", "f64")(xs)
+    with mpmath.workdps(50):
+        refs = [mpmath.expm1(mpmath.mpf(float(v))) for v in xs]
+    unit = [max(float(np.spacing(abs(float(r)))), float(np.finfo(np.float64).smallest_subnormal)) for r in refs]
+    errs = np.array([float(abs(mpmath.mpf(float(g)) - r)) / u for g, r, u in zip(got, refs, unit)])
+    worst = int(np.argmax(errs))
+    assert errs[worst] < 1.0, f"_expm1_f64({xs[worst]!r}): {errs[worst]:.3f} ULP"
+    special = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324, 709.79, -745.0])
+    got = elementary.numpy_function("_expm1", "f64")(special)
+    assert np.array_equal(got, [np.nan, np.inf, -1.0, 0.0, 0.0, 5e-324, np.inf, -1.0], equal_nan=True)
+    assert np.signbit(got[4])
+
+
 @pytest.fixture(scope="module")
 def compiled_log_exp():
     namespace = {"np": np, "numba": numba}
-    pairs = [(n, s) for n in ("_log1p", "_expm1") for s in ("f32", "w")] + [("_log1p", "f64")]
+    pairs = [(n, s) for n in ("_log1p", "_expm1") for s in ("f32", "w", "f64")]
     for name, sfx in elementary.closure(pairs):
         source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
         exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
     return {(name, sfx): _loop(namespace[f"{name}_{sfx}"]) for name, sfx in pairs}
 
 
-@pytest.mark.parametrize(("name", "sfx"), [("_log1p", "f32"), ("_log1p", "w"), ("_expm1", "f32"), ("_expm1", "w"), ("_log1p", "f64")])
+@pytest.mark.parametrize("sfx", ["f32", "w", "f64"])
+@pytest.mark.parametrize("name", ["_log1p", "_expm1"])
 def test_log1p_expm1_numba_agrees_with_numpy_and_vectorizes(compiled_log_exp, name, sfx):
     xs = np.concatenate([_log_exp_grid(name), np.array([np.nan, np.inf, -np.inf, -1.0, -0.0], np.float32)])
     xs = xs.astype(SUFFIXES[sfx])

@@ -33,7 +33,6 @@ _kernel_calls.py beside it, the same in every generated folder.
 """
 
 import importlib.util
-import math
 import os
 
 import numba
@@ -82,7 +81,7 @@ def _f_f64(x, alpha):
     if (x > 0.0):
         _f = x
     else:
-        _f = alpha*math.expm1(x/alpha)
+        _f = alpha*_expm1_f64(x/alpha)
     return _f
 
 
@@ -176,6 +175,43 @@ def _expm1_f32(x):
     y = (small if np.abs(x) < 0.34657359027997264 else _exp_f64(x) - 1.0)
     y = (x if (x != x) | (x == 0.0) else y)
     y = np.float32(y)
+    return y
+
+
+@numba.njit(inline="always", error_model="numpy")
+def _expm1_f64(x):
+    xc = np.minimum(np.maximum(x, -40.0), 710.0)
+    kf = np.floor(xc * 1.4426950408889634 + 0.5)
+    k = np.int64(kf)
+    hi = xc - kf * 0.693145751953125
+    lo = kf * 1.4286068203094173e-06
+    r = hi - lo
+    e = (hi - r) - lo
+    q = 7.647163731819816e-13
+    q = q * r + 1.1470745597729725e-11
+    q = q * r + 1.6059043836821613e-10
+    q = q * r + 2.08767569878681e-09
+    q = q * r + 2.505210838544172e-08
+    q = q * r + 2.755731922398589e-07
+    q = q * r + 2.7557319223985893e-06
+    q = q * r + 2.48015873015873e-05
+    q = q * r + 0.0001984126984126984
+    q = q * r + 0.001388888888888889
+    q = q * r + 0.008333333333333333
+    q = q * r + 0.041666666666666664
+    q = q * r + 0.16666666666666666
+    q = q * r + 0.5
+    s = r * r * q + e * (1.0 + r)
+    t = (1.0 if k > np.int64(53) else 1.0 - np.int64((np.int64(-np.minimum(k, np.int64(53))) + np.int64(1023)) << np.int64(52)).view(np.float64))
+    t_lo = (-np.int64((np.int64(-np.minimum(k, np.int64(1000))) + np.int64(1023)) << np.int64(52)).view(np.float64) if k > np.int64(53) else 0.0)
+    a = t + r
+    a_lo = ((t - a) + r if np.abs(t) >= np.abs(r) else (r - a) + t)
+    h = k >> np.int64(1)
+    y = (a + (a_lo + (s + t_lo))) * np.int64((np.int64(h) + np.int64(1023)) << np.int64(52)).view(np.float64) * np.int64((np.int64(k - h) + np.int64(1023)) << np.int64(52)).view(np.float64)
+    y = (r + s if k == np.int64(0) else y)
+    y = (np.inf if x > 709.782712893384 else y)
+    y = (-1.0 if x < -40.0 else y)
+    y = (x if (x != x) | (x == 0.0) else y)
     return y
 
 

@@ -247,7 +247,7 @@ def _log1p_f64(x):
     p = p * z + 0.4
     p = p * z + 0.6666666666666666
     kf = np.float64(k)
-    y = kf * 0.6931471803691238 + (f - (h - (s * (h + z * p) + (kf * 1.9082149292705877e-10 + r))))
+    y = kf * 0.693145751953125 + (f - (h - (s * (h + z * p) + (kf * 1.4286068203094173e-06 + r))))
     # 1 + x is 0, negative, inf or NaN: the bits above mean nothing
     y = (-np.inf if x == -1.0 else y)
     y = (np.nan if x < -1.0 else y)

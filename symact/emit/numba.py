@@ -88,7 +88,7 @@ _HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp", "_log1p")}
 
 #: Elementary functions whose float64 helper is as accurate as libm (below 1 ULP): float64
 #: kernels call it too, so that their loops vectorize.
-VECTOR64 = frozenset({"_exp", "_log1p"})
+VECTOR64 = frozenset({"_exp", "_log1p", "_expm1"})
 
 
 class NumbaPrinter(TypedConstants, PythonCodePrinter):
@@ -96,8 +96,8 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
 
     ``vector``: print exp, cosh, erfc, log1p and expm1 as the vectorizable helpers of
     symact.elementary rather than libm calls (the default for float32). float64
-    kernels call libm for all but exp and log1p (:data:`VECTOR64`), whose float64 helpers
-    are below 1 ULP like libm's; the other float64 helpers are less accurate than libm (up
+    kernels call libm for all but exp, log1p and expm1 (:data:`VECTOR64`), whose float64
+    helpers are below 1 ULP like libm's; the other float64 helpers are less accurate than libm (up
     to 2.5 ULP for erfc), and users of float64 ask for accuracy. The float32
     kernels that compute in float64 (Note [float32 computed in float64]) are printed
     with ``vector=True`` and the suffix ``w``: float64 arithmetic with the helpers that
