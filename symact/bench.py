@@ -216,6 +216,8 @@ def cases_for(act: Any, module: Path) -> list[Case]:
     """The rows of one activation: parameters constant; and, if it has trainable ones,
     those trainable (their gradients computed too)."""
     composite, note = _composite_source(act)
+    if act.surrogate and composite:
+        note = "its backward is a surrogate gradient; the composite's and the built-in's are the true derivative"
     params = tuple((p.name, float(p.init)) for p in act.params)
     trainable = tuple(p.name for p in act.trainable_params)
     rows = [Case(act.name, act.name, str(module), params, (), _native_code(act, True), composite, act.domain, note)]
@@ -321,7 +323,7 @@ def run(cases: Sequence[Case], options: Options) -> dict[str, Any]:
         say(f"allocation mode {mode}: starting a measuring process")
         got = _run_child({**task, "kind": "time", "mode": mode}, MODES[mode], say)
         result["environment"] = got["environment"]
-        result["modes"][mode] = got["mode"]
+        result["modes"][mode] = {**got["mode"], "load_average": got["environment"]["load_average"]}
         result["rows"] += got["rows"]
     if options.memory:
         say("memory: starting a measuring process")
@@ -329,7 +331,6 @@ def run(cases: Sequence[Case], options: Options) -> dict[str, Any]:
         got = _run_child({**task, "kind": "memory", "mode": "user", "sizes": [max(options.sizes)]}, memory_env, say)
         result["memory"] = got["memory"]
         result.setdefault("environment", got["environment"])
-    result["environment"]["load_average_at_start"] = result["environment"].get("load_average")
     result["seconds"] = round(time.time() - started, 1)
     return result
 
@@ -377,7 +378,7 @@ def _size(n: int) -> str:
 
 def _header_lines(result: dict[str, Any], mode: str) -> list[str]:
     env = result["environment"]
-    load = env.get("load_average")
+    load = result["modes"][mode].get("load_average", env.get("load_average"))
     return [
         f"torch {env['torch']}, NumPy {env['numpy']}, Numba {env['numba']}; {env['cpus']} CPUs "
         f"({env['torch_threads']} torch threads, {env['numba_threads']} Numba threads), {env['machine']}"
@@ -516,7 +517,12 @@ def _environment(torch: Any) -> dict[str, Any]:
         load: float | None = os.getloadavg()[0]
     except OSError:
         load = None
+    try:  # "always [madvise] never": with never, the two allocation modes are the same
+        thp: str | None = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text(encoding="ascii").strip()
+    except OSError:
+        thp = None
     return {
+        "transparent_hugepages": thp,
         "torch": torch.__version__,
         "numpy": numpy.__version__,
         "numba": numba.__version__,
