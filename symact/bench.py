@@ -25,6 +25,10 @@ Note [How bench measures]
     moves as many bytes. No elementwise pass over memory can be faster, except where the
     arrays fit in cache.
 
+    The allocation modes run in separate processes, one per mode and dtype, alternating
+    (user float32, hugepages float32, user float64, ...), so that a change in the load of a
+    shared machine does not fall on one mode only.
+
     Allocation: NumPy asks the kernel for transparent huge pages for arrays of at least
     4 MiB (so the generated op's outputs, made by the Numba kernels, get them); torch's CPU
     allocator uses 4 KB pages unless ``THP_MEM_ALLOC_ENABLE=1`` is set before torch is
@@ -319,12 +323,14 @@ def run(cases: Sequence[Case], options: Options) -> dict[str, Any]:
         "rows": [],
         "memory": None,
     }
-    for mode in options.modes:
-        say(f"allocation mode {mode}: starting a measuring process")
-        got = _run_child({**task, "kind": "time", "mode": mode}, MODES[mode], say)
-        result["environment"] = got["environment"]
-        result["modes"][mode] = {**got["mode"], "load_average": got["environment"]["load_average"]}
-        result["rows"] += got["rows"]
+    for dtype in options.dtypes:  # the modes alternate, so a change in the machine's load hits both
+        for mode in options.modes:
+            say(f"allocation mode {mode}, {dtype}: starting a measuring process")
+            got = _run_child({**task, "kind": "time", "mode": mode, "dtypes": [dtype]}, MODES[mode], say)
+            result["environment"] = got["environment"]
+            entry = result["modes"].setdefault(mode, {**got["mode"], "load_averages": []})
+            entry["load_averages"].append(got["environment"]["load_average"])
+            result["rows"] += got["rows"]
     if options.memory:
         say("memory: starting a measuring process")
         memory_env = {"MALLOC_MMAP_THRESHOLD_": "65536", "NUMPY_MADVISE_HUGEPAGE": "0"}
@@ -378,11 +384,12 @@ def _size(n: int) -> str:
 
 def _header_lines(result: dict[str, Any], mode: str) -> list[str]:
     env = result["environment"]
-    load = result["modes"][mode].get("load_average", env.get("load_average"))
+    loads = [v for v in result["modes"][mode].get("load_averages", [env.get("load_average")]) if v is not None]
+    load = f"{min(loads):.1f}" if loads and min(loads) == max(loads) else f"{min(loads, default=0):.1f}–{max(loads, default=0):.1f}"
     return [
         f"torch {env['torch']}, NumPy {env['numpy']}, Numba {env['numba']}; {env['cpus']} CPUs "
         f"({env['torch_threads']} torch threads, {env['numba_threads']} Numba threads), {env['machine']}"
-        + (f"; load average {load:.2f} at start" if load is not None else ""),
+        + (f"; load average {load} as its processes started" if loads else ""),
         f"best of {result['config']['repeat']} interleaved rounds, median in brackets; per call; "
         f"ratios: generated time over the other's, best against best, from the same rounds (below 1: generated is faster)",
         f"allocation: {mode}: {result['modes'][mode]['description']}",

@@ -97,7 +97,7 @@ def _document():
         "schema": SCHEMA,
         "config": {"repeat": 2, "modes": ["user"]},
         "environment": environment,
-        "modes": {"user": {"description": "torch's default allocator"}},
+        "modes": {"user": {"description": "torch's default allocator", "load_averages": [1.25, 2.5]}},
         "cases": [{"label": "gelu", "note": ""}, {"label": "odd|name", "note": "no composite: the torch backend cannot print foo"}],
         "rows": [
             _row("user", "gelu", "float32", 10_000, "forward", {"generated": 2e-5, "native": 1e-5, "composite": 4e-5, "copy": 1e-6}),
@@ -125,6 +125,7 @@ def test_the_markdown_table():
 def test_the_terminal_table_has_the_same_cells():
     text = as_table(_document())
     assert "20 µs (30 µs)" in text and "2.00×" in text and "best of 2 interleaved rounds" in text
+    assert "load average 1.2–2.5 as its processes started" in text
 
 
 def test_memory_not_measured_says_why():
@@ -168,6 +169,7 @@ def _check_document(doc, repeat, sizes, dtypes, modes):
     assert {"config", "environment", "modes", "cases", "rows", "memory", "seconds"} <= set(doc)
     assert doc["config"]["repeat"] == repeat and doc["config"]["sizes"] == sizes
     assert set(doc["modes"]) == set(modes)
+    assert all(len(m["load_averages"]) == len(dtypes) for m in doc["modes"].values())  # one process per dtype
     assert {"torch", "numpy", "numba", "cpus", "torch_threads", "numba_threads", "load_average"} <= set(doc["environment"])
     keys = {(r["mode"], r["label"], r["dtype"], r["size"], r["pass"]) for r in doc["rows"]}
     assert len(keys) == len(doc["rows"]) == len(modes) * len(doc["cases"]) * len(sizes) * len(dtypes) * len(PASSES)
