@@ -32,9 +32,9 @@ Note [How bench measures]
     Allocation: NumPy asks the kernel for transparent huge pages for arrays of at least
     4 MiB (so the generated op's outputs, made by the Numba kernels, get them); torch's CPU
     allocator uses 4 KB pages unless ``THP_MEM_ALLOC_ENABLE=1`` is set before torch is
-    imported, and faulting in 4 KB pages costs about 1.6 ms per fresh 4 MB. Mode "user"
-    leaves torch's default (what a user sees); mode "hugepages" sets the variable, so both
-    sides allocate alike.
+    imported, and faulting in a fresh 40 MB output 4 KB at a time costs some 18 ms more
+    than on huge pages (measured for the README). Mode "user" leaves torch's default (what
+    a user sees); mode "hugepages" sets the variable, so both sides allocate alike.
 
     Memory: resident set size (``/proc/self/status``), in a child process where glibc's
     malloc maps every block of 64 KiB or more on its own (``MALLOC_MMAP_THRESHOLD_``) and
