@@ -44,7 +44,7 @@ Note [How bench measures]
     from before the forward to after it, while the output and whatever autograd saved for
     backward are alive; "peak" is the highest growth during forward + backward, outputs and
     gradients included. x and g exist before; the measurement runs after the warm-up, at the
-    largest size selected. tracemalloc would see none of it (torch allocates in C++).
+    largest size selected, if that has at least 1e5 elements. tracemalloc would see none of it (torch allocates in C++).
 """
 
 from __future__ import annotations
@@ -85,6 +85,8 @@ VARIANTS = ("generated", "native", "composite", "compiled")
 #: Arrays of x's size that each pass reads or writes at least.
 ARRAYS_MOVED = {"forward": 2, "backward": 3, "forward+backward": 5}
 MAX_SIZE = 100_000_000
+#: Memory is measured at the largest size if it has at least this many elements.
+MEMORY_FROM = 100_000
 #: Below this many elements a sample times a batch of calls.
 BATCH_BELOW = 20_000
 
@@ -331,7 +333,12 @@ def run(cases: Sequence[Case], options: Options) -> dict[str, Any]:
             entry = result["modes"].setdefault(mode, {**got["mode"], "load_averages": []})
             entry["load_averages"].append(got["environment"]["load_average"])
             result["rows"] += got["rows"]
-    if options.memory:
+    if options.memory and max(options.sizes) < MEMORY_FROM:
+        result["memory"] = {
+            "available": False,
+            "reason": f"the largest size is below {_size(MEMORY_FROM)} elements; the resident set grows by 4 KB pages",
+        }
+    elif options.memory:
         say("memory: starting a measuring process")
         memory_env = {"MALLOC_MMAP_THRESHOLD_": "65536", "NUMPY_MADVISE_HUGEPAGE": "0"}
         got = _run_child({**task, "kind": "memory", "mode": "user", "sizes": [max(options.sizes)]}, memory_env, say)
