@@ -574,10 +574,12 @@ def _variants(case: dict[str, Any], torch: Any, compile_: bool) -> dict[str, _Va
 
 
 def _inputs(case: dict[str, Any], torch: Any, dtype: Any, n: int) -> tuple[Any, Any, list[Any], list[Any]]:
-    gen = torch.Generator().manual_seed(0)
+    import numpy as np
+
+    rng = np.random.default_rng(0)  # the same inputs in every process
     lo, hi = case["domain"]
-    x = (torch.rand(n, generator=gen, dtype=torch.float64) * (hi - lo) + lo).to(dtype).requires_grad_(True)
-    g = (torch.rand(n, generator=gen, dtype=torch.float64) * 2 - 1).to(dtype)
+    x = torch.from_numpy(rng.uniform(lo, hi, n)).to(dtype).requires_grad_(True)
+    g = torch.from_numpy(rng.uniform(-1.0, 1.0, n)).to(dtype)
     params = [torch.tensor(v, dtype=dtype, requires_grad=name in case["trainable"]) for name, v in case["params"]]
     inputs = [x, *(p for p in params if p.requires_grad)]
     return x, g, params, inputs
