@@ -553,7 +553,6 @@ def _environment(torch: Any) -> dict[str, Any]:
 @dataclass
 class _Variant:
     fn: Callable[..., Any]
-    native_params: bool = False  # the built-in gets no parameter tensors
 
 
 def _variants(case: dict[str, Any], torch: Any, compile_: bool) -> dict[str, _Variant]:
