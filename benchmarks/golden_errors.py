@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symact.accuracy import load_module
+from symact.testing import load_module
 
 
 def report(folder: Path) -> list[str]:

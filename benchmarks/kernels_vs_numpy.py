@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symact.accuracy import load_module
+from symact.testing import load_module
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
 
-from symact.accuracy import load_module  # noqa: E402
+from symact.testing import load_module  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

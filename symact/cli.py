@@ -380,6 +380,85 @@ def plot(file: Path, out: Path, params: tuple[str, ...], x_range: tuple[float, f
         click.echo(f"wrote {target}")
 
 
+def bench_click_options(fn: F) -> F:
+    """The measuring options ``symact bench`` shares with ``benchmarks/suite.py``."""
+    options = [
+        click.option("--sizes", default="1e2,1e4,1e5,1e6,1e7", show_default=True,
+                     help="Comma-separated numbers of elements."),
+        click.option("--dtypes", default="float32,float64,bfloat16", show_default=True,
+                     help="Comma-separated: float32, float64, bfloat16."),
+        click.option("--repeat", default=7, show_default=True, type=click.IntRange(min=1, max=1000),
+                     help="Rounds; each times every variant once. Best and median are reported."),
+        click.option("--alloc", default="user,hugepages", show_default=True,
+                     help="Allocation modes, each in its own process: user (torch's default 4 KB pages), "
+                     "hugepages (THP_MEM_ALLOC_ENABLE=1, as NumPy's arrays)."),
+        click.option("--compile/--no-compile", "compile_", default=True, show_default=True,
+                     help="Also time torch.compile(composite) (compiling takes seconds per dtype)."),
+        click.option("--memory/--no-memory", default=True, show_default=True,
+                     help="Also measure the memory kept for backward and the peak, at the largest size."),
+        click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table",
+                     show_default=True, help="table for a terminal, markdown for the README, json for tools."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def bench_options(sizes: str, dtypes: str, repeat: int, alloc: str, compile_: bool, memory: bool, quiet: bool) -> Any:
+    """The parsed measuring options; one line on bad input, before anything runs."""
+    import importlib.util
+
+    from .bench import Options, parse_dtypes, parse_modes, parse_sizes
+
+    options = Options(
+        sizes=parse_sizes(sizes), dtypes=parse_dtypes(dtypes), repeat=repeat, modes=parse_modes(alloc),
+        compile=compile_, memory=memory, progress=_progress(quiet),
+    )
+    for module in ("torch", "numba"):
+        if importlib.util.find_spec(module) is None:
+            raise SymactError(f"symact bench needs {module}: pip install 'symact[torch]'")
+    return options
+
+
+def bench_output(result: dict[str, Any], fmt: str) -> None:
+    from .bench import as_json, as_markdown, as_table
+
+    text = {"json": as_json, "markdown": as_markdown, "table": as_table}[fmt](result)
+    click.echo(text, nl=False)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@bench_click_options
+@click.option(
+    "--budget",
+    default=DEFAULT_SECONDS,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds the generation of one activation may take.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
+@_reported
+def bench(
+    files: tuple[Path, ...], sizes: str, dtypes: str, repeat: int, alloc: str, compile_: bool, memory: bool,
+    fmt: str, budget: float, quiet: bool,
+) -> None:
+    """Time each activation of each definition FILE on CPU: the generated torch op against
+    the native torch built-in (where its name matches one), the formula in eager torch ops
+    and torch.compile of that formula; forward, backward and both, with the copy bound
+    and the memory kept for backward. Generates into a temporary folder; writes nothing
+    else.
+
+    \b
+    Example:
+      symact bench definitions/swish.py --sizes 1e4,1e6 --dtypes float32 --repeat 5
+    """
+    from .bench import bench_files
+
+    options = bench_options(sizes, dtypes, repeat, alloc, compile_, memory, quiet)
+    bench_output(bench_files(list(files), options, budget=budget), fmt)
+
+
 @main.command("list")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(

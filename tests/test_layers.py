@@ -20,7 +20,7 @@ LAYERS = [
     {"derive"},  # the derivation
     {"golden", "audit", "emit", "accuracy"},  # beside each other: none imports another
     {"generate", "report", "plot", "listing"},  # files, reports, pictures and the catalog table
-    {"corpus"},  # random definitions run through generate
+    {"corpus", "bench"},  # random definitions run through generate; timing generated torch ops
     {"cli"},  # the command line on top
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}
