@@ -206,6 +206,19 @@ def _no_worse(new: list[tuple[int, float, float]], old: list[tuple[int, float, f
     )
 
 
+def _better(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Fewer non-finite results, or half the worst error, in float32 or float64."""
+    return any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(new, old))
+
+
+def _needed(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Whether a dearer form pays: the old one is not finite somewhere or over the max bound
+    in float32 or float64 (not a rounding or two over the p99 bound), and the new one is
+    better."""
+    short = any(o[0] > 0 or o[1] > MAX_BOUND for o in old)
+    return short and _better(new, old)
+
+
 def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
@@ -215,29 +228,35 @@ def _choose(
 ) -> sp.Expr:
     """Pick the printed form; measured against the exact formula, the harness decides.
 
-    A simplified form is kept when it is cheaper and no less accurate; a sign split
+    A simplified form is kept when it is no less accurate and cheaper, or more accurate
+    where the printed form misses the bounds; a sign split
     (see :func:`~symact.rewrite.sign_split`) or a cancellation repair
-    (:data:`~symact.rewrite.CANCELLATION_REPAIRS`, only for a formula that holds on the whole
-    line: ``whole``; a branch the user wrote is that user's regime) when it is more
-    accurate; the one-exp form
-    (:func:`~symact.rewrite.exp_basis`) when it is cheaper and no less accurate.
+    (:data:`~symact.rewrite.CANCELLATION_REPAIRS`; one that splits into regimes only for a
+    formula that holds on the whole line, ``whole``: a branch the user wrote is that user's
+    regime) when it is more accurate; the one-exp form
+    (:func:`~symact.rewrite.exp_basis`) when it is no less accurate and cheaper, or more
+    accurate where the printed form misses the bounds (it cannot overflow).
     """
     Scores = list[tuple[int, float, float]]
     try:
         baseline: Scores = _measure(exact, printed, act)
     except _UNMEASURABLE:
         return printed  # NumPy cannot evaluate it (an unsupported function): keep it as is
-    if simpler is not None and simpler != printed and cost(simpler) < cost(printed):
-        scores = _measure(exact, simpler, act)
-        if _no_worse(scores, baseline):
+    if simpler is not None and simpler != printed:
+        try:
+            scores = _measure(exact, simpler, act)
+        except _UNMEASURABLE:
+            scores = None
+        if scores is not None and _no_worse(scores, baseline) and (cost(simpler) < cost(printed) or _needed(scores, baseline)):
             printed, baseline = simpler, scores
     split = sign_split(printed)
     if split is not None:
         scores = _measure(exact, split, act)
-        better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(scores, baseline))
-        if better and _no_worse(scores, baseline):
+        if _better(scores, baseline) and _no_worse(scores, baseline):
             printed, baseline = split, scores
-    for repair in CANCELLATION_REPAIRS if whole else ():  # regime splits, kept where better
+    for repair in CANCELLATION_REPAIRS:  # kept where better
+        if repair.splits and not whole:
+            continue
         candidate = sp.piecewise_fold(repair(printed))
         if candidate == printed:
             continue
@@ -245,16 +264,17 @@ def _choose(
             scores = _measure(exact, candidate, act)
         except _UNMEASURABLE:
             continue
-        better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(scores, baseline))
-        if better and _no_worse(scores, baseline):
+        if _better(scores, baseline) and _no_worse(scores, baseline):
             printed, baseline = candidate, scores
     one_exp = exp_basis(printed)
     if one_exp is not None:
         best: tuple[sp.Expr, Scores] | None = None
         for candidate in (one_exp, t_rational(one_exp), t_rational(one_exp, offset=True)):
-            if candidate is None or cost(candidate) >= cost(printed):
+            if candidate is None:
                 continue
             scores = _measure(exact, candidate, act)
+            if not (cost(candidate) < cost(printed) or _needed(scores, baseline)):
+                continue
             if _no_worse(scores, baseline) and (best is None or _total(scores) < _total(best[1])):
                 best = (candidate, scores)
         if best is not None:
