@@ -206,6 +206,19 @@ def _no_worse(new: list[tuple[int, float, float]], old: list[tuple[int, float, f
     )
 
 
+def _better(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Fewer non-finite results, or half the worst error, in float32 or float64."""
+    return any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(new, old))
+
+
+def _needed(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Whether a dearer form pays: the old one is not finite somewhere or over the max bound
+    in float32 or float64 (not a rounding or two over the p99 bound), and the new one is
+    better."""
+    short = any(o[0] > 0 or o[1] > MAX_BOUND for o in old)
+    return short and _better(new, old)
+
+
 def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
@@ -215,29 +228,35 @@ def _choose(
 ) -> sp.Expr:
     """Pick the printed form; measured against the exact formula, the harness decides.
 
-    A simplified form is kept when it is cheaper and no less accurate; a sign split
+    A simplified form is kept when it is no less accurate and cheaper, or more accurate
+    where the printed form misses the bounds; a sign split
     (see :func:`~symact.rewrite.sign_split`) or a cancellation repair
-    (:data:`~symact.rewrite.CANCELLATION_REPAIRS`, only for a formula that holds on the whole
-    line: ``whole``; a branch the user wrote is that user's regime) when it is more
-    accurate; the one-exp form
-    (:func:`~symact.rewrite.exp_basis`) when it is cheaper and no less accurate.
+    (:data:`~symact.rewrite.CANCELLATION_REPAIRS`; one that splits into regimes only for a
+    formula that holds on the whole line, ``whole``: a branch the user wrote is that user's
+    regime) when it is more accurate; the one-exp form
+    (:func:`~symact.rewrite.exp_basis`) when it is no less accurate and cheaper, or more
+    accurate where the printed form misses the bounds (it cannot overflow).
     """
     Scores = list[tuple[int, float, float]]
     try:
         baseline: Scores = _measure(exact, printed, act)
     except _UNMEASURABLE:
         return printed  # NumPy cannot evaluate it (an unsupported function): keep it as is
-    if simpler is not None and simpler != printed and cost(simpler) < cost(printed):
-        scores = _measure(exact, simpler, act)
-        if _no_worse(scores, baseline):
+    if simpler is not None and simpler != printed:
+        try:
+            scores = _measure(exact, simpler, act)
+        except _UNMEASURABLE:
+            scores = None
+        if scores is not None and _no_worse(scores, baseline) and (cost(simpler) < cost(printed) or _needed(scores, baseline)):
             printed, baseline = simpler, scores
     split = sign_split(printed)
     if split is not None:
         scores = _measure(exact, split, act)
-        better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(scores, baseline))
-        if better and _no_worse(scores, baseline):
+        if _better(scores, baseline) and _no_worse(scores, baseline):
             printed, baseline = split, scores
-    for repair in CANCELLATION_REPAIRS if whole else ():  # regime splits, kept where better
+    for repair in CANCELLATION_REPAIRS:  # kept where better
+        if repair.splits and not whole:
+            continue
         candidate = sp.piecewise_fold(repair(printed))
         if candidate == printed:
             continue
@@ -245,16 +264,17 @@ def _choose(
             scores = _measure(exact, candidate, act)
         except _UNMEASURABLE:
             continue
-        better = any(n[0] < o[0] or n[1] < o[1] / 2 for n, o in zip(scores, baseline))
-        if better and _no_worse(scores, baseline):
+        if _better(scores, baseline) and _no_worse(scores, baseline):
             printed, baseline = candidate, scores
     one_exp = exp_basis(printed)
     if one_exp is not None:
         best: tuple[sp.Expr, Scores] | None = None
         for candidate in (one_exp, t_rational(one_exp), t_rational(one_exp, offset=True)):
-            if candidate is None or cost(candidate) >= cost(printed):
+            if candidate is None:
                 continue
             scores = _measure(exact, candidate, act)
+            if not (cost(candidate) < cost(printed) or _needed(scores, baseline)):
+                continue
             if _no_worse(scores, baseline) and (best is None or _total(scores) < _total(best[1])):
                 best = (candidate, scores)
         if best is not None:
@@ -502,8 +522,10 @@ def _inside_near(cond: sp.Basic, point: sp.Expr, side: int, act: Activation) -> 
 
 
 def _near_points(point: float, act: Activation) -> list[tuple[float, ...]]:
-    """Probe points and points approaching ``point`` (both sides, 1e-8 to 0.5 away)."""
+    """Probe points and points approaching ``point`` (both sides, 1e-8 to 0.5 away, and just
+    inside each radius a Taylor polynomial is tried within)."""
     near = [point + s * 10.0**-k for k in range(0, 9) for s in (1, -1)] + [point + s * 0.5 for s in (1, -1)]
+    near += [point + s * 0.99 * r for r in _SERIES_RADII for s in (1, -1)]  # just inside each radius tried
     settings = [[p.init for p in act.params]] + [
         [*(q.init for q in act.params[:i]), v, *(q.init for q in act.params[i + 1 :])]
         for i, p in enumerate(act.params) for v in p.sample_range()
@@ -513,21 +535,29 @@ def _near_points(point: float, act: Activation) -> list[tuple[float, ...]]:
 
 
 def _series_regime(
-    exact: sp.Expr, printed: sp.Expr, point: sp.Expr, limit: sp.Expr, act: Activation
+    exact: sp.Expr, printed: sp.Expr, point: sp.Expr, limit: sp.Expr | None, act: Activation,
+    enough: bool = False,
 ) -> tuple[sp.Expr, float] | None:
     """A Taylor polynomial of ``exact`` at ``point`` and the radius it is used within, when
-    the harness finds it more accurate there than ``printed`` (None otherwise)."""
+    the harness finds it more accurate there than ``printed`` (None otherwise). ``limit``
+    is the value at a removable singularity, None where the formula is defined there.
+    With ``enough``, no more terms are tried once a polynomial brings the points near
+    ``point`` within half the bounds (each order costs SymPy more than the last)."""
     if not point.is_number:
         return None
     at = float(point)
     points = _near_points(at, act)
-    guarded = sp.Piecewise((limit, sp.Eq(x, point)), (printed, True))
+    guarded = printed if limit is None else sp.Piecewise((limit, sp.Eq(x, point)), (printed, True))
     try:
         baseline = _measure_at(exact, guarded, act, points)
     except _UNMEASURABLE:
         return None
     best = None
     for terms in _SERIES_TERMS:
+        if enough and best is not None and all(
+            n == 0 and worst <= MAX_BOUND / 2 and high <= P99_BOUND / 2 for n, worst, high in best[2]
+        ):
+            break
         try:
             poly = sp.series(exact, x, point, terms).removeO()
         except _SYMPY_GAVE_UP:
@@ -536,13 +566,51 @@ def _series_regime(
             return None
         poly = sp.horner(sp.expand(poly), x) if point == 0 else poly
         for radius in _SERIES_RADII:
-            candidate = sp.Piecewise((limit, sp.Eq(x, point)), (poly, sp.Abs(x - point) < radius), (printed, True))
+            candidate = sp.Piecewise((poly, sp.Abs(x - point) < radius), (printed, True))
+            if limit is not None:
+                candidate = sp.Piecewise((limit, sp.Eq(x, point)), *candidate.args)
             scores = _measure_at(exact, candidate, act, points)
             if _no_worse(scores, baseline) and _total(scores) < _total(baseline) and (
                 best is None or _total(scores) < _total(best[2])
             ):
                 best = (poly, radius, scores)
     return None if best is None else (best[0], best[1])
+
+
+# Note [Cancellation near zero]
+# A formula defined at 0 can still lose every digit near it: a difference whose terms
+# agree to first order (atan(2x) − 2x, 1 − cos(u) inside a user's branch). Inputs near 0
+# are common (the golden points include 1e-30 and 1e-6), so where the harness finds the
+# printed form over the bound (max 16) at points approaching 0, a Taylor polynomial of the
+# exact formula at 0 is tried for |x| < delta, as for a removable singularity, and kept
+# where it measures more accurate. Only for compositions of functions whose arguments
+# vanish at 0, and formulas of at most REMOVABLE_MAX_OPS operations (SymPy's series of a larger composition can take minutes, and a size limit,
+# not the clock, decides: Note [Budgets never change output]), and with no more terms
+# than bring the points near 0 within half the bounds.
+
+
+def _cancellation_regime(cond: sp.Basic, exact: sp.Expr, printed: sp.Expr, act: Activation) -> tuple[sp.Expr, float] | None:
+    """A Taylor polynomial at 0 and its radius where the printed form cancels near 0; see
+    Note [Cancellation near zero]."""
+    if sp.count_ops(exact) > REMOVABLE_MAX_OPS or not exact.has(x):
+        return None
+    init = {p: p.init for p in act.params}
+    for node in sp.preorder_traversal(exact):
+        # a composition of series about 0 (atan(2x), cos(x - x/(x²+1))); SymPy's series of
+        # a function about another point (tanh(e^(−x)), about tanh(1)) can run for minutes
+        if isinstance(node, sp.Function) and any(a.has(x) and a.subs({**init, x: 0}) != 0 for a in node.args):
+            return None
+    if not any(_inside_near(cond, sp.S.Zero, side, act) for side in (-1, 1)):
+        return None
+    values = [p.init for p in act.params]
+    approach = [tuple(float(np.float32(v)) for v in (s * 10.0**-k, *values)) for k in range(1, 9) for s in (1, -1)]
+    try:
+        near = _measure_at(exact, printed, act, approach)
+    except _UNMEASURABLE:
+        return None
+    if all(s[0] == 0 and s[1] <= MAX_BOUND for s in near):
+        return None
+    return _series_regime(exact, printed, sp.S.Zero, None, act, enough=True)
 
 
 def _quantity(
@@ -577,18 +645,27 @@ def _quantity(
                         piece_branches.append(
                             Branch(near_cond, regime[0], _safe_x(near_cond, [regime[0]], act), approximate=True)
                         )
+                if not piece_branches:  # Note [Cancellation near zero]
+                    regime = _cancellation_regime(cond, e, printed, act)
+                    if regime is not None:
+                        near = sp.Abs(x) < regime[1]
+                        near_cond = near if cond == sp.true else sp.And(cond, near)
+                        piece_branches.append(
+                            Branch(near_cond, regime[0], _safe_x(near_cond, [regime[0]], act), approximate=True)
+                        )
         branches.extend(piece_branches)
         # A regime split chosen above becomes branches of their own, so that the kernels
         # run one regime per element and share its subexpressions (one exp, not two).
         for sub_cond, sub_expr in pieces(printed):
             full = cond if sub_cond == sp.true else (sub_cond if cond == sp.true else sp.And(cond, sub_cond))
             branches.append(Branch(full, sub_expr, _safe_x(full, [sub_expr], act)))
-    with phase("limits at infinite inputs", name):
-        branches = _infinite_inputs(branches, act) + branches
     if len(exact_pieces) == 1:
         exact = exact_pieces[0][1]
     else:
         exact = sp.Piecewise(*[(e, c) for c, e in exact_pieces])
+    with phase("limits at infinite inputs", name):
+        infinite = _infinite_inputs(branches, act)
+        branches = _tails(infinite, branches, exact, act) if kind is not Kind.SURROGATE else infinite + branches
     quantity = Quantity(name, wrt, kind, exact, tuple(branches))
     if kind is not Kind.SURROGATE and _float32_via_float64(exact, quantity.printed, act):
         quantity = Quantity(name, wrt, kind, exact, tuple(branches), float32_via_float64=True)
@@ -639,6 +716,58 @@ def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
             continue
         added.append(Branch(AtInfinity(x, sign), limit, None))
     return added
+
+
+# Note [Limits in the tails]
+# A formula can overflow long before x is infinite while its value has already reached
+# its limit there: the derivative of tanh(e^(−x)) is −e^(−x)·sech²(e^(−x)), inf·0 = NaN for
+# x < −88 in float32, where the true value is −e^(−x)·4e^(−2e^(−x)), far below any float.
+# Where the printed form is not finite at x = ±1e4 and the limit at that infinity is
+# known (Note [Values at infinite inputs]), the limit's branch is tried for all |x| > T,
+# T in _TAIL_STARTS, the smallest first; the first the harness measures more accurate is
+# kept. The branch that gave the limit must be the one active for every x beyond T.
+_TAIL_STARTS = (20.0, 40.0, 80.0)
+
+
+def _branch_at(branches: list[Branch], point: dict[sp.Symbol, float]) -> Branch | None:
+    return next((b for b in branches if b.cond == sp.true or b.cond.subs(point) == sp.true), None)
+
+
+def _tails(infinite: list[Branch], branches: list[Branch], exact: sp.Expr, act: Activation) -> list[Branch]:
+    """``infinite + branches``, each limit's branch widened to a tail where that measures
+    more accurate (Note [Limits in the tails])."""
+    out = infinite + branches
+    if not infinite:
+        return out
+    init = {p: p.init for p in act.params}
+    try:
+        fn = np_function(Quantity("q", None, Kind.VALUE, exact, tuple(branches)).printed, (x, *act.params))
+        with np.errstate(all="ignore"):
+            far = np.broadcast_to(fn(np.array([1e4, -1e4], dtype=np.float32), *(np.float32(v) for v in init.values())), (2,))
+        baseline = _measure(exact, Quantity("q", None, Kind.VALUE, exact, tuple(out)).printed, act)
+    except _UNMEASURABLE:
+        return out
+    for limit_branch in infinite:
+        sign = int(limit_branch.cond.args[1])
+        value = limit_branch.expr
+        if np.isfinite(far[0 if sign == 1 else 1]) or value.has(sp.oo, sp.zoo, sp.nan):
+            continue
+        for start in _TAIL_STARTS:
+            points = [{**values, x: sign * v} for values in _samples(act) for v in (start, 1e4, 1e300)]
+            active = {id(_branch_at(branches, pt)) for pt in points}
+            if len(active) != 1:
+                continue
+            cond = x > start if sign == 1 else x < -start
+            tail = Branch(cond, value, _safe_x(cond, [value], act))
+            candidate = [tail if b is limit_branch else b for b in out]
+            try:
+                scores = _measure(exact, Quantity("q", None, Kind.VALUE, exact, tuple(candidate)).printed, act)
+            except _UNMEASURABLE:
+                break
+            if _better(scores, baseline) and _no_worse(scores, baseline):
+                out, baseline = candidate, scores
+                break
+    return out
 
 
 def _sign_of(p: Param) -> dict[str, bool]:

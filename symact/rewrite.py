@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.rewriting import expm1_opt, log1p_opt
 
 from .functions import Erfc, Exp, Sigmoid, Softplus
@@ -27,6 +27,7 @@ class Rewrite:
     name: str  # short identifier, used in reports
     why: str  # the one-line numerical reason
     apply: Callable[[sp.Expr], sp.Expr]  # maps an expression to an equal, stabler one
+    splits: bool = False  # the result is a regime split (a Piecewise on the inputs), not one formula
 
     def __call__(self, expr: sp.Expr) -> sp.Expr:
         return self.apply(expr)
@@ -176,21 +177,54 @@ _erf_rule = _pair_rule(_erf_pairs)
 
 
 def _log1p(expr: sp.Expr) -> sp.Expr:
-    """
+    """SymPy's ``log1p_opt``; where that leaves a log of 1 + u, log1p(u) with u as
+    written. ``log1p_opt`` factors first, which multiplies a product u out (then it finds
+    no 1 + u) and turns 1 + x²/9 into (x² + 9)/9, giving log(x² + 9) − log(9), which
+    cancels as x → 0.
+
     >>> from symact import x
     >>> _log1p(sp.log(1 + x**2))
     log1p(x**2)
+    >>> _log1p(sp.log(1 + (x * sp.cos(x))**2))
+    log1p(x**2*cos(x)**2)
+    >>> _log1p(sp.log(1 + x**2 / 9))
+    log1p(x**2/9)
     """
-    return log1p_opt(expr)
+
+    def fix(log: sp.Expr) -> sp.Expr:
+        found = log1p_opt(log)
+        if not found.has(sp.log):
+            return found
+        if isinstance(log.args[0], sp.Add) and sp.S.One in log.args[0].args:
+            return log1p(log.args[0] - 1)
+        return found if found.has(log1p) else log  # not a log of 1 + u: as written
+
+    return expr.replace(lambda e: isinstance(e, sp.log), fix)
+
+
+def _overflow_pair(expr: sp.Expr) -> bool:
+    """Whether a product has a factor e^a and, in another factor, expm1(−a): where e^(−a)
+    overflows the product is inf·0."""
+    for mul in expr.atoms(sp.Mul):
+        args = [f.args[0] for f in mul.args if isinstance(f, sp.exp)]
+        for f in mul.args:
+            if not isinstance(f, sp.exp) and any(isinstance(g, expm1) and -g.args[0] in args for g in sp.preorder_traversal(f)):
+                return True
+    return False
 
 
 def _expm1(expr: sp.Expr) -> sp.Expr:
-    """
+    """SymPy's ``expm1_opt``, except where it factors e^a out of a sum to find an e^(−a) − 1
+    (1 − 2e^(−x²)/√π as (√π·expm1(x²) − 2 + √π)·e^(−x²)/√π, inf·0 for |x| > 27).
+
     >>> from symact import x
     >>> _expm1(2*(sp.exp(x) - 1))
     2*expm1(x)
+    >>> _expm1(1 - 2*sp.exp(-x**2)/sp.sqrt(sp.pi))
+    1 - 2*exp(-x**2)/sqrt(pi)
     """
-    return expm1_opt(expr)
+    found = expm1_opt(expr)
+    return expr if _overflow_pair(found) and not _overflow_pair(expr) else found
 
 
 #: Applied in this order to f and every derivative.
@@ -279,14 +313,112 @@ def _conjugate(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Add), fix)
 
 
+#: Largest sum (in ``sympy.count_ops``) put over one denominator: a size limit, so the
+#: same formula gets the same form on any machine.
+COMBINE_MAX_OPS = 80
+
+
+#: How many more operations a combined sum may have than the sum it replaces.
+_GROWTH = 4
+
+
+def _terms(expr: sp.Expr) -> int:
+    return len(sp.Add.make_args(sp.expand(expr, power_base=False, power_exp=False, log=False)))
+
+
+def _expand_cancelling(expr: sp.Expr) -> sp.Expr:
+    """A sum whose terms, over one denominator and multiplied out, cancel symbolically
+    (``p*x + 2*x - x*(p + x)``, ``1 - 1/(1 + x**2)``, ``-p/sqrt(A) + p**3*x**2/A**(3/2)``
+    with A = p²x² + 1) computes the cancelling parts in floating point and keeps their
+    rounding: at x = 1e-8, ``p*x - x*(p + x)`` is −x² from two numbers near p·x, and
+    ``1 - 1/(1 + x**2)`` is 0. Over one denominator, multiplied out, the cancelling terms
+    are gone before any rounding: −x², x²/(1 + x²), −p/A^(3/2). Only where most of the
+    multiplied-out terms cancel and the result has at most _GROWTH more operations: a
+    polynomial quotient's derivative loses a few of its many terms that way (the Padé
+    activation's), which buys little and costs multiplications.
+
+    >>> from symact import x
+    >>> _expand_cancelling(3*x + 2*x**2 - x*(3 + x))
+    x**2
+    >>> _expand_cancelling(1 - 1/(1 + x**2))
+    x**2/(x**2 + 1)
+    >>> _expand_cancelling(x*(3 + x) + 1)
+    x*(x + 3) + 1
+    >>> _expand_cancelling(2 - 2/(1 + x**2) + sp.sin(x))
+    2*x**2/(x**2 + 1) + sin(x)
+    """
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        if not isinstance(add, sp.Add) or not add.has(x) or sp.count_ops(add) > COMBINE_MAX_OPS:
+            return add
+        combined = combine(add)
+        if combined is not add:
+            return combined
+        # else the algebraic terms alone (p − p/(1 + p²x²) in p − p/(1 + p²x²) − p·sin(p·x))
+        algebraic = [t for t in add.args if not t.has(sp.Function)]
+        if 1 < len(algebraic) < len(add.args):
+            part = sp.Add(*algebraic)
+            combined = combine(part)
+            if combined is not part:
+                return combined + sp.Add(*[t for t in add.args if t.has(sp.Function)])
+        return add
+
+    def combine(add: sp.Expr) -> sp.Expr:
+        num, den = sp.fraction(sp.together(add))
+        before = sum(_terms(sp.cancel(term * den) if den != 1 else term) for term in add.args)
+        expanded = sp.expand(num, power_base=False, power_exp=False, log=False)
+        if 2 * len(sp.Add.make_args(expanded)) > before:  # not most of the terms cancel
+            return add
+        combined = sp.factor_terms(expanded) / den
+        return combined if sp.count_ops(combined) <= sp.count_ops(add) + _GROWTH else add
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), fix)
+
+
+def _log_exp_plus(expr: sp.Expr) -> sp.Expr:
+    """log(e^u + c), for a number c > 0, overflows where e^u does (u > 88 in float32) while
+    its value is about u; for u > 0 it is u + log1p(c·e^(−u)), which cannot overflow. The
+    result is a regime split on the sign of u (softplus is the case c = 1).
+
+    >>> from symact import x
+    >>> _log_exp_plus(sp.log(sp.exp(2*x) + 3))
+    Piecewise((2*x + log1p(3*exp(-2*x)), x > 0), (log(exp(2*x) + 3), True))
+    """
+
+    def fix(log: sp.Expr) -> sp.Expr:
+        arg = log.args[0]
+        if not isinstance(arg, sp.Add) or len(arg.args) != 2:
+            return log
+        c = next((a for a in arg.args if a.is_number and a.is_positive), None)
+        e = next((a for a in arg.args if isinstance(a, sp.exp)), None)
+        if c is None or e is None or not e.has(x):
+            return log
+        u = e.args[0]
+        return sp.Piecewise((u + log1p(c * sp.exp(-u)), u > 0), (log, True))
+
+    return expr.replace(lambda e: isinstance(e, sp.log), fix)
+
+
 #: Repairs of cancellations that only pay on some inputs: candidates the derivation
 #: measures and keeps where they are more accurate (never applied unconditionally).
 CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
     Rewrite("one-minus-cos", "c − c·cos(u) loses every digit once u² < ε; 2c·sin²(u/2) does not", _one_minus_cos),
     Rewrite(
+        "expand-cancelling",
+        "terms that cancel over one denominator (p·x − x·(p + x), 1 − 1/(1 + x²)) round before they cancel; combined they do not",
+        _expand_cancelling,
+    ),
+    Rewrite(
         "conjugate",
         "sqrt(A) + R cancels where R ≈ −sqrt(A); (A − R²)/(sqrt(A) − R) does not, on that side",
         _conjugate,
+        splits=True,
+    ),
+    Rewrite(
+        "log-exp-plus",
+        "log(e^u + c) overflows with e^u while its value is about u; u + log1p(c·e^(−u)) does not, for u > 0",
+        _log_exp_plus,
+        splits=True,
     ),
 )
 

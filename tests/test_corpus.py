@@ -70,9 +70,10 @@ def test_accuracy_without_files_or_fuzz_is_a_usage_error():
 
 
 @pytest.mark.slow
-def test_a_reference_too_small_for_any_text_is_refused_not_crashed(tmp_path):
+def test_a_reference_too_small_for_any_text_is_judged_not_crashed(tmp_path):
     """tanh(exp(-x)): its derivative at x = -1e4 is about exp(-2e^10000), a number whose
-    decimal exponent has thousands of digits; generate must judge it, not crash."""
+    decimal exponent has thousands of digits; generate must judge it, not crash. (The
+    formula overflows there, inf·0; its limit in the tail meets the bounds, so it is written.)"""
     definition = tmp_path / "d.py"
     definition.write_text(
         "import sympy as sp\nfrom symact import Activation, Param, x\n"
@@ -81,8 +82,8 @@ def test_a_reference_too_small_for_any_text_is_refused_not_crashed(tmp_path):
         encoding="utf-8",
     )
     result = CliRunner().invoke(main, ["generate", "-q", str(definition), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 1, result.output
-    assert len(result.output.strip().splitlines()) == 1 and "activation 'deep': d_x" in result.output
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "deep" / "golden.json").exists()
     assert "internal error" not in result.output
 
 

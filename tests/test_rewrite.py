@@ -5,12 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.codegen.cfunctions import log1p
+from sympy.codegen.rewriting import expm1_opt, log1p_opt
 
 from symact import Activation, Param, x
 from symact.derive import derive
 from symact.golden import compute_golden, shortfalls
 from symact.numeric import metric_scores
-from symact.rewrite import CANCELLATION_REPAIRS, STABLE_REWRITES, _conjugate, _one_minus_cos
+from symact.rewrite import (
+    CANCELLATION_REPAIRS,
+    STABLE_REWRITES,
+    _conjugate,
+    _expand_cancelling,
+    _expm1,
+    _log1p,
+    _log_exp_plus,
+    _one_minus_cos,
+)
 
 p = Param("p", init=1.0, positive=True)
 
@@ -66,3 +77,72 @@ def test_a_branch_the_user_wrote_is_not_split_again():
     )
     f = derive(act).quantities[0]
     assert len([b for b in f.branches if not b.cond.has(sp.Function)]) == 2
+
+
+def test_a_sum_that_cancels_over_one_denominator_is_combined():
+    f = p * x + x**2 / (3 * (p**2 * x**4 + 1)) - x * (p + x)
+    assert _expand_cancelling(f) == -(x**2) * (3 * p**2 * x**4 + 2) / (3 * p**2 * x**4 + 3)
+    g = 1 - 1 / (1 + x**2)
+    assert _expand_cancelling(g) == x**2 / (x**2 + 1)
+    h = p - p / (1 + p**2 * x**2) - p * sp.sin(p * x)  # the algebraic terms alone
+    assert _expand_cancelling(h) == p**3 * x**2 / (p**2 * x**2 + 1) - p * sp.sin(p * x)
+    assert _expand_cancelling(x * (x + 3) + 1) == x * (x + 3) + 1  # nothing cancels
+    tiny = [1e-30, -1e-9, 1e-5, -3e-3]
+    for exact in (f, g, h):
+        assert _worst(exact, exact, tiny) > 1e6
+        assert _worst(exact, _expand_cancelling(exact), tiny) < 2
+
+
+def test_log_of_one_plus_a_product_is_log1p_of_it_as_written():
+    f = sp.log(1 + (p * x * sp.cos(p * x)) ** 2 / (x**2 + 1) ** 2)
+    assert _log1p(f) == log1p((p * x * sp.cos(p * x)) ** 2 / (x**2 + 1) ** 2)
+    # SymPy's log1p_opt alone leaves log(...) of the multiplied-out sum, or log(x**2 + 9) - log(9)
+    assert _log1p(sp.log(1 + x**2 / 9)) == log1p(x**2 / 9)
+    assert _log1p(sp.log(x + 2)) == sp.log(x + 2)
+    tiny = [1e-30, -1e-20, 1e-9]
+    assert _worst(f, log1p_opt(f), tiny) > 1e6
+    assert _worst(f, _log1p(f), tiny) < 2
+
+
+def test_log_of_exp_plus_a_constant_is_split_where_exp_overflows():
+    f = sp.log(sp.exp(p * x + p + x) + 2)
+    split = _log_exp_plus(f)
+    u = p * x + p + x
+    assert split == sp.Piecewise((u + log1p(2 * sp.exp(-u)), u > 0), (f, True))
+    far = [50.0, 100.0, 1e3]
+    assert _worst(f, f, far, np.float32) == np.inf
+    assert _worst(f, split, far, np.float32) < 2 and _worst(f, split, far) < 2
+
+
+def test_expm1_is_not_found_by_factoring_out_an_exp_that_overflows():
+    f = 1 - 2 * sp.exp(-(x**2)) / sp.sqrt(sp.pi)
+    assert expm1_opt(f) != f and _expm1(f) == f
+    assert _worst(f, expm1_opt(f), [-1e4, 30.0]) == np.inf
+    assert _worst(f, _expm1(f), [-1e4, 30.0]) < 2
+
+
+def test_one_minus_cos_is_repaired_inside_a_branch_the_user_wrote():
+    act = Activation(name="userpiece", expr=sp.Piecewise((p * x, x > 0), (1 - sp.cos(4 * x / 3), True)), params=[p])
+    f = derive(act).forward
+    assert any(b.expr.has(sp.sin) and not b.expr.has(sp.cos) for b in f.branches)
+    assert shortfalls(derive(act), compute_golden(derive(act))) == []
+
+
+def test_a_difference_that_cancels_near_zero_gets_a_taylor_branch():
+    act = Activation(name="nearzero", expr=sp.atan(2 * x) - 2 * x)
+    f = derive(act).forward
+    (taylor,) = [b for b in f.branches if b.approximate]
+    assert taylor.cond.has(sp.Abs) and taylor.expr.is_polynomial(x)
+    tiny = [1e-30, -1e-9, 1e-5, -3e-3]
+    assert _worst(act.expr, act.expr, tiny) > 1e6
+    assert _worst(act.expr, f.printed, tiny) < 2
+
+
+def test_a_limit_in_the_tail_replaces_an_overflowing_formula():
+    act = Activation(name="tail", expr=-p - x + sp.tanh(sp.exp(-x)), params=[p])
+    d_x = derive(act).gradients[0]
+    tails = [b for b in d_x.branches if b.cond == (x < -20.0)]
+    assert len(tails) == 1 and tails[0].expr == -1
+    far = [-100.0, -1e3, -1e4]
+    assert _worst(d_x.exact, d_x.exact, far, np.float32) == np.inf
+    assert _worst(d_x.exact, d_x.printed, far, np.float32) < 2
