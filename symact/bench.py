@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SymactError
+from .testing import load_module
 
 __all__ = [
     "DTYPES", "SIZES", "PASSES", "MODES", "NATIVE", "Case", "Options", "parse_sizes", "parse_dtypes",
@@ -509,18 +510,7 @@ def _say(message: str) -> None:
 
 
 def _load(path: str, name: str) -> Any:
-    import importlib.util
-
-    module_name = f"symact_generated_{name}_torch_ops"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_module(Path(path), f"symact_generated_{name}_torch_ops")
 
 
 def _environment(torch: Any) -> dict[str, Any]:

@@ -277,6 +277,17 @@ def test_per_channel_gradients_zero_d_and_empty(tf):
     assert all(g.shape == (3,) and not g.numpy().any() for g in tape.gradient(y, [a, b, c]))
 
 
+def _nested_gradients(tf, fn, xs):
+    """(fn(xs), its first derivative, its second) by nested tapes, elementwise."""
+    with tf.GradientTape() as outer:
+        outer.watch(xs)
+        with tf.GradientTape() as inner:
+            inner.watch(xs)
+            y = fn(xs)
+        first = inner.gradient(y, xs)
+    return y, first, outer.gradient(first, xs)
+
+
 @requires_tf
 def test_branch_local_evaluation_keeps_nan_out_of_second_order(tf, tmp_path):
     """Note [Branch-local evaluation]: log(x) is the branch for x > 1 and is -inf or NaN at
@@ -295,13 +306,7 @@ def test_branch_local_evaluation_keeps_nan_out_of_second_order(tf, tmp_path):
     assert np.isnan(tape.gradient(naive, points).numpy()).any()  # the trap this avoids
 
     def first_and_second(xs):
-        with tf.GradientTape() as outer:
-            outer.watch(xs)
-            with tf.GradientTape() as inner:
-                inner.watch(xs)
-                y = ops.logpiece(xs)
-            first = inner.gradient(y, xs)
-        return y, first, outer.gradient(first, xs)
+        return _nested_gradients(tf, ops.logpiece, xs)
 
     p = points.numpy()
     inverse = np.divide(1.0, p, out=np.zeros_like(p), where=p > 1)
@@ -715,13 +720,7 @@ def test_gelu_float32_computed_in_float64_second_order(tf):
     xs = np.array([-6.0, -2.0, -0.5, 0.0, 0.5, 1.0, 3.0], dtype=np.float32)
 
     def second(t):
-        with tf.GradientTape() as outer:
-            outer.watch(t)
-            with tf.GradientTape() as inner:
-                inner.watch(t)
-                y = ops.gelu(t)
-            d = inner.gradient(y, t)
-        return d, outer.gradient(d, t)
+        return _nested_gradients(tf, ops.gelu, t)[1:]
 
     x = tf.constant(xs)
     d64 = xs.astype(np.float64)
