@@ -101,7 +101,7 @@ def test_cli_prints_the_table_and_fails_over_the_bound(tmp_path, monkeypatch):
     folder = tmp_path / "elu"
     folder.mkdir()
     source = (ROOT / "generated" / "elu" / "kernels.py").read_text()
-    forward = "    return _calls.forward(_LOOPS, x, params)"
+    forward = "    return _calls.forward(_LOOPS, x, params, bf16_bits)"
     assert forward in source
     (folder / "kernels.py").write_text(source.replace(forward, forward + " * (1 + 1e-3)"))
     (folder / "_kernel_calls.py").write_text((ROOT / "generated" / "elu" / "_kernel_calls.py").read_text())

@@ -261,7 +261,9 @@ def test_accept_inaccurate_writes_the_limitation_and_its_tests_pass(tmp_path):
     assert result.exit_code == 0, result.output
     golden = json.loads((out / "soft_clip" / "golden.json").read_text())
     limits = golden["limitations"]
-    assert set(limits) == {"f", "d_x", "d_k", "d_c"} and set(limits["f"]) == {"float32", "float64"}
+    # d_x is within the bounds since sums that cancel are combined before rounding; f and the
+    # parameter gradients still cancel beyond repair (the difference of two softplus)
+    assert set(limits) == {"f", "d_k", "d_c"} and set(limits["f"]) == {"float32", "float64"}
     assert all(0 < v["absolute"] < 1e-6 for q in limits.values() for v in q.values())
     for name in ("kernels.py", "torch_ops.py", "tf_ops.py"):
         text = (out / "soft_clip" / name).read_text()
