@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy symact
 
 test: lint
-	@echo "pytest: the whole suite, about 14 minutes on 2 cores (the accuracy sweeps print one dot per activation, up to half a minute apart)"
+	@echo "pytest: the whole suite, about 19 minutes on 2 cores (the accuracy sweeps print one dot per activation, up to half a minute apart)"
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -137,6 +137,7 @@ def test_strict_audit_of_the_unbounded_bump_exits_one(tmp_path):
     assert "active when sigma > 1" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_singularity_that_only_the_bounds_exclude_is_reported_as_info():
     r = audit(_abs_bump(bounds=(0.1, 0.9)))
     assert not _codes(r, "singularity")
@@ -543,6 +544,7 @@ def test_range_without_parameters_is_not_given_at_a_setting():
     assert " at there" not in text and "range: [" in text
 
 
+@pytest.mark.slow
 def test_a_real_limit_that_sympy_writes_with_i_still_ends_the_range():
     """atan(exp(sigmoid(x + p))) tends to atan(e) at +oo, which SymPy's limit writes as
     I*(log(1 - e*I) - log(1 + e*I))/2: a real number, not a crash."""

@@ -371,6 +371,7 @@ def test_log1p_expm1_numba_agrees_with_numpy_and_vectorizes(compiled_log_exp, na
     assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("activation", "params"), [("mish", ()), ("swish", (1.0,))])
 def test_bfloat16_loops_vectorize(tmp_path, activation, params):
     """The loops over bfloat16 bits (uint16 in and out, float32 inside) compile to SIMD code

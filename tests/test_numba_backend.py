@@ -123,6 +123,7 @@ print(json.dumps([m.__name__, sorted(k for k, v in sys.modules.items() if v is m
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["bump"])
 def test_numba_cache_serves_every_import_name_and_the_module_keeps_its_name(name, tmp_path):
     """Note [Numba cache]: in a fresh process, kernels compiled before under the same

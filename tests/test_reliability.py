@@ -46,6 +46,7 @@ def test_names_that_break_generated_code_are_refused(kind, name):
     assert check_name(kind, name) is not None
 
 
+@pytest.mark.slow
 def test_reserved_names_cover_the_frameworks_module_attributes():
     """Every public attribute of nn.Module and keras Layer is reserved (a parameter of that
     name would be an attribute of the generated module or layer)."""

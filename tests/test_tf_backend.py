@@ -677,6 +677,7 @@ def test_user_derivative_is_verified_and_trains_in_keras(tf, keras, tmp_path, mo
     assert "d_scale" in golden["limitations"]
 
 
+@pytest.mark.slow
 def test_wrong_user_derivative_is_refused_with_the_point_and_both_values(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "soft_clip.py").write_text(_SOFT_CLIP.format(d_x="1 - t"))

@@ -194,6 +194,7 @@ def _generate_into(folder: Path, act: Activation):
     return _load(folder / "torch_ops.py", f"symact_generated_{act.name}_torch_ops")
 
 
+@pytest.mark.slow
 @requires_torch
 def test_every_kind_of_parameter(tmp_path):
     """A fixed parameter is a buffer without gradient; a positive one without bounds is
