@@ -32,19 +32,22 @@ Note [An expiry fires until the block ends]
     out the few places where raising would leave shared state broken: the import
     machinery's module locks, ``threading``'s locks and conditions, ``contextlib``'s
     enter/exit (a skipped exit would leave a deadline behind), this module's own
-    bookkeeping, and anything a ``__del__`` runs (where it would be dropped with a
-    message). There the raise is deferred, never dropped.
+    bookkeeping, and anything a ``__del__``, a ``weakref.finalize``, a ``gc.callbacks``
+    function or a garbage collection runs (where it would be dropped with a message). There the raise is
+    deferred, never dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import os
 import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -75,18 +78,46 @@ _DEFER_IN = frozenset(
 )
 
 
-def _must_wait(frame: Any) -> bool:
-    """Whether an expiry must not be raised in ``frame`` now (it fires again shortly): the
-    code running is in ``_DEFER_IN``, or a finalizer is on the stack."""
+def _must_wait(frame: Any, thread: int) -> bool:
+    """Whether an expiry must not be raised in ``thread``, running ``frame``, now (it fires
+    again shortly): the code running is in ``_DEFER_IN``, the thread is collecting garbage
+    (finalizers and weakref callbacks run then), or a finalizer or a garbage-collector
+    callback is on the stack."""
     if frame is None:
         return False
     if frame.f_code.co_filename in _DEFER_IN:
         return True
+    if thread in _collecting:
+        return True
+    callbacks = {_code_of(cb) for cb in gc.callbacks}
     while frame is not None:
-        if frame.f_code.co_name == "__del__":
+        if frame.f_code.co_name == "__del__" or frame.f_code in callbacks or frame.f_code is _FINALIZE:
             return True
         frame = frame.f_back
     return False
+
+
+#: What a ``weakref.finalize`` runs its function in, outside a garbage collection too.
+_FINALIZE = weakref.finalize.__call__.__code__
+
+#: The threads collecting garbage now (between a collection's "start" and "stop").
+_collecting: set[int] = set()
+
+
+def _track_collection(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _collecting.add(threading.get_ident())
+    else:
+        _collecting.discard(threading.get_ident())
+
+
+gc.callbacks.append(_track_collection)
+
+
+def _code_of(function: Any) -> Any:
+    """The code object a callable runs (a function's or a bound method's), or None."""
+    function = getattr(function, "__func__", function)
+    return getattr(function, "__code__", None)
 
 
 class BudgetExceeded(SymactError):
@@ -140,7 +171,7 @@ def phase(name: str, quantity: str = "") -> Iterator[None]:
 def _on_alarm(signum: int, frame: Any) -> None:
     now = time.monotonic()
     due = [d for d in _local.deadlines if d.at <= now]
-    if due and not _must_wait(frame):
+    if due and not _must_wait(frame, threading.get_ident()):
         raise min(due, key=lambda d: d.at).expired
     _arm()  # a later deadline still pending, or this one deferred
 
@@ -198,7 +229,7 @@ class _Watchdog:
                         frames = sys._current_frames()
                     if thread not in frames:  # the thread has ended
                         self.discard(d)
-                    elif not _must_wait(frames[thread]):
+                    elif not _must_wait(frames[thread], thread):
                         _raise_in(thread, d.expired)
                 due = [d.at for d in earliest.values()]
                 if not due:
