@@ -6,6 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# pytest-xdist: one worker per core, at most 4 (each imports torch and TensorFlow); a test
+# file's tests stay on one worker, so a module's set-up (loading and compiling the generated
+# kernels) runs once. PARALLEL= runs everything in one process.
+PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
+
 .PHONY: run test test-fast lint generate clean
 
 # torch is installed first, pinned (the CPU build of constraints.txt): resolving the range in
@@ -34,11 +39,11 @@ lint: $(STAMP)
 	$(BIN)/mypy symact
 
 test: lint
-	@echo "pytest: the whole suite, about 19 minutes on 2 cores (the accuracy sweeps print one dot per activation, up to half a minute apart)"
-	$(BIN)/python -m pytest
+	@echo "pytest: the whole suite in one process per core (at most 4); see the README for its time"
+	$(BIN)/python -m pytest $(PARALLEL)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow" -q
 
 clean:
 	rm -rf $(VENV)
