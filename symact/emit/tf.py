@@ -28,6 +28,7 @@ from ..elementary import _ERFCX_W_TERMS, _erfcx_g_coefficients
 from ..errors import UnsupportedFunctionError
 from ..functions import Erfc, Erfcx
 from ..names import class_name
+from .saturation import saturation_thresholds
 from .templates import docstring_text, render
 from .where import TensorOps, TensorPrinter, branch_function, constraint
 
@@ -84,6 +85,19 @@ def _sigmoid(u):
     e = tf.math.exp(-tf.math.abs(u))
     r = 1.0 / (1.0 + e)
     return tf.where(u >= 0.0, r, e * r)
+''',
+    "_saturated": '''
+def _saturated(x, lo, hi):
+    # x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute dtype,
+    # or None for no bound: beyond them the formulas have reached their values at -inf and
+    # +inf, and their derivatives 0 (Note [Saturation clamp] in symact.emit.saturation).
+    # One op (a max and a min under XLA) instead of comparisons with +-inf and selects of
+    # the limits. ClipByValue, not tf.clip_by_value: its gradient passes where x is NaN
+    # (a maximum's is 0 there), so NaN in gives NaN at second order too.
+    wide = x.dtype == tf.float64
+    lower = tf.constant(-math.inf if lo is None else lo[wide], x.dtype)
+    upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
+    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
 ''',
     "_sech": '''
 def _sech(u):
@@ -322,7 +336,9 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TFPrinter()
-    ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True)
+    ops = TensorOps(
+        "tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True, saturation=saturation_thresholds(derivation)
+    )
     wide_f, wide_grad = _float32_in_float64([derivation.forward]), _float32_in_float64(derivation.gradients)
     functions = [
         branch_function("_f_tf", derivation, [derivation.forward], printer, ops, single=True, values_only=True),
