@@ -32,7 +32,7 @@ from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
 from symact.emit.saturation import saturation_thresholds
 from symact.emit.tf import TFPrinter, render_tf_ops
-from symact.emit.where import _propagates_nan
+from symact.emit.where import _propagates_nan, exps_multiplied
 from symact.errors import UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
 from symact.testing import ROOT, load_module
@@ -400,6 +400,47 @@ def test_saturation_clamp_gives_the_limits_and_zero_second_derivatives(tf, dtype
         np.testing.assert_array_equal(first[n : 2 * n], 0.0)
         np.testing.assert_array_equal(second[: 2 * n], 0.0)
         assert np.isnan(first[-1]) and np.isnan(second[-1])
+
+
+@pytest.mark.parametrize(
+    ("replacements", "reduced", "paired"),
+    [
+        ([("_t0", sp.exp(-x))], ["_t0**2 + _t0"], {"_t0"}),
+        ([("_t0", sp.exp(-x))], ["1/(_t0**2 + 1)"], {"_t0"}),
+        ([("_t0", sp.exp(-x)), ("_t1", sp.exp(x**2))], ["_t0*_t1 + _t0"], {"_t0", "_t1"}),
+        ([("_t0", sp.exp(-x))], ["_t0*exp(x) + _t0"], {"_t0"}),
+        ([("_t0", sp.exp(-x))], ["x*_t0/(_t0 + 1)**2"], set()),
+        ([("_t0", sp.exp(-x)), ("_t1", x**2)], ["_t1*_t1*_t0 + _t0"], set()),
+    ],
+)
+def test_exponentials_that_products_multiply(replacements, reduced, paired):
+    """Note [Products of exponentials under XLA]: which shared exponentials a product
+    multiplies by an exponential."""
+    symbols = {name: sp.Symbol(name, real=True) for name, _ in replacements}
+    reps = [(symbols[name], e) for name, e in replacements]
+    exprs = [sp.sympify(text, locals={**symbols, "x": x}) for text in reduced]
+    assert exps_multiplied(reps, exprs) == {symbols[name] for name in paired}
+
+
+@requires_tf
+@pytest.mark.parametrize(("name", "exponentials"), [("mish", 1), ("swish", 2), ("gelu", 1)])
+def test_compiled_gradient_computes_each_exponential_once(tf, name, exponentials):
+    """Note [Products of exponentials under XLA]: in the optimized HLO of forward and
+    backward under XLA (as the benchmark compiles them), mish's gradient has its one
+    e^-|x| (its square is not rewritten into a second exp), swish's one for d_x and one
+    for d_beta's sech^2, gelu's the shared e^(-x^2/2)."""
+    ops = _tf_ops(name)
+    params = [tf.Variable(1.0)] if name == "swish" else []
+
+    def once(xs):
+        with tf.GradientTape() as tape:
+            tape.watch([xs, *params])
+            y = getattr(ops, name)(xs, *params)
+        return tape.gradient(y, [xs, *params])
+
+    xs = tf.zeros((70000,))
+    hlo = tf.function(once, jit_compile=True).experimental_get_compiler_ir(xs)(stage="optimized_hlo")
+    assert hlo.count(" exponential(") == exponentials, hlo
 
 
 @requires_tf

@@ -107,7 +107,7 @@ def _f_tf(x):
     _c0 = (x == math.inf)
     _c1 = (_xs0 >= 0.0)
     _e1 = _c0 | _c1
-    _t0 = tf.math.exp(-tf.math.abs(_xs0))
+    _t0 = tf.math.maximum(tf.math.exp(-tf.math.abs(_xs0)), 0.0)
     _t1 = _t0*(_t0 + 2.0)
     _f_1 = -2.0*(_t0*_t0)*_xs0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _xs0
     _f_2 = _t1*_xs0/(_t1 + 2.0)
@@ -118,7 +118,7 @@ def _f_tf(x):
 def _grad_tf(x):
     _xs0 = _saturated(x, (-128.0, -1024.0), (64.0, 512.0))
     _c0 = (_xs0 >= 0.0)
-    _t0 = tf.math.exp(-tf.where(_c0, _xs0, -_xs0))
+    _t0 = tf.math.maximum(tf.math.exp(-tf.where(_c0, _xs0, -_xs0)), 0.0)
     _t1 = 2.0*_t0 + 2.0
     _t2 = 4.0*_xs0
     _d_x_0 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_xs0) + 2.0*_xs0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0

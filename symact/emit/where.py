@@ -31,7 +31,7 @@ from .printer import (
 )
 from .saturation import Thresholds
 
-__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "gradient_safe"]
+__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "exps_multiplied", "gradient_safe"]
 
 
 class TensorPrinter(TypedConstants, PythonCodePrinter):
@@ -71,9 +71,11 @@ class TensorPrinter(TypedConstants, PythonCodePrinter):
         """A printed constant as a value argument of ``where``."""
         return constant
 
-    def shared(self, expr: sp.Expr) -> sp.Expr:
+    def shared(self, expr: sp.Expr, paired: bool = False) -> sp.Expr:
         """The form in which to print a common subexpression (a value with several uses);
-        ``expr`` itself unless a backend's compiler wants another form."""
+        ``expr`` itself unless a backend's compiler wants another form. ``paired``: the
+        value is an exponential that a product multiplies by an exponential (itself
+        included; :func:`exps_multiplied`)."""
         return expr
 
     def _print_NumberSymbol(self, expr: sp.Basic) -> str:
@@ -368,6 +370,26 @@ def _units(
     return units, exprs
 
 
+def exps_multiplied(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], reduced: Sequence[sp.Expr]) -> set[sp.Symbol]:
+    """The common subexpressions that are an exponential and that some product multiplies
+    by an exponential: by itself (a square, a reciprocal square) or by another one
+    (Note [Products of exponentials under XLA] in symact.emit.tf)."""
+    exps = {sym for sym, e in replacements if isinstance(e, (sp.exp, Exp))}
+    if not exps:
+        return set()
+    paired: set[sp.Symbol] = set()
+    for expr in [*(e for _, e in replacements), *reduced]:
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, sp.Pow) and node.base in exps and node.exp.is_Integer and abs(node.exp) >= 2:
+                paired.add(node.base)
+            elif isinstance(node, sp.Mul):
+                factors = [f.base if isinstance(f, sp.Pow) and f.exp.is_Integer else f for f in node.args]
+                named = [f for f in factors if f in exps]
+                if named and len([f for f in factors if f in exps or isinstance(f, (sp.exp, Exp))]) >= 2:
+                    paired.update(named)
+    return paired
+
+
 def _saturated(
     group: BranchGroup, ops: TensorOps, printer: TensorPrinter, body: list[str], count: list[int]
 ) -> tuple[BranchGroup, list[int], sp.Symbol]:
@@ -472,8 +494,9 @@ def branch_function(
                         body.append(f"{local} = {ops.where}({active}, {source}, {printer.const(safe)})")
                         exprs = [e.xreplace({source: local}) for e in exprs]
                 replacements, reduced = cse_branch(exprs)
+                paired = exps_multiplied(replacements, reduced)
                 for sym, e in replacements:
-                    body.append(f"{sym} = {print_or_fail(printer, printer.shared(e), where)}")
+                    body.append(f"{sym} = {print_or_fail(printer, printer.shared(e, sym in paired), where)}")
                 for (b, k), e in zip(members, reduced):
                     qname = group.names[k]
                     text = print_or_fail(printer, e, where)
