@@ -1,6 +1,6 @@
 """Generated tf_ops against TensorFlow's autodiff and built-ins: forward + backward on CPU.
 
-    python benchmarks/tf_vs_native.py [N] [REPEAT]
+    python benchmarks/tf_vs_native.py [N] [REPEAT] [--cpu-time]
 
 N float32 inputs (default 10M) in (-8, 8). For mish, silu, gelu and swish with a trainable
 beta, the time of one forward and one backward (a tf.GradientTape around the call, the
@@ -18,6 +18,11 @@ The generated function compiles its own formulas with XLA in every mode.
 Best of REPEAT rounds (default 7) after a warm-up, all in one process; each round times
 every variant of every case once, in turn, so that a slow spell of the machine hits all of
 them alike.
+
+With --cpu-time each time is the CPU time of the process (all its threads) instead of the
+wall-clock time: on a machine that other work shares, a thread that waits for a core adds
+wall-clock time but no CPU time, so the ratios move less from run to run; they then count
+the work done, not how soon it is done (XLA runs a loop on two threads).
 
 Memory kept for backward is not measured: TensorFlow's CPU allocator keeps freed memory, so
 neither the resident memory nor tf.config.experimental.get_memory_info (zero on CPU) shows
@@ -60,7 +65,7 @@ def _fwd_bwd(fn: Callable[..., tf.Tensor], params: tuple[tf.Tensor, ...]) -> Cal
     return once
 
 
-def main(n: int, repeat: int) -> None:
+def main(n: int, repeat: int, cpu_time: bool = False) -> None:
     mish, swish, gelu = _tf_ops("mish"), _tf_ops("swish"), _tf_ops("gelu")
     one = tf.constant(1.0)
     beta = tf.Variable(1.0)
@@ -97,16 +102,18 @@ def main(n: int, repeat: int) -> None:
     for run in runs.values():  # warm-up: compile, touch the memory
         run()
         run()
+    clock = time.process_time if cpu_time else time.perf_counter
     times: dict[tuple[str, str, str], list[float]] = {key: [] for key in runs}
     for _ in range(repeat):
         for key, run in runs.items():
-            start = time.perf_counter()
+            start = clock()
             run()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(clock() - start)
     best = {key: min(ts) for key, ts in times.items()}
 
     print(
-        f"{n:,} float32 on CPU, forward + backward, best of {repeat} interleaved rounds; TensorFlow {tf.__version__}, "
+        f"{n:,} float32 on CPU, forward + backward, best of {repeat} interleaved rounds"
+        f"{' of CPU time' if cpu_time else ''}; TensorFlow {tf.__version__}, "
         f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}"
     )
     header = ("", "mode", "gen. s", "autodiff s", "built-in s", "/autodiff", "/built-in")
@@ -122,4 +129,8 @@ def main(n: int, repeat: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000, int(sys.argv[2]) if len(sys.argv) > 2 else 7)
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    if unknown := flags - {"--cpu-time"}:
+        sys.exit(f"usage: python benchmarks/tf_vs_native.py [N] [REPEAT] [--cpu-time] (unknown: {' '.join(sorted(unknown))})")
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    main(int(args[0]) if args else 10_000_000, int(args[1]) if len(args) > 1 else 7, "--cpu-time" in flags)

@@ -30,8 +30,9 @@ from sympy.codegen.cfunctions import expm1, log1p
 from symact import Activation, Param, load_definitions, x
 from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
+from symact.emit.saturation import saturation_thresholds
 from symact.emit.tf import TFPrinter, render_tf_ops
-from symact.emit.where import _propagates_nan
+from symact.emit.where import _propagates_nan, exps_multiplied
 from symact.errors import UnsupportedFunctionError
 from symact.functions import Erfc, Sigmoid, Softplus
 from symact.testing import ROOT, load_module
@@ -99,7 +100,11 @@ def test_shared_quotients_are_printed_as_reciprocals(expr, printed):
         ((sp.Or(x < -1, x > 1), sp.true), sp.exp(x), False),
         ((x > 0, sp.true), sp.Integer(3), False),
         ((x > 0, sp.true), sp.floor(x), False),
-        ((x > 0, sp.true), sp.Piecewise((1, x > 2), (x, True)), False),
+        # NaN is not > 2, so the where takes x: NaN; erfc's sign split likewise
+        ((x > 0, sp.true), sp.Piecewise((1, x > 2), (x, True)), True),
+        ((x > 0, sp.true), sp.Piecewise((sp.exp(x), x <= 0), (2 - sp.exp(-x), True)), True),
+        ((x > 0, sp.true), sp.Piecewise((1, sp.Ne(x, 2)), (x, True)), False),  # Ne holds at NaN: 1
+        ((x > 0, sp.true), sp.Piecewise((1, sp.Symbol("_c0")), (x, True)), False),  # a mask: in doubt
         ((x > 0, sp.true), 2**x, False),
     ],
 )
@@ -337,14 +342,105 @@ def test_finite_at_finite_inputs_decides_by_form():
 def test_forward_runs_on_x_and_a_sign_split_shares_one_exp():
     """The forward of the custom-gradient op is never differentiated by TF, so it needs no
     branch-local inputs; the gradient's sign split (mish: e^-x for x >= 0, e^x below)
-    computes one e^-|x| on one input for both sides."""
+    computes one e^-|x| on one input for both sides, which is x clamped where mish' has
+    reached its values at ±inf (Note [Saturation clamp]), so no comparison with ±inf and no
+    select of a branch-local input remain."""
     (mish,) = load_definitions(ROOT / "definitions" / "mish.py")
     source = render_tf_ops(derive(mish), "# header", "")
     forward = source[source.index("def _f_tf(") : source.index("def _grad_tf(")]
     gradient = source[source.index("def _grad_tf(") : source.index("def _compute_dtype(")]
     assert "_x0 =" not in forward and forward.count("tf.math.exp(") == 1
     assert gradient.count("tf.math.exp(") == 1
-    assert "_x0 = tf.where(~_e1, x, 0.0)" in gradient and "_x1 =" not in gradient
+    assert "_xs0 = _saturated(x, (-128.0, -1024.0), (64.0, 512.0))" in gradient
+    assert "_x0 =" not in gradient and "math.inf" not in gradient and "_nan" not in gradient
+
+
+@pytest.mark.parametrize(
+    ("name", "thresholds"),
+    [
+        ("gelu", {"f": {-1: (16.0, 64.0)}, "d_x": {1: (16.0, 64.0), -1: (16.0, 64.0)}}),
+        ("mish", {"f": {-1: (128.0, 1024.0)}, "d_x": {1: (64.0, 512.0), -1: (128.0, 1024.0)}}),
+        ("swish", {}),  # in beta*x: no threshold holds for every beta
+        ("softsign", {}),  # 1/(1 + |x|)^2 reaches 0 only far beyond the candidates
+    ],
+)
+def test_saturation_thresholds(name, thresholds):
+    """Note [Saturation clamp]: the sides and thresholds (float32, float64) beyond which a
+    quantity has reached its value at ±inf and its derivative 0."""
+    (act,) = [a for a in load_definitions(ROOT / "definitions" / f"{name}.py") if a.name == name]
+    assert saturation_thresholds(derive(act)) == thresholds
+
+
+@requires_tf
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_saturation_clamp_gives_the_limits_and_zero_second_derivatives(tf, dtype):
+    """gelu' clamped beyond T (16 in float32, 64 in float64): the limits 1 and 0 at every x
+    beyond, ±inf included, and 0 as the second derivative there, eager and under XLA; NaN
+    stays NaN."""
+    ops = _tf_ops("gelu")
+    big = [16.0, 17.0, 64.0, 100.0, 1e10, 1e30, math.inf]
+    points = tf.constant([*big, *(-v for v in big), math.nan], dtype=dtype)
+
+    def both(xs):
+        with tf.GradientTape() as outer:
+            outer.watch(xs)
+            with tf.GradientTape() as inner:
+                inner.watch(xs)
+                y = ops.gelu(xs)
+            first = inner.gradient(y, xs)
+        return first, outer.gradient(first, xs)
+
+    for run in (both, tf.function(both, jit_compile=True)):
+        first, second = (t.numpy() for t in run(points))
+        n = len(big)
+        if dtype == "float64":  # float32 reaches the limits at 16, float64 at about 38
+            first, second = np.concatenate([first[2:n], first[n + 2 :]]), np.concatenate([second[2:n], second[n + 2 :]])
+            n -= 2
+        np.testing.assert_array_equal(first[:n], 1.0)
+        np.testing.assert_array_equal(first[n : 2 * n], 0.0)
+        np.testing.assert_array_equal(second[: 2 * n], 0.0)
+        assert np.isnan(first[-1]) and np.isnan(second[-1])
+
+
+@pytest.mark.parametrize(
+    ("replacements", "reduced", "paired"),
+    [
+        ([("_t0", sp.exp(-x))], ["_t0**2 + _t0"], {"_t0"}),
+        ([("_t0", sp.exp(-x))], ["1/(_t0**2 + 1)"], {"_t0"}),
+        ([("_t0", sp.exp(-x)), ("_t1", sp.exp(x**2))], ["_t0*_t1 + _t0"], {"_t0", "_t1"}),
+        ([("_t0", sp.exp(-x))], ["_t0*exp(x) + _t0"], {"_t0"}),
+        ([("_t0", sp.exp(-x))], ["x*_t0/(_t0 + 1)**2"], set()),
+        ([("_t0", sp.exp(-x)), ("_t1", x**2)], ["_t1*_t1*_t0 + _t0"], set()),
+    ],
+)
+def test_exponentials_that_products_multiply(replacements, reduced, paired):
+    """Note [Products of exponentials under XLA]: which shared exponentials a product
+    multiplies by an exponential."""
+    symbols = {name: sp.Symbol(name, real=True) for name, _ in replacements}
+    reps = [(symbols[name], e) for name, e in replacements]
+    exprs = [sp.sympify(text, locals={**symbols, "x": x}) for text in reduced]
+    assert exps_multiplied(reps, exprs) == {symbols[name] for name in paired}
+
+
+@requires_tf
+@pytest.mark.parametrize(("name", "exponentials"), [("mish", 1), ("swish", 2), ("gelu", 1)])
+def test_compiled_gradient_computes_each_exponential_once(tf, name, exponentials):
+    """Note [Products of exponentials under XLA]: in the optimized HLO of forward and
+    backward under XLA (as the benchmark compiles them), mish's gradient has its one
+    e^-|x| (its square is not rewritten into a second exp), swish's one for d_x and one
+    for d_beta's sech^2, gelu's the shared e^(-x^2/2)."""
+    ops = _tf_ops(name)
+    params = [tf.Variable(1.0)] if name == "swish" else []
+
+    def once(xs):
+        with tf.GradientTape() as tape:
+            tape.watch([xs, *params])
+            y = getattr(ops, name)(xs, *params)
+        return tape.gradient(y, [xs, *params])
+
+    xs = tf.zeros((70000,))
+    hlo = tf.function(once, jit_compile=True).experimental_get_compiler_ir(xs)(stage="optimized_hlo")
+    assert hlo.count(" exponential(") == exponentials, hlo
 
 
 @requires_tf

@@ -114,48 +114,47 @@ def _erfcx_w(a):
     return y, gradient
 
 
+def _saturated(x, lo, hi):
+    # x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute dtype,
+    # or None for no bound: beyond them the formulas have reached their values at -inf and
+    # +inf, and their derivatives 0 (Note [Saturation clamp] in symact.emit.saturation).
+    # One op (a max and a min under XLA) instead of comparisons with +-inf and selects of
+    # the limits. ClipByValue, not tf.clip_by_value: its gradient passes where x is NaN
+    # (a maximum's is 0 there), so NaN in gives NaN at second order too.
+    wide = x.dtype == tf.float64
+    lower = tf.constant(-math.inf if lo is None else lo[wide], x.dtype)
+    upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
+    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
+
+
 def _f_tf(x):
-    _c0 = (x == -math.inf)
-    _f_1 = 0.5*x*tf.math.erfc(-0.7071067811865476*x)
-    _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
+    _xs0 = _saturated(x, (-16.0, -64.0), None)
+    _f = 0.5*_xs0*tf.math.erfc(-0.7071067811865476*_xs0)
     return _f
 
 
 def _grad_tf(x):
-    _c0 = (x == math.inf)
-    _c1 = (x == -math.inf)
-    _e1 = _c0 | _c1
-    _x0 = tf.where(~_e1, x, 0.0)
-    _d_x_2 = 0.3989422804014327*_x0*tf.math.exp(-0.5*(_x0*_x0)) + 0.5*tf.math.erfc(-0.7071067811865476*_x0)
-    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
+    _xs0 = _saturated(x, (-16.0, -64.0), (16.0, 64.0))
+    _d_x = 0.3989422804014327*_xs0*tf.math.exp(-0.5*(_xs0*_xs0)) + 0.5*tf.math.erfc(-0.7071067811865476*_xs0)
     return (_d_x,)
 
 
 def _f_tf_w(x):
-    _c0 = (x == -math.inf)
-    _t0 = 0.7071067811865476*x
-    _t1 = (1.4142135623730951*x <= 0.0)
-    _t2 = tf.math.exp(-0.5*(x*x))*_erfcx_w(tf.where(_t1, -_t0, _t0))
-    _f_1 = 0.5*x*tf.where(_t1, _t2, 2.0 - _t2)
-    _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
-    _nan = tf.math.is_nan(x)
-    _f = tf.where(_nan, x, _f)
+    _xs0 = _saturated(x, (-16.0, -64.0), None)
+    _t0 = 0.7071067811865476*_xs0
+    _t1 = (1.4142135623730951*_xs0 <= 0.0)
+    _t2 = tf.math.exp(-0.5*(_xs0*_xs0))*_erfcx_w(tf.where(_t1, -_t0, _t0))
+    _f = 0.5*_xs0*tf.where(_t1, _t2, 2.0 - _t2)
     return _f
 
 
 def _grad_tf_w(x):
-    _c0 = (x == math.inf)
-    _c1 = (x == -math.inf)
-    _e1 = _c0 | _c1
-    _x0 = tf.where(~_e1, x, 0.0)
-    _t0 = tf.math.exp(-0.5*(_x0*_x0))
-    _t1 = 0.7071067811865476*_x0
-    _t2 = (1.4142135623730951*_x0 <= 0.0)
+    _xs0 = _saturated(x, (-16.0, -64.0), (16.0, 64.0))
+    _t0 = tf.math.exp(-0.5*(_xs0*_xs0))
+    _t1 = 0.7071067811865476*_xs0
+    _t2 = (1.4142135623730951*_xs0 <= 0.0)
     _t3 = _t0*_erfcx_w(tf.where(_t2, -_t1, _t1))
-    _d_x_2 = 0.3989422804014327*_t0*_x0 + 0.5*tf.where(_t2, _t3, 2.0 - _t3)
-    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_x_2))
-    _nan = tf.math.is_nan(x)
-    _d_x = tf.where(_nan, x, _d_x)
+    _d_x = 0.3989422804014327*_t0*_xs0 + 0.5*tf.where(_t2, _t3, 2.0 - _t3)
     return (_d_x,)
 
 

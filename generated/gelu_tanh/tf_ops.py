@@ -87,6 +87,19 @@ TRAINABLE = ()
 _TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "float64": 2.0**-1022}
 
 
+def _saturated(x, lo, hi):
+    # x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute dtype,
+    # or None for no bound: beyond them the formulas have reached their values at -inf and
+    # +inf, and their derivatives 0 (Note [Saturation clamp] in symact.emit.saturation).
+    # One op (a max and a min under XLA) instead of comparisons with +-inf and selects of
+    # the limits. ClipByValue, not tf.clip_by_value: its gradient passes where x is NaN
+    # (a maximum's is 0 there), so NaN in gives NaN at second order too.
+    wide = x.dtype == tf.float64
+    lower = tf.constant(-math.inf if lo is None else lo[wide], x.dtype)
+    upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
+    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
+
+
 def _sigmoid(u):
     # 1/(1 + e^-u) from one exp of -|u| (no overflow on either tail) and one division,
     # within a few tenths of an ULP of exp's accuracy; TF's float32 sigmoid kernel is a
@@ -97,27 +110,23 @@ def _sigmoid(u):
 
 
 def _f_tf(x):
-    _c0 = (x == -math.inf)
-    _f_1 = x*_sigmoid(0.07135481627260025*(x*x*x) + 1.5957691216057308*x)
-    _f = tf.where(_c0, tf.constant(0.0, x.dtype), _f_1)
+    _xs0 = _saturated(x, (-16.0, -32.0), None)
+    _f = _xs0*_sigmoid(0.07135481627260025*(_xs0*_xs0*_xs0) + 1.5957691216057308*_xs0)
     return _f
 
 
 def _grad_tf(x):
-    _c0 = (x == math.inf)
-    _c1 = (x == -math.inf)
-    _e1 = _c0 | _c1
-    _c2 = (1.4142135623730951*((0.044715)*(x*x*x) + x)/1.772453850905516 >= 0.0)
-    _e2 = _e1 | _c2
-    _x0 = tf.where(_c2 & ~_e1, x, 0.0)
+    _xs0 = _saturated(x, (-16.0, -32.0), (16.0, 32.0))
+    _c0 = (1.4142135623730951*((0.044715)*(_xs0*_xs0*_xs0) + _xs0)/1.772453850905516 >= 0.0)
+    _x0 = tf.where(_c0, _xs0, 0.0)
     _t0 = (tf.math.exp(-0.035677408136300125*(_x0*_x0*_x0) - 0.7978845608028654*_x0)*tf.math.exp(-0.035677408136300125*(_x0*_x0*_x0) - 0.7978845608028654*_x0))
     _t1 = _t0 + 1.0
-    _d_x_2 = 1.5957691216057308*_t0*_x0*(0.134145*(_x0*_x0) + 1.0)/(_t1*_t1) + (1.0/(_t1))
-    _x1 = tf.where(~_e2, x, 0.0)
+    _d_x_0 = 1.5957691216057308*_t0*_x0*(0.134145*(_x0*_x0) + 1.0)/(_t1*_t1) + (1.0/(_t1))
+    _x1 = tf.where(~_c0, _xs0, 0.0)
     _t0 = (tf.math.exp(0.035677408136300125*(_x1*_x1*_x1) + 0.7978845608028654*_x1)*tf.math.exp(0.035677408136300125*(_x1*_x1*_x1) + 0.7978845608028654*_x1))
     _t1 = _t0 + 1.0
-    _d_x_3 = _t0/_t1 + 1.5957691216057308*_t0*_x1*(0.134145*(_x1*_x1) + 1.0)/(_t1*_t1)
-    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
+    _d_x_1 = _t0/_t1 + 1.5957691216057308*_t0*_x1*(0.134145*(_x1*_x1) + 1.0)/(_t1*_t1)
+    _d_x = tf.where(_c0, _d_x_0, _d_x_1)
     return (_d_x,)
 
 

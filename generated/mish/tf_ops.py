@@ -89,36 +89,41 @@ TRAINABLE = ()
 _TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "float64": 2.0**-1022}
 
 
-# (no helper functions)
+def _saturated(x, lo, hi):
+    # x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute dtype,
+    # or None for no bound: beyond them the formulas have reached their values at -inf and
+    # +inf, and their derivatives 0 (Note [Saturation clamp] in symact.emit.saturation).
+    # One op (a max and a min under XLA) instead of comparisons with +-inf and selects of
+    # the limits. ClipByValue, not tf.clip_by_value: its gradient passes where x is NaN
+    # (a maximum's is 0 there), so NaN in gives NaN at second order too.
+    wide = x.dtype == tf.float64
+    lower = tf.constant(-math.inf if lo is None else lo[wide], x.dtype)
+    upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
+    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
 
 
 def _f_tf(x):
+    _xs0 = _saturated(x, (-128.0, -1024.0), None)
     _c0 = (x == math.inf)
-    _c1 = (x == -math.inf)
+    _c1 = (_xs0 >= 0.0)
     _e1 = _c0 | _c1
-    _c2 = (x >= 0.0)
-    _e2 = _e1 | _c2
-    _t0 = tf.math.exp(-tf.math.abs(x))
+    _t0 = tf.math.maximum(tf.math.exp(-tf.math.abs(_xs0)), 0.0)
     _t1 = _t0*(_t0 + 2.0)
-    _f_2 = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
-    _f_3 = _t1*x/(_t1 + 2.0)
-    _f = tf.where(_c0, tf.constant(math.inf, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _f_2, _f_3)))
+    _f_1 = -2.0*(_t0*_t0)*_xs0/(_t0*(2.0*_t0 + 2.0) + 1.0) + _xs0
+    _f_2 = _t1*_xs0/(_t1 + 2.0)
+    _f = tf.where(_c0, tf.constant(math.inf, x.dtype), tf.where(_c1, _f_1, _f_2))
     return _f
 
 
 def _grad_tf(x):
-    _c0 = (x == math.inf)
-    _c1 = (x == -math.inf)
-    _e1 = _c0 | _c1
-    _c2 = (x >= 0.0)
-    _e2 = _e1 | _c2
-    _x0 = tf.where(~_e1, x, 0.0)
-    _t0 = tf.math.exp(-tf.where(_c2, _x0, -_x0))
+    _xs0 = _saturated(x, (-128.0, -1024.0), (64.0, 512.0))
+    _c0 = (_xs0 >= 0.0)
+    _t0 = tf.math.maximum(tf.math.exp(-tf.where(_c0, _xs0, -_xs0)), 0.0)
     _t1 = 2.0*_t0 + 2.0
-    _t2 = 4.0*_x0
-    _d_x_2 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_x0) + 2.0*_x0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
-    _d_x_3 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t2 + 6.0) + _t2 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
-    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
+    _t2 = 4.0*_xs0
+    _d_x_0 = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*_xs0) + 2.0*_xs0 - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+    _d_x_1 = _t0*(_t0*(_t0*(_t0 + 4.0) + _t2 + 6.0) + _t2 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+    _d_x = tf.where(_c0, _d_x_0, _d_x_1)
     return (_d_x,)
 
 

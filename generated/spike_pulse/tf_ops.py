@@ -91,9 +91,10 @@ def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
     # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
     # quotient, so that XLA fuses it into a consumer that uses it twice (sech(u)**2; Note
-    # [Divisions under XLA] in symact.emit.tf).
+    # [Divisions under XLA] in symact.emit.tf); e^-2|u| as e times max(e, 0), which XLA
+    # does not turn into a second exp (Note [Products of exponentials under XLA] there).
     e = tf.math.exp(-tf.math.abs(u))
-    return 2.0 * e * (1.0 / (1.0 + e * e))
+    return 2.0 * e * (1.0 / (1.0 + e * tf.math.maximum(e, 0.0)))
 
 
 def _f_tf(x, inner, outer):

@@ -26,8 +26,9 @@ import sympy as sp
 from ..derive import Derivation, Kind, Quantity
 from ..elementary import _ERFCX_W_TERMS, _erfcx_g_coefficients
 from ..errors import UnsupportedFunctionError
-from ..functions import Erfc, Erfcx
+from ..functions import Erfc, Erfcx, Exp
 from ..names import class_name
+from .saturation import saturation_thresholds
 from .templates import docstring_text, render
 from .where import TensorOps, TensorPrinter, branch_function, constraint
 
@@ -85,14 +86,28 @@ def _sigmoid(u):
     r = 1.0 / (1.0 + e)
     return tf.where(u >= 0.0, r, e * r)
 ''',
+    "_saturated": '''
+def _saturated(x, lo, hi):
+    # x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute dtype,
+    # or None for no bound: beyond them the formulas have reached their values at -inf and
+    # +inf, and their derivatives 0 (Note [Saturation clamp] in symact.emit.saturation).
+    # One op (a max and a min under XLA) instead of comparisons with +-inf and selects of
+    # the limits. ClipByValue, not tf.clip_by_value: its gradient passes where x is NaN
+    # (a maximum's is 0 there), so NaN in gives NaN at second order too.
+    wide = x.dtype == tf.float64
+    lower = tf.constant(-math.inf if lo is None else lo[wide], x.dtype)
+    upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
+    return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
+''',
     "_sech": '''
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
     # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
     # quotient, so that XLA fuses it into a consumer that uses it twice (sech(u)**2; Note
-    # [Divisions under XLA] in symact.emit.tf).
+    # [Divisions under XLA] in symact.emit.tf); e^-2|u| as e times max(e, 0), which XLA
+    # does not turn into a second exp (Note [Products of exponentials under XLA] there).
     e = tf.math.exp(-tf.math.abs(u))
-    return 2.0 * e * (1.0 / (1.0 + e * e))
+    return 2.0 * e * (1.0 / (1.0 + e * tf.math.maximum(e, 0.0)))
 ''',
 }
 
@@ -178,6 +193,24 @@ class Reciprocal(sp.Function):
     nargs = 1
 
 
+# Note [Products of exponentials under XLA]
+# XLA's algebraic simplifier rewrites exp(a)*exp(b) as exp(a + b), also when a is b and
+# when the exponentials have other uses: then the product costs a second exponential (a
+# polynomial of some twenty operations per element) where it was one multiplication.
+# mish's gradient squares its e^(-|x|), swish's d_beta squares 1/cosh's e^(-|u|). An
+# exponential that a product multiplies by an exponential is printed as max(e^u, 0), the
+# same number (NaN included) and the same derivative (e^u >= 0, so the gradient of the
+# maximum passes to it), which the simplifier does not see through: one operation instead
+# of twenty. (Printed as exp(2u) the square would be the second exponential again.)
+
+
+class KeptExp(sp.Function):
+    """An exponential printed as ``tf.math.maximum(e, 0.0)``: Note [Products of exponentials
+    under XLA]."""
+
+    nargs = 1
+
+
 class TFPrinter(TensorPrinter):
     """Prints elementwise TensorFlow expressions; constants are Python floats.
 
@@ -197,9 +230,10 @@ class TFPrinter(TensorPrinter):
         (every printed function has x as its first argument)."""
         return f"{self._module_format('tf.constant')}({constant}, x.dtype)"
 
-    def shared(self, expr: sp.Expr) -> sp.Expr:
+    def shared(self, expr: sp.Expr, paired: bool = False) -> sp.Expr:
         """Note [Divisions under XLA]: a common subexpression a/b (a not a constant) as
-        a*(1/b).
+        a*(1/b). Note [Products of exponentials under XLA]: an exponential that a product
+        multiplies by an exponential as max(e^u, 0) (``paired``).
 
         XLA on CPU fuses elementwise operations into loops, but does not fuse a division
         with a variable numerator into a consumer that uses its value twice (it counts
@@ -209,6 +243,8 @@ class TFPrinter(TensorPrinter):
         reciprocal 1/b (a constant numerator) is fused, so a quotient used several times
         is printed as a times the reciprocal of b: one rounding more (half an ULP), one
         loop fewer."""
+        if paired and isinstance(expr, (sp.exp, Exp)):
+            return KeptExp(expr)
         if not isinstance(expr, sp.Mul):
             return expr
         below = [f for f in expr.args if isinstance(f, sp.Pow) and f.exp.is_negative and not f.base.is_Number]
@@ -217,6 +253,10 @@ class TFPrinter(TensorPrinter):
             return expr
         denominator = sp.Mul(*(f.base ** -f.exp for f in below))
         return sp.Mul(*above, Reciprocal(denominator), evaluate=False)
+
+    def _print_KeptExp(self, expr: sp.Expr) -> str:
+        maximum = self._module_format("tf.math.maximum")
+        return f"{maximum}({self._print(expr.args[0])}, {self.const(0)})"
 
     def _print_Reciprocal(self, expr: sp.Expr) -> str:
         text = self._print(expr.args[0])
@@ -322,7 +362,9 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     printer = TFPrinter()
-    ops = TensorOps("tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True)
+    ops = TensorOps(
+        "tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True, saturation=saturation_thresholds(derivation)
+    )
     wide_f, wide_grad = _float32_in_float64([derivation.forward]), _float32_in_float64(derivation.gradients)
     functions = [
         branch_function("_f_tf", derivation, [derivation.forward], printer, ops, single=True, values_only=True),

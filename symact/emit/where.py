@@ -9,8 +9,8 @@ the printer prints the formulas.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import sympy as sp
@@ -29,8 +29,9 @@ from .printer import (
     integer_power,
     print_or_fail,
 )
+from .saturation import Thresholds
 
-__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "gradient_safe"]
+__all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "exps_multiplied", "gradient_safe"]
 
 
 class TensorPrinter(TypedConstants, PythonCodePrinter):
@@ -70,9 +71,11 @@ class TensorPrinter(TypedConstants, PythonCodePrinter):
         """A printed constant as a value argument of ``where``."""
         return constant
 
-    def shared(self, expr: sp.Expr) -> sp.Expr:
+    def shared(self, expr: sp.Expr, paired: bool = False) -> sp.Expr:
         """The form in which to print a common subexpression (a value with several uses);
-        ``expr`` itself unless a backend's compiler wants another form."""
+        ``expr`` itself unless a backend's compiler wants another form. ``paired``: the
+        value is an exponential that a product multiplies by an exponential (itself
+        included; :func:`exps_multiplied`)."""
         return expr
 
     def _print_NumberSymbol(self, expr: sp.Basic) -> str:
@@ -178,6 +181,10 @@ class TensorOps:
     #: again; and whether the NaN guard is left off where NaN reaches the last branch and
     #: that branch's formula propagates it anyway (:func:`_propagates_nan`).
     reuse_masks: bool = False
+    #: Note [Saturation clamp] in symact.emit.saturation: per quantity name, the sides whose
+    #: value at ±inf is had by clamping x, with their thresholds (float32, float64); the
+    #: clamp is printed as a call to the helper ``_saturated``. Empty: never.
+    saturation: Mapping[str, Thresholds] = field(default_factory=dict)
 
 
 def gradient_safe(expr: sp.Expr) -> sp.Expr:
@@ -206,11 +213,11 @@ def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
 #: Functions whose value is NaN at a NaN argument, as printed (the helpers included).
 _NAN_IN_NAN_OUT = frozenset({
     "exp", "Exp", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Softplus", "Sigmoid", "sech", "Abs",
+    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Erfcx", "Softplus", "Sigmoid", "sech", "Abs",
 })
 
 
-def _propagates_nan(conditions: Sequence[sp.Basic], last: sp.Expr) -> bool:
+def _propagates_nan(conditions: Sequence[sp.Basic], last: sp.Expr, source: sp.Symbol = x) -> bool:
     """Note [Masks reused under XLA]: whether a chain gives NaN for a NaN x without its NaN
     guard. So it does when every condition is an order comparison or a value at ±inf
     (False for NaN, so NaN reaches the last branch, on x itself) and the last branch is
@@ -219,26 +226,43 @@ def _propagates_nan(conditions: Sequence[sp.Basic], last: sp.Expr) -> bool:
     orders = (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan, AtInfinity)
     if not all(isinstance(c, orders) or c == sp.true for c in conditions):
         return False
-    return x in last.free_symbols and _nan_in_nan_out(last)
+    return source in last.free_symbols and _nan_in_nan_out(last, source)
 
 
-def _nan_in_nan_out(expr: sp.Basic) -> bool:
-    """Whether every part of ``expr`` that depends on x gives NaN for NaN, by its form."""
-    if x not in expr.free_symbols:
+def _nan_in_nan_out(expr: sp.Basic, source: sp.Symbol = x) -> bool:
+    """Whether every part of ``expr`` that depends on ``source`` (x, or x clamped) gives
+    NaN for NaN, by its form."""
+    if source not in expr.free_symbols:
         return True
     if isinstance(expr, sp.Symbol):
         return True
     if isinstance(expr, sp.Piecewise):
-        # the where of a shared sign split's |u|: u or -u, NaN either way
-        (a, _), (b, last) = expr.args if len(expr.args) == 2 else ((None, None), (None, None))
-        return a is not None and last == sp.true and b == -a and _nan_in_nan_out(a)
+        # a where on order comparisons (False at NaN) takes the first piece whose
+        # condition can hold at NaN, and gives NaN where none holds; so the where of a
+        # shared sign split's |u| (u or -u) gives NaN, as does erfc's sign split
+        for value, cond in expr.args:
+            if _false_at_nan(cond, source):
+                continue
+            if source not in value.free_symbols or not _nan_in_nan_out(value, source):
+                return False  # a piece that NaN can select, and that drops NaN
+            if cond == sp.true:
+                break
+        return True
     if isinstance(expr, sp.Pow):
-        return expr.exp.is_Number is True and _nan_in_nan_out(expr.base)  # pow(NaN, c) is NaN for c != 0
+        return expr.exp.is_Number is True and _nan_in_nan_out(expr.base, source)  # pow(NaN, c) is NaN for c != 0
     if isinstance(expr, (sp.Add, sp.Mul)) or (
         isinstance(expr, sp.Function) and type(expr).__name__ in _NAN_IN_NAN_OUT
     ):
-        return all(_nan_in_nan_out(a) for a in expr.args)
+        return all(_nan_in_nan_out(a, source) for a in expr.args)
     return False
+
+
+def _false_at_nan(cond: sp.Basic, source: sp.Symbol) -> bool:
+    """Whether ``cond`` is an order comparison with a side that is NaN at a NaN ``source``."""
+    orders = (sp.GreaterThan, sp.StrictGreaterThan, sp.LessThan, sp.StrictLessThan)
+    return isinstance(cond, orders) and any(
+        source in side.free_symbols and _nan_in_nan_out(side, source) for side in cond.args
+    )
 
 
 def _conditions(
@@ -346,6 +370,70 @@ def _units(
     return units, exprs
 
 
+def exps_multiplied(replacements: Sequence[tuple[sp.Symbol, sp.Expr]], reduced: Sequence[sp.Expr]) -> set[sp.Symbol]:
+    """The common subexpressions that are an exponential and that some product multiplies
+    by an exponential: by itself (a square, a reciprocal square) or by another one
+    (Note [Products of exponentials under XLA] in symact.emit.tf)."""
+    exps = {sym for sym, e in replacements if isinstance(e, (sp.exp, Exp))}
+    if not exps:
+        return set()
+    paired: set[sp.Symbol] = set()
+    for expr in [*(e for _, e in replacements), *reduced]:
+        for node in sp.preorder_traversal(expr):
+            if isinstance(node, sp.Pow) and node.base in exps and node.exp.is_Integer and abs(node.exp) >= 2:
+                paired.add(node.base)
+            elif isinstance(node, sp.Mul):
+                factors = [f.base if isinstance(f, sp.Pow) and f.exp.is_Integer else f for f in node.args]
+                named = [f for f in factors if f in exps]
+                if named and len([f for f in factors if f in exps or isinstance(f, (sp.exp, Exp))]) >= 2:
+                    paired.update(named)
+    return paired
+
+
+def _saturated(
+    group: BranchGroup, ops: TensorOps, printer: TensorPrinter, body: list[str], count: list[int]
+) -> tuple[BranchGroup, list[int], sp.Symbol]:
+    """Note [Saturation clamp] in symact.emit.saturation: ``group`` without its branches at
+    ±inf that a clamp of x gives (where every quantity of the chain has that side's
+    thresholds), the indices of the branches kept, and the input the kept ones run on: a
+    new symbol for x clamped, whose line is emitted, or x when nothing is clamped."""
+    bounds: dict[int, tuple[float, float]] = {}
+    for cond in group.conditions:
+        if not isinstance(cond, AtInfinity) or cond.args[0] != x:
+            break
+        sign = int(cond.args[1])
+        found = [ops.saturation.get(name, {}).get(sign) for name in group.names]
+        if all(t is not None for t in found):
+            bounds[sign] = (max(t[0] for t in found if t), max(t[1] for t in found if t))
+    if not bounds:
+        return group, list(range(len(group.conditions))), x
+    kept = [
+        b for b, c in enumerate(group.conditions)
+        if not (isinstance(c, AtInfinity) and c.args[0] == x and int(c.args[1]) in bounds)
+    ]
+    source = sp.Symbol(f"_xs{count[2]}", real=True)
+    count[2] += 1
+
+    def side(sign: int) -> str:
+        if sign not in bounds:
+            return "None"
+        t32, t64 = bounds[sign]
+        return f"({printer.const(sign * t32)}, {printer.const(sign * t64)})"
+
+    printer.helpers.add("_saturated")
+    body.append(f"{source} = _saturated(x, {side(-1)}, {side(1)})")
+
+    def on_source(e: sp.Basic) -> sp.Basic:
+        return e if isinstance(e, AtInfinity) else e.xreplace({x: source})
+
+    reduced = BranchGroup(
+        group.names,
+        tuple(on_source(group.conditions[b]) for b in kept),
+        tuple(tuple(on_source(e) for e in group.exprs[b]) for b in kept),
+    )
+    return reduced, kept, source
+
+
 def branch_function(
     name: str,
     derivation: Derivation,
@@ -370,12 +458,17 @@ def branch_function(
     """
     act = derivation.activation
     where = f"activation {act.name!r}"
-    safe_points = {q.name: [b.safe_x for b in q.branches] for q in quantities}
     body: list[str] = []
-    count = [0, 0]  # conditions, branch-local inputs
+    count = [0, 0, 0]  # conditions, branch-local inputs, clamped inputs
     guarded = False
-    for group in group_branches(quantities):
-        chain = len(group.conditions)
+    for whole in group_branches(quantities):
+        chain = len(whole.conditions)
+        # Note [Saturation clamp]: the branches at ±inf that a clamp of x replaces are left
+        # out, and the rest run on the clamped input (`source`), else on x
+        group, kept, source = _saturated(whole, ops, printer, body, count)
+        safe_points = {
+            q.name: [q.branches[b].safe_x for b in kept] for q in quantities if q.name in group.names
+        }
         conds, actives, reached = _conditions(group.conditions, printer, where, body, count)
         pair = _sign_split(group.conditions)
         units, exprs_of = _units(group, values_only, conds[pair[0]] if pair and ops.reuse_masks else None)
@@ -387,26 +480,27 @@ def branch_function(
             blocks: dict[float | None, list[tuple[int, int]]] = {}
             for k, qname in enumerate(group.names):
                 for b in unit:
-                    uses_x = x in exprs_of[b][k].free_symbols
+                    uses_x = source in exprs_of[b][k].free_symbols
                     safe = next((safe_points[qname][c] for c in unit if safe_points[qname][c] is not None), None)
                     blocks.setdefault(safe if uses_x else None, []).append((b, k))
             for safe, members in blocks.items():
                 exprs = [gradient_safe(exprs_of[b][k]) for b, k in members]
-                if active is not None and any(x in e.free_symbols for e in exprs):
+                if active is not None and any(source in e.free_symbols for e in exprs):
                     if safe is None:
                         body.append("# no safe input was found for this branch: it runs on x as is")
                     else:
                         local = sp.Symbol(f"_x{count[1]}", real=True)
                         count[1] += 1
-                        body.append(f"{local} = {ops.where}({active}, x, {printer.const(safe)})")
-                        exprs = [e.xreplace({x: local}) for e in exprs]
+                        body.append(f"{local} = {ops.where}({active}, {source}, {printer.const(safe)})")
+                        exprs = [e.xreplace({source: local}) for e in exprs]
                 replacements, reduced = cse_branch(exprs)
+                paired = exps_multiplied(replacements, reduced)
                 for sym, e in replacements:
-                    body.append(f"{sym} = {print_or_fail(printer, printer.shared(e), where)}")
+                    body.append(f"{sym} = {print_or_fail(printer, printer.shared(e, sym in paired), where)}")
                 for (b, k), e in zip(members, reduced):
                     qname = group.names[k]
                     text = print_or_fail(printer, e, where)
-                    if chain > 1 and not e.is_Number:
+                    if len(group.conditions) > 1 and not e.is_Number:
                         body.append(f"_{qname}_{b} = {text}")
                         text = f"_{qname}_{b}"
                     values[qname].append((b, ops.typed(text) if e.is_Number else text))
@@ -414,8 +508,8 @@ def branch_function(
         for k, qname in enumerate(group.names):
             parts = [text for _, text in sorted(values[qname])]
             body.append(f"_{qname} = {_selected(parts, conds, all(constant[qname]), printer, ops)}")
-            if _needs_nan_guard(chain, group.exprs[0][k]) and not (
-                chain > 1 and ops.reuse_masks and _propagates_nan(group.conditions, exprs_of[-1][k])
+            if _needs_nan_guard(chain, whole.exprs[0][k]) and not (
+                chain > 1 and ops.reuse_masks and _propagates_nan(group.conditions, exprs_of[-1][k], source)
             ):
                 if not guarded:
                     body.append(f"_nan = {ops.isnan}(x)")
