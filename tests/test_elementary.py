@@ -372,14 +372,16 @@ def test_log1p_expm1_numba_agrees_with_numpy_and_vectorizes(compiled_log_exp, na
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("bits_dtype", [np.uint16, np.int16])
 @pytest.mark.parametrize(("activation", "params"), [("mish", ()), ("swish", (1.0,))])
-def test_bfloat16_loops_vectorize(tmp_path, activation, params):
-    """The loops over bfloat16 bits (uint16 in and out, float32 inside) compile to SIMD code
-    too: the conversions are integer shifts and a rounding select."""
+def test_half_precision_loops_vectorize(tmp_path, activation, params, bits_dtype):
+    """The loops over bfloat16 bits (uint16 in and out) and float16 bits (int16), float32
+    inside, compile to SIMD code too: the conversions are integer shifts, float32
+    arithmetic and selects."""
     for name in ("kernels.py", "_kernel_calls.py"):
         (tmp_path / name).write_text((ROOT / "generated" / activation / name).read_text())
-    kernels = load_module(tmp_path / "kernels.py", f"symact_test_bf16_vector_{activation}_kernels")
-    bits = np.arange(0, 4099, dtype=np.uint16)
+    kernels = load_module(tmp_path / "kernels.py", f"symact_test_half_vector_{activation}_{bits_dtype.__name__}_kernels")
+    bits = np.arange(0, 4099, dtype=bits_dtype)
     out = np.empty_like(bits)
     p = [np.full(1, v, np.float32) for v in params]
     runs = [(kernels._forward, (bits, out, 0, 1, bits.size, *p)), (kernels._backward_x, (bits, bits, out, 0, 1, bits.size, *p))]
@@ -389,3 +391,51 @@ def test_bfloat16_loops_vectorize(tmp_path, activation, params):
         loop(*args)
         llvm = "\n".join(loop.inspect_llvm().values())
         assert "vector.body" in llvm and _vector_types(llvm) > 0, loop.__name__
+
+
+def _float16_neighbours() -> np.ndarray:
+    """float32 numbers where rounding to float16 is decided: every float16 value, the
+    midpoints between neighbours (ties) and the float32 numbers just beside them, the
+    overflow threshold, subnormals, and random bit patterns."""
+    every = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    finite = np.sort(every[np.isfinite(every)].astype(np.float64))
+    mids = ((finite[1:] + finite[:-1]) / 2).astype(np.float32)  # exact in float32
+    up, down = np.nextafter(mids, np.float32(np.inf)), np.nextafter(mids, np.float32(-np.inf))
+    special = np.array([65504, 65519.996, 65520, 1e30, np.inf, -np.inf, np.nan, 2.0**-25, 2.0**-24 * 1.5, 1e-45, -0.0], np.float32)
+    noise = np.random.default_rng(16).integers(0, 2**32, 1_000_000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    return np.concatenate([every.astype(np.float32), mids, up, down, special, noise])
+
+
+def test_float16_bits_convert_as_numpy_does_bit_for_bit():
+    """The loops' float16 conversions (float16 bits held as int16, float32 inside): every
+    float16 to float32 exactly; float32 to float16 rounded to nearest, ties to even, with
+    overflow to inf, subnormals and NaN, equal to NumPy's astype at every point tried."""
+    calls = load_module(ROOT / "generated" / "mish" / "_kernel_calls.py", "symact_test_float16_calls")
+    get, put = calls.get, calls.put
+
+    @numba.njit
+    def widen(h, out):
+        for i in range(h.shape[0]):
+            out[i] = get(h[i])
+
+    @numba.njit
+    def narrow(f, out):
+        for i in range(f.shape[0]):
+            out[i] = put(out, f[i])
+
+    halves = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.int16)
+    wide = np.empty(halves.shape, np.float32)
+    widen(halves, wide)
+    want = halves.view(np.float16).astype(np.float32)
+    nan = np.isnan(want)
+    assert np.array_equal(np.isnan(wide), nan)
+    assert np.array_equal(wide[~nan].view(np.uint32), want[~nan].view(np.uint32))
+
+    points = _float16_neighbours()
+    got = np.empty(points.shape, np.int16)
+    narrow(points, got)
+    with np.errstate(over="ignore"):
+        want16 = points.astype(np.float16)
+    nan = np.isnan(points)
+    assert np.isnan(got[nan].view(np.float16)).all()
+    assert np.array_equal(got[~nan], want16[~nan].view(np.int16))

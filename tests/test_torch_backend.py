@@ -528,56 +528,61 @@ def test_a_derivative_made_only_of_constants_keeps_float64(tmp_path):
     assert grad.tolist() == [0.0, 1 / 6, 1 / 6, 1 / 6, 0.0]
 
 
-def _bfloat16_inputs(shape, seed):
-    """bfloat16 inputs over the catalog's interesting range, with the special values."""
+def _half_inputs(shape, seed, dtype):
+    """bfloat16 or float16 inputs over the catalog's interesting range, with the special
+    values (subnormals, the largest float16, values that overflow float16)."""
     gen = torch.Generator().manual_seed(seed)
     xs = (torch.randn(shape, generator=gen) * 4).reshape(-1)
-    special = torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-39, -3e38, 100.0])
+    special = torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan, 1e-39, -3e38, 100.0, 6e-8, -65504.0, 7e4])
     k = min(len(special), xs.numel())
     xs[:k] = special[:k]
-    return xs.reshape(shape).to(torch.bfloat16)
+    return xs.reshape(shape).to(dtype)
 
 
 @requires_torch
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize(
     "name",
     # a parameter per channel, a trainable one, float32 computed in float64, branches, none
     ["swish", "prelu", "gelu", pytest.param("bump", marks=pytest.mark.slow), pytest.param("mish", marks=pytest.mark.slow)],
 )
-def test_bfloat16_is_converted_inside_the_kernels_with_the_bits_of_float32_rounded(name):
-    """bfloat16 tensors reach the kernels as their bits and are converted element by element
-    (no float32 copy of x, grad or the output), with exactly the values of the float32 path
-    rounded to bfloat16 once: forward, grad_x and the parameter gradients, scalar and per
-    channel parameters, strided and 0-d inputs."""
+def test_half_precision_is_converted_inside_the_kernels_with_the_bits_of_float32_rounded(name, dtype):
+    """bfloat16 and float16 tensors reach the kernels as they are (bfloat16 as its bits)
+    and are converted element by element (no float32 copy of x, grad or the output), with
+    exactly the values of the float32 path rounded once: forward, grad_x and the parameter
+    gradients, scalar and per channel parameters, strided and 0-d inputs."""
+    dtype = getattr(torch, dtype)
     ops = _torch_ops(name)
     kernels = ops._kernels()
     for shape, param_shape in (((3, 5, 7), ()), ((4, 3, 6), (3, 1)), ((), ()), ((0, 3), (3,))):
-        xs = _bfloat16_inputs(shape, 1)
-        gs = _bfloat16_inputs(shape[::-1], 2).permute(tuple(reversed(range(len(shape)))))  # strided
+        xs = _half_inputs(shape, 1, dtype)
+        gs = _half_inputs(shape[::-1], 2, dtype).permute(tuple(reversed(range(len(shape)))))  # strided
         params = [torch.full(param_shape, v) for v in _inits(ops)]
         values = [p.numpy() for p in params]
         y = ops._forward_cpu(xs, *params)
-        want = torch.from_numpy(kernels.forward(xs.float().numpy(), *values)).to(torch.bfloat16)
-        assert y.dtype == torch.bfloat16 and y.shape == xs.shape
+        want = torch.from_numpy(kernels.forward(xs.float().numpy(), *values)).to(dtype)
+        assert y.dtype == dtype and y.shape == xs.shape
         torch.testing.assert_close(y, want, rtol=0, atol=0, equal_nan=True)
         got = ops._backward_cpu(gs, xs, *params)
         exact = kernels.backward(gs.float().numpy(), xs.float().numpy(), *values)
-        torch.testing.assert_close(got[0], torch.from_numpy(exact[0]).to(torch.bfloat16), rtol=0, atol=0, equal_nan=True)
+        torch.testing.assert_close(got[0], torch.from_numpy(exact[0]).to(dtype), rtol=0, atol=0, equal_nan=True)
         for g, e in zip(got[1:], exact[1:]):
             torch.testing.assert_close(g, torch.as_tensor(e), rtol=0, atol=0, equal_nan=True)
         alone = ops._backward_cpu(gs, xs, *params, x_only=True)
         torch.testing.assert_close(alone[0], got[0], rtol=0, atol=0, equal_nan=True)
 
 
-def test_bfloat16_arrays_make_no_float32_copy():
-    """With an ml_dtypes bfloat16 array the kernels allocate only the bfloat16 output (and a
-    float32 copy would be four times that)."""
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_arrays_make_no_float32_copy(dtype):
+    """With an ml_dtypes bfloat16 or a NumPy float16 array the kernels allocate only the
+    output in that dtype (and a float32 copy would be four times that)."""
     import tracemalloc
 
-    ml_dtypes = pytest.importorskip("ml_dtypes")
+    if dtype == "bfloat16":
+        dtype = pytest.importorskip("ml_dtypes").bfloat16
     kernels = load_module(ROOT / "generated" / "mish" / "kernels.py", "symact_generated_mish_kernels")
-    x = np.linspace(-5, 5, 1_000_000).astype(ml_dtypes.bfloat16)
-    expected = kernels.forward(x.astype(np.float32)).astype(ml_dtypes.bfloat16)
+    x = np.linspace(-5, 5, 1_000_000).astype(dtype)
+    expected = kernels.forward(x.astype(np.float32)).astype(dtype)
     kernels.forward(x[:10])  # compiled before measuring
     tracemalloc.start()
     try:

@@ -63,9 +63,18 @@ def by_dtype(f32, f64):
     return f
 
 
+# Note [Half precision as bits]: the loops read and write the 16-bit formats as integers
+# and compute in float32 per element, so no float32 copy of x, grad_out or an output is
+# ever made: uint16 holds bfloat16 bits, int16 float16 bits (NumPy has float16, and views
+# it as int16 at no cost; Numba cannot compute with it on the CPU). Both conversions are
+# integer and float32 arithmetic without a branch, so the loops still vectorize.
+# float16 → float32 is exact; float32 → float16 rounds to nearest, ties to even, as NumPy
+# and torch do (bit for bit, over every float16 and 2e7 random float32 in the tests).
+
+
 def get(v):
     """An element of x or grad_out as the loops compute with it: bfloat16 bits (uint16)
-    as the float32 they stand for, anything else as it is."""
+    or float16 bits (int16) as the float32 they stand for, anything else as it is."""
     raise NotImplementedError("compiled into the loops only")
 
 
@@ -73,12 +82,34 @@ def get(v):
 def _get(v):
     if v == numba.uint16:
         return lambda v: np.uint32(np.uint32(v) << np.uint32(16)).view(np.float32)
+    if v == numba.int16:
+        return lambda v: _half_to_float(v)
     return lambda v: v
 
 
+# The conversions select by multiplying with a condition's 0 or 1 in wrapping uint32
+# arithmetic rather than with if/else: Numba's inlining of a conditional expression here
+# warns of a variable out of scope, and a separate (not inlined) function would keep the
+# loops out of Numba's cache, which cannot load a callee from a module it cannot import.
+@numba.njit(inline="always")
+def _half_to_float(v):
+    h = np.uint32(np.uint16(v))
+    sign = np.uint32((h & np.uint32(0x8000)) << np.uint32(16))
+    em = np.uint32(h & np.uint32(0x7FFF))
+    # exponent and mantissa moved into place and the exponent rebiased by 127 − 15; inf
+    # and NaN (em ≥ 0x7C00) get the all-ones exponent
+    u = np.uint32((em << np.uint32(13)) + np.uint32(112 << 23))
+    u = np.uint32(u + np.uint32(112 << 23) * np.uint32(em >= np.uint32(0x7C00)))
+    # a subnormal m·2^-24: 2^-14·(1 + m/1024) − 2^-14, exact in float32
+    sub = np.float32(np.uint32(u + np.uint32(1 << 23)).view(np.float32) - np.float32(2.0**-14)).view(np.uint32)
+    u = np.uint32(u + np.uint32(sub - u) * np.uint32(em < np.uint32(0x0400)))
+    return np.uint32(u | sign).view(np.float32)
+
+
 def put(out, v):
-    """The value v as stored into the array `out`: rounded to bfloat16 bits (to nearest,
-    ties to even, NaN kept, as torch rounds) when `out` holds such bits, else as it is."""
+    """The value v as stored into the array `out`: rounded to bfloat16 or float16 bits (to
+    nearest, ties to even, NaN kept, as torch rounds) when `out` holds such bits, else as
+    it is."""
     raise NotImplementedError("compiled into the loops only")
 
 
@@ -93,7 +124,28 @@ def _put(out, v):
             return np.uint16(0x7FC0) if f != f else r
 
         return rounded
+    if out.dtype == numba.int16:
+        return lambda out, v: _float_to_half(v)
     return lambda out, v: v
+
+
+@numba.njit(inline="always")
+def _float_to_half(v):
+    u = np.float32(v).view(np.uint32)
+    sign = np.uint32(u & np.uint32(0x80000000))
+    a = np.uint32(u ^ sign)  # |v|
+    # |v| ≥ 65520 (2^16 rounded): inf, or NaN (quiet) for NaN
+    big = np.uint32(np.uint32(0x7C00) + np.uint32(0x200) * np.uint32(a > np.uint32(0x7F800000)))
+    # |v| < 2^-14, a float16 subnormal or 0: adding 0.5 (2^-1, whose ULP is float16's
+    # smallest subnormal, 2^-24) rounds it, ties to even, into the low mantissa bits
+    magic = np.uint32(126 << 23)
+    small = np.uint32(np.float32(a.view(np.float32) + magic.view(np.float32)).view(np.uint32) - magic)
+    # normal: rebias the exponent and round off 13 mantissa bits, ties to even
+    odd = np.uint32((a >> np.uint32(13)) & np.uint32(1))
+    h = np.uint32((a + np.uint32(0xC8000FFF) + odd) >> np.uint32(13))
+    h = np.uint32(h + np.uint32(small - h) * np.uint32(a < np.uint32(113 << 23)))
+    h = np.uint32(h + np.uint32(big - h) * np.uint32(a >= np.uint32(143 << 23)))
+    return np.int16(np.uint16(h | (sign >> np.uint32(16))))
 
 
 def _check_params(names, params):
@@ -125,7 +177,7 @@ class Layout(NamedTuple):
     of _CHUNK elements); "axis" when the arrays vary along one axis of x (units: a row per
     outer index and channel); otherwise "full", each broadcast to x (a row per element)."""
 
-    xc: np.ndarray  # x, C-contiguous, in its compute dtype (or as bfloat16 bits)
+    xc: np.ndarray  # x, C-contiguous, in its compute dtype (or as bfloat16 or float16 bits)
     dtype: np.dtype  # the compute dtype
     mode: str
     view: tuple  # x viewed as (outer, channels, inner)
@@ -135,19 +187,24 @@ class Layout(NamedTuple):
 
 
 def _bits(x, bf16_bits):
-    """Whether x holds bfloat16 numbers as bits: said so (bf16_bits, for 16-bit integer
-    arrays such as torch's bfloat16 tensors viewed as int16), or a bfloat16 dtype's array
-    (ml_dtypes)."""
-    if bf16_bits and x.dtype.itemsize != 2:
-        raise TypeError(f"bf16_bits=True needs 16-bit arrays, got {x.dtype}")
-    return bf16_bits or x.dtype.name == "bfloat16"
+    """The integer type the loops read x as (Note [Half precision as bits]), or None for
+    x as it is: uint16 for bfloat16 numbers, said so (bf16_bits, for 16-bit integer arrays
+    such as torch's bfloat16 tensors viewed as int16) or of ml_dtypes' bfloat16 dtype;
+    int16 for float16."""
+    if bf16_bits:
+        if x.dtype.kind not in "iu" or x.dtype.itemsize != 2:
+            raise TypeError(f"bf16_bits=True needs 16-bit integer arrays holding bfloat16 bits, got {x.dtype}")
+        return np.uint16
+    if x.dtype == np.float16:
+        return np.int16
+    return np.uint16 if x.dtype.name == "bfloat16" else None
 
 
 def _prepare(x, names, params, bits):
-    """The Layout of x for the checked parameters; x as bfloat16 bits when `bits`."""
-    dtype = np.dtype(np.float32) if bits else _compute_dtype(x.dtype)
+    """The Layout of x for the checked parameters; x viewed as `bits` unless None."""
+    dtype = np.dtype(np.float32) if bits is not None else _compute_dtype(x.dtype)
     # ascontiguousarray would make 0-d 1-d
-    xc = np.asarray(x, order="C").view(np.uint16) if bits else np.asarray(x, dtype=dtype, order="C")
+    xc = np.asarray(x, order="C").view(bits) if bits is not None else np.asarray(x, dtype=dtype, order="C")
     arrays = [np.asarray(p, dtype=dtype) for p in params]
     shape = xc.shape
     if all(p.size == 1 for p in arrays):
@@ -234,7 +291,7 @@ def _run(loop, arrays, units, size, columns):
 
 def _returned(array, x, bits):
     """An output in the caller's dtype: float16 for float16 x, x's own dtype for bits."""
-    if bits:
+    if bits is not None:
         return array.view(x.dtype)
     return array.astype(np.float16) if x.dtype == np.float16 else array
 
@@ -255,11 +312,15 @@ def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
     _check_params(loops.params, params)
     x = np.asarray(x)
     bits = _bits(x, bf16_bits)
+    if bits is np.int16 and np.asarray(grad_out).dtype != np.float16:
+        bits = None  # float16 x with a wider grad_out: both in float32, as the wider dtype
     at = _prepare(x, loops.params, params, bits)
     xc = at.xc
-    if bits:
+    if bits is np.int16:
+        g = np.asarray(grad_out, order="C").view(np.int16)
+    elif bits is not None:
         g = np.asarray(grad_out, order="C")
-        if g.dtype.itemsize != 2:
+        if g.dtype.kind not in "iuV" or g.dtype.itemsize != 2:
             raise TypeError(f"grad_out must hold bfloat16 bits like x, got {g.dtype}")
         g = g.view(np.uint16)
     else:

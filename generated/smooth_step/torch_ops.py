@@ -38,9 +38,9 @@ Evaluation:
     CPU tensors run the fused Numba kernels of the sibling kernels.py (one pass forward; one
     pass backward computing grad_x and the parameter sums). Other devices (CUDA, ...) run
     the same stable formulas as torch operations, branch-local, so they need no Numba.
-    float16 and bfloat16 are computed in float32 and returned in the input dtype (bfloat16
-    is converted element by element inside the kernels, so no float32 copy is made); float32
-    and float64 in their own dtype. Any shape and layout, zero-size included; NaN in gives
+    float16 and bfloat16 are computed in float32 and returned in the input dtype (on CPU
+    they are converted element by element inside the kernels, so no float32 copy is made);
+    float32 and float64 in their own dtype. Any shape and layout, zero-size included; NaN in gives
     NaN out.
 
 Note [Branch-local evaluation]
@@ -174,13 +174,14 @@ def _from_bits(a):
 
 
 def _forward_cpu(x, *params):
-    """f by the fused Numba kernel. bfloat16 goes in and out as its bits, converted element
-    by element inside the kernel (no float32 copy of x or of the output)."""
+    """f by the fused Numba kernel. float16 goes in and out as it is, bfloat16 as its bits,
+    each converted element by element inside the kernel (no float32 copy of x or of the
+    output)."""
     dtype = _compute_dtype(x.dtype)
     values = [_numpy(p, dtype) for p in params]
     if x.dtype == torch.bfloat16:
         return _from_bits(_kernels().forward(_bits(x), *values, bf16_bits=True))
-    out = _kernels().forward(_numpy(x, dtype), *values)
+    out = _kernels().forward(_numpy(x, torch.float16 if x.dtype == torch.float16 else dtype), *values)
     return torch.from_numpy(out).to(x.dtype)
 
 
@@ -191,6 +192,8 @@ def _backward_cpu(grad, x, *params, x_only=False):
     values = [_numpy(p, dtype) for p in params]
     if x.dtype == grad.dtype == torch.bfloat16:  # as bits, as in _forward_cpu
         arrays, bits, back = (_bits(grad), _bits(x), *values), True, _from_bits
+    elif x.dtype == grad.dtype == torch.float16:  # as it is, as in _forward_cpu
+        arrays, bits, back = (_numpy(grad, x.dtype), _numpy(x, x.dtype), *values), False, torch.from_numpy
     else:
         arrays, bits = (_numpy(grad, dtype), _numpy(x, dtype), *values), False
         back = lambda a: torch.from_numpy(a).to(x.dtype)  # noqa: E731

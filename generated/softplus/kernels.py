@@ -21,11 +21,12 @@ Stable forms, branch by branch:
 forward(x, beta) -> f, elementwise. backward(grad_out, x, beta) -> (grad_x, grad_beta),
 the gradients of sum(grad_out * f), a parameter's summed in float64 to its own shape.
 backward_x(grad_out, x, beta) -> grad_x alone, without the work of the parameter gradients.
-x: any shape and layout; float32 and float64 are computed in their own dtype, float16 in
-float32 (returned as float16), other dtypes in float64. bfloat16 (an ml_dtypes array, or
+x: any shape and layout; float32 and float64 are computed in their own dtype, other
+dtypes but the 16-bit floats in float64. float16 and bfloat16 (an ml_dtypes array, or
 16-bit integers holding its bits with bf16_bits=True, as torch's bfloat16 tensors viewed
-as int16; grad_out alike) is computed in float32 element by element and returned in the
-same form, with no float32 copy of x or of the output. A parameter: a scalar or an array
+as int16; grad_out alike) are computed in float32 element by element and returned in the
+same form, with no float32 copy of x or of the output (float16 x with a float32 or
+float64 grad_out: both converted to float32, the gradients returned as float16). A parameter: a scalar or an array
 that broadcasts to x; fast paths: all scalars, or arrays that vary along one axis of x
 ((C, 1, 1) for the channels of NCHW, like nn.PReLU, or (C,) for the last axis). At a
 branch boundary the gradient is that of the branch whose condition holds.
