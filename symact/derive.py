@@ -703,7 +703,7 @@ def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
             continue
         try:
             limit = sp.limit(expand_stable(active.expr).xreplace(signed), x, sign * sp.oo)
-        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError):
+        except _SYMPY_GAVE_UP:
             continue
         limit = limit.xreplace({d: p for p, d in signed.items()})
         if limit.has(x, sp.Limit, sp.AccumBounds, sp.nan, sp.zoo) or limit.free_symbols - set(act.params):
