@@ -30,7 +30,7 @@ import sympy as sp
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
 from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, probe_points
-from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, sign_split, t_rational
+from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, fraction_forms, sign_split, t_rational
 from .spec import Activation, Param, x
 
 __all__ = ["Branch", "Kind", "Quantity", "Derivation", "derive", "cost", "pieces", "real_roots", "SIMPLIFY_MAX_OPS"]
@@ -219,6 +219,35 @@ def _needed(new: list[tuple[int, float, float]], old: list[tuple[int, float, flo
     return short and _better(new, old)
 
 
+def _tight64(scores: list[tuple[int, float, float]]) -> bool:
+    """Whether float64 (which has no wider type to compute in) misses its p99 bound at the
+    probe points (Note [Fewer roundings in float64])."""
+    return scores[1][2] > P99_BOUND
+
+
+#: How much lower a candidate's float64 :func:`_total` must be to replace a form for
+#: accuracy alone: more than one rounding at the worst point, so a form is not swapped for noise.
+_GAIN = 1.0
+
+
+def _more_accurate64(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Whether ``new`` is more accurate in float64 by more than _GAIN and no worse there,
+    while float32 gains no non-finite result and stays within the max bound where it was.
+    Where the old form meets float32's own bounds (Note [float32 computed in float64]), the
+    new one must be no less accurate in float32 at all, so float32 never comes to pay
+    float64 arithmetic for a float64 gain; where float32 misses them, it is computed in
+    float64, and the more accurate form pays there as well."""
+    (n32, n64), (o32, o64) = new, old
+    native = o32[1] <= _F32_MAX and o32[2] <= _F32_P99
+    return (
+        _no_worse([n64], [o64])
+        and _total([n64]) < _total([o64]) - _GAIN
+        and n32[0] <= o32[0]
+        and n32[1] <= max(MAX_BOUND, o32[1])
+        and (not native or (n32[1] <= o32[1] and n32[2] <= o32[2]))
+    )
+
+
 def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
@@ -266,6 +295,14 @@ def _choose(
             continue
         if _better(scores, baseline) and _no_worse(scores, baseline):
             printed, baseline = candidate, scores
+    if _tight64(baseline):  # Note [Fewer roundings in float64] in symact.rewrite
+        for candidate in fraction_forms(printed):
+            try:
+                scores = _measure(exact, candidate, act)
+            except _UNMEASURABLE:
+                continue
+            if _more_accurate64(scores, baseline):
+                printed, baseline = candidate, scores
     one_exp = exp_basis(printed)
     if one_exp is not None:
         best: tuple[sp.Expr, Scores] | None = None
@@ -703,7 +740,7 @@ def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
             continue
         try:
             limit = sp.limit(expand_stable(active.expr).xreplace(signed), x, sign * sp.oo)
-        except (NotImplementedError, ValueError, TypeError, ZeroDivisionError, RecursionError, AttributeError):
+        except _SYMPY_GAVE_UP:
             continue
         limit = limit.xreplace({d: p for p, d in signed.items()})
         if limit.has(x, sp.Limit, sp.AccumBounds, sp.nan, sp.zoo) or limit.free_symbols - set(act.params):

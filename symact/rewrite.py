@@ -17,7 +17,10 @@ from sympy.codegen.rewriting import expm1_opt, log1p_opt
 from .functions import Erfc, Exp, Sigmoid, Softplus
 from .spec import x
 
-__all__ = ["Rewrite", "STABLE_REWRITES", "CANCELLATION_REPAIRS", "apply_rewrites", "sign_split", "exp_basis", "t_rational"]
+__all__ = [
+    "Rewrite", "STABLE_REWRITES", "CANCELLATION_REPAIRS", "apply_rewrites", "sign_split", "exp_basis", "t_rational",
+    "fraction_forms",
+]
 
 
 @dataclass(frozen=True)
@@ -421,6 +424,52 @@ CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
         splits=True,
     ),
 )
+
+
+# Note [Fewer roundings in float64]
+# float32 has a way out of rounding trouble (Note [float32 computed in float64] in
+# symact.derive); float64 has nothing wider, and its bound is tight: with some fifty golden
+# points per setting, a p99 of 2 ULPs is about the worst point's error. A derivative as
+# SymPy gives it is a sum of terms, each rounded several times before the sum rounds
+# again (the derivative of 2x/(4x² + 1) is −16x²/(4x² + 1)² + 2/(4x² + 1): 3 ULPs at
+# x = 0.95); the same value as one fraction, its numerator factored where it factors over
+# the rationals (−2(2x − 1)(2x + 1)/(4x² + 1)²: the factors are differences of exact
+# numbers, one rounding each), rounds fewer times and measures within 2. These forms are
+# candidates, not rules: the derivation measures them and keeps one only where a formula
+# misses the float64 bound and the candidate is more accurate there. Only for sums of at
+# most COMBINE_MAX_OPS operations (SymPy's factor grows fast with size; a size limit, not
+# the clock, decides: Note [Budgets never change output] in symact.budget).
+
+
+def fraction_forms(expr: sp.Expr) -> list[sp.Expr]:
+    """``expr`` over one denominator: as ``sympy.together`` leaves it, with its numerator
+    factored (``sympy.factor``), and with the numerator multiplied out
+    (``sympy.cancel``); each through the stable rewrites, branch by branch. Forms equal
+    to ``expr`` or to an earlier form are left out. See Note [Fewer roundings in float64].
+
+    >>> from symact import x
+    >>> fraction_forms(-16*x**2/(4*x**2 + 1)**2 + 2/(4*x**2 + 1))
+    [2*(1 - 4*x**2)/(4*x**2 + 1)**2, -2*(2*x - 1)*(2*x + 1)/(4*x**2 + 1)**2, (2 - 8*x**2)/(16*x**4 + 8*x**2 + 1)]
+    """
+    ways: tuple[Callable[[sp.Expr], sp.Expr], ...] = (sp.together, sp.factor, sp.cancel)
+    out: list[sp.Expr] = []
+    for way in ways:
+
+        def form(e: sp.Expr, way: Callable[[sp.Expr], sp.Expr] = way) -> sp.Expr:
+            if not e.has(x) or sp.count_ops(e) > COMBINE_MAX_OPS:
+                return e
+            try:
+                return apply_rewrites(way(e))
+            except (sp.PolynomialError, NotImplementedError, RecursionError):
+                return e
+
+        if isinstance(expr, sp.Piecewise):
+            candidate = sp.Piecewise(*[(form(e), c) for e, c in expr.args])
+        else:
+            candidate = form(expr)
+        if candidate != expr and candidate not in out:
+            out.append(candidate)
+    return out
 
 
 def apply_rewrites(expr: sp.Expr, rules: tuple[Rewrite, ...] = STABLE_REWRITES) -> sp.Expr:

@@ -193,3 +193,17 @@ def test_removable_points_are_looked_for_in_polynomial_targets_only():
     assert _singular_points(sp.sin(x) / x) == [0]
     assert _singular_points(x * sp.log(sp.Abs(x))) == [0]
     assert sorted(_singular_points(sp.sin(x - 1) / (x**2 - 1)), key=float) == [-1, 1]
+
+
+def test_a_limit_sympy_cannot_take_leaves_the_value_at_infinity_undecided():
+    # SymPy's limit of this form as x -> -oo raises PolynomialError (from a quartic's roots
+    # inside its sign test): the value at -inf stays as the formula gives it, no crash
+    from symact.derive import Branch, _infinite_inputs
+
+    p = Param("p", init=1.0, positive=True)
+    s = p + sp.sin(p + x)
+    form = p * (-2 * x**2 * (s**2 + 1) - 2 * x * s * (x**2 + 1) * sp.cos(p + x) + (x**2 + 1) * (s**2 + 1)) / (
+        (x**2 + 1) ** 2 * (s**2 + 1) ** 2
+    )
+    act = _act(form, [p])
+    assert _infinite_inputs([Branch(sp.true, form, 0.0)], act) == []

@@ -18,7 +18,7 @@ Stable forms, branch by branch:
     d_x where AtInfinity(x, 1): 1
     d_x where AtInfinity(x, -1): 0
     d_x where x < -1: b*(x**2 + sqrt(b + x**2)*Abs(x))*Abs(x)/(2*x**2*sqrt(b + x**2)*(sqrt(b + x**2) + Abs(x))**2)
-    d_x where x < 0: -b/(2*sqrt(b + x**2)*(x - sqrt(b + x**2)))
+    d_x where x < 0: b/(2*b + 2*x**2 - 2*x*sqrt(b + x**2))
     d_x where x <= 1: x/(2*sqrt(b + x**2)) + 1/2
     d_x where Eq(x, 0): 1/2
     d_x: x**2/(2*sqrt(b + x**2)*Abs(x)) + 1/2
@@ -56,7 +56,7 @@ PARAMS = ('b',)
 TRAINABLE = ('b',)
 #: Quantities whose float32 kernels compute in float64 and round once, where float32
 #: arithmetic would miss the accuracy bound.
-FLOAT32_VIA_FLOAT64 = ('d_x', 'd_b',)
+FLOAT32_VIA_FLOAT64 = ('d_b',)
 
 
 # == Formulas ==========================================================================
@@ -121,8 +121,8 @@ def _grad_f64(x, b):
         _t2 = math.sqrt(b + _t1)  # sqrt(b + x^2)
         _d_x = 0.5*b*_t0*(_t0*_t2 + _t1)/(_t1*_t2*((_t0 + _t2)*(_t0 + _t2)))
     elif (x < 0.0):
-        _t0 = math.sqrt(b + (x*x))
-        _d_x = -0.5*b/(_t0*(-_t0 + x))
+        _t0 = (x*x)
+        _d_x = b/(2.0*b + 2.0*_t0 - 2.0*x*math.sqrt(b + _t0))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
     elif (x == 0.0):
@@ -159,8 +159,8 @@ def _gradx_f64(x, b):
         _t2 = math.sqrt(b + _t1)  # sqrt(b + x^2)
         _d_x = 0.5*b*_t0*(_t0*_t2 + _t1)/(_t1*_t2*((_t0 + _t2)*(_t0 + _t2)))
     elif (x < 0.0):
-        _t0 = math.sqrt(b + (x*x))
-        _d_x = -0.5*b/(_t0*(-_t0 + x))
+        _t0 = (x*x)
+        _d_x = b/(2.0*b + 2.0*_t0 - 2.0*x*math.sqrt(b + _t0))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
     elif (x == 0.0):
@@ -185,8 +185,8 @@ def _grad_w(x, b):
         _t2 = math.sqrt(b + _t1)  # sqrt(b + x^2)
         _d_x = 0.5*b*_t0*(_t0*_t2 + _t1)/(_t1*_t2*((_t0 + _t2)*(_t0 + _t2)))
     elif (x < 0.0):
-        _t0 = math.sqrt(b + (x*x))
-        _d_x = -0.5*b/(_t0*(-_t0 + x))
+        _t0 = (x*x)
+        _d_x = b/(2.0*b + 2.0*_t0 - 2.0*x*math.sqrt(b + _t0))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
     elif (x == 0.0):
@@ -223,8 +223,8 @@ def _gradx_w(x, b):
         _t2 = math.sqrt(b + _t1)  # sqrt(b + x^2)
         _d_x = 0.5*b*_t0*(_t0*_t2 + _t1)/(_t1*_t2*((_t0 + _t2)*(_t0 + _t2)))
     elif (x < 0.0):
-        _t0 = math.sqrt(b + (x*x))
-        _d_x = -0.5*b/(_t0*(-_t0 + x))
+        _t0 = (x*x)
+        _d_x = b/(2.0*b + 2.0*_t0 - 2.0*x*math.sqrt(b + _t0))
     elif (x <= 1.0):
         _d_x = 0.5*x/math.sqrt(b + (x*x)) + 0.5
     elif (x == 0.0):

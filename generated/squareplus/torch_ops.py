@@ -18,7 +18,7 @@ Stable forms, branch by branch:
     d_x where AtInfinity(x, 1): 1
     d_x where AtInfinity(x, -1): 0
     d_x where x < -1: b*(x**2 + sqrt(b + x**2)*Abs(x))*Abs(x)/(2*x**2*sqrt(b + x**2)*(sqrt(b + x**2) + Abs(x))**2)
-    d_x where x < 0: -b/(2*sqrt(b + x**2)*(x - sqrt(b + x**2)))
+    d_x where x < 0: b/(2*b + 2*x**2 - 2*x*sqrt(b + x**2))
     d_x where x <= 1: x/(2*sqrt(b + x**2)) + 1/2
     d_x where Eq(x, 0): 1/2
     d_x: x**2/(2*sqrt(b + x**2)*Abs(x)) + 1/2
@@ -121,8 +121,8 @@ def _grad_torch(x, b):
     _t2 = torch.sqrt(b + _t1)
     _d_x_2 = 0.5*b*_t0*(_t0*_t2 + _t1)/(_t1*_t2*((_t0 + _t2)*(_t0 + _t2)))
     _x1 = torch.where(_c3 & ~_e2, x, -1.0)
-    _t0 = torch.sqrt(b + (_x1*_x1))
-    _d_x_3 = -0.5*b/(_t0*(-_t0 + _x1))
+    _t0 = (_x1*_x1)
+    _d_x_3 = b/(2.0*b + 2.0*_t0 - 2.0*_x1*torch.sqrt(b + _t0))
     _x2 = torch.where(_c4 & ~_e3, x, 0.0)
     _d_x_4 = 0.5*_x2/torch.sqrt(b + (_x2*_x2)) + 0.5
     _x3 = torch.where(~_e5, x, 1.0)

@@ -395,7 +395,13 @@ def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
     scalar = [("_f", [derivation.forward]), ("_grad", list(derivation.gradients))]
     if act.trainable_params:  # grad_x alone, for callers whose parameters need no gradient
         scalar.append(("_gradx", list(derivation.gradients[:1])))
-    widened = [(n, qs) for n, qs in scalar if any(q.float32_via_float64 for q in qs)]
+    # grad_x alone computes as the gradient kernel does, so that backward_x gives backward's
+    # grad_x bit for bit: in float64 wherever any gradient's float32 is computed in float64.
+    wide_grad = any(q.float32_via_float64 for q in derivation.gradients)
+    widened = [
+        (n, qs) for n, qs in scalar
+        if any(q.float32_via_float64 for q in qs) or (n == "_gradx" and wide_grad)
+    ]
     printers = [NumbaPrinter("float32"), NumbaPrinter("float64")]
     if widened:
         printers.append(NumbaPrinter("float64", vector=True))
