@@ -135,12 +135,29 @@ class Layout(NamedTuple):
 
 
 def _bits(x, bf16_bits):
-    """Whether x holds bfloat16 numbers as bits: said so (bf16_bits, for 16-bit integer
+    """Whether x holds bfloat16 numbers as bits: said so (bf16_bits, for int16 or uint16
     arrays such as torch's bfloat16 tensors viewed as int16), or a bfloat16 dtype's array
-    (ml_dtypes)."""
-    if bf16_bits and x.dtype.itemsize != 2:
-        raise TypeError(f"bf16_bits=True needs 16-bit arrays, got {x.dtype}")
-    return bf16_bits or x.dtype.name == "bfloat16"
+    (ml_dtypes). Note [bfloat16 bits]: only 16-bit integers are taken as bits; a float16
+    array is 16 bits wide too, but its values are numbers of another format, which read
+    as bfloat16 bits would silently be other numbers."""
+    dtype = x.dtype
+    if bf16_bits:
+        if dtype.kind not in "iu" or dtype.itemsize != 2:
+            raise TypeError(f"bf16_bits=True needs 16-bit integer arrays (int16 or uint16) holding bfloat16 bits, got {dtype}")
+        return True
+    # dtype.name is computed in Python each time: the cheap kind test ('V' for
+    # ml_dtypes' bfloat16, "f" for NumPy's floats) comes first
+    return dtype.kind == "V" and dtype.name == "bfloat16"
+
+
+def _bits_like(g):
+    """grad_out as uint16 bfloat16 bits, like x: 16-bit integers, or ml_dtypes' bfloat16
+    (Note [bfloat16 bits])."""
+    g = np.asarray(g, order="C")
+    dtype = g.dtype
+    if not ((dtype.kind in "iu" and dtype.itemsize == 2) or (dtype.kind == "V" and dtype.name == "bfloat16")):
+        raise TypeError(f"grad_out must hold bfloat16 bits like x (int16, uint16 or bfloat16), got {dtype}")
+    return g.view(np.uint16)
 
 
 def _prepare(x, names, params, bits):
@@ -258,10 +275,7 @@ def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
     at = _prepare(x, loops.params, params, bits)
     xc = at.xc
     if bits:
-        g = np.asarray(grad_out, order="C")
-        if g.dtype.itemsize != 2:
-            raise TypeError(f"grad_out must hold bfloat16 bits like x, got {g.dtype}")
-        g = g.view(np.uint16)
+        g = _bits_like(grad_out)
     else:
         g = np.asarray(grad_out, dtype=xc.dtype, order="C")
     if g.shape != xc.shape:
