@@ -351,6 +351,29 @@ def test_bad_parameters_are_refused(swish_kernels, bad, error):
         swish_kernels.forward(np.ones(2, np.float32), bad)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fast_path_gives_the_checked_paths_bits(swish_kernels, dtype):
+    """Note [Per-call cost]: a C-contiguous array with parameters as 0-d arrays of its dtype
+    takes the fast path; a strided view, a Python float or a list as parameter the checked
+    one. The same bits either way, and a NaN parameter is refused on both."""
+    k = swish_kernels
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(70_001) * 8).astype(dtype)
+    g = rng.standard_normal(70_001).astype(dtype)
+    beta = np.array(1.3, dtype)
+    fast = k.forward(x, beta), k.backward_x(g, x, beta)
+    strided = np.empty(2 * x.size, dtype)[::2]
+    strided[:] = x
+    for args in ((strided, beta), (x, float(beta)), (x, [float(beta)])):
+        assert np.array_equal(k.forward(*args), fast[0])
+        assert np.array_equal(k.backward_x(g, *args), fast[1])
+    for bad in (np.array(np.nan, dtype), np.array([np.inf], dtype)):
+        with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
+            k.forward(x, bad)
+        with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
+            k.backward_x(g, x, bad)
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, np.int32])
 def test_bfloat16_bits_must_be_16_bit_integers(swish_kernels, dtype):
     """bf16_bits=True reads x and grad_out as bfloat16 bits: only int16 and uint16 arrays

@@ -97,23 +97,29 @@ def _put(out, v):
 
 
 def _check_params(names, params):
-    """A clear error for a missing parameter or one that is not a finite real number or
-    array (None, a string and NaN would otherwise become silent NaN)."""
+    """The parameters as NumPy arrays, with a clear error for a missing one or one that is
+    not a finite real number or array (None, a string and NaN would otherwise become
+    silent NaN)."""
     if len(params) != len(names):
         raise TypeError(f"expected {len(names)} parameter(s) {names}, got {len(params)}")
+    arrays = []
     for name, value in zip(names, params):
         array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
         if array is None or array.dtype.kind not in "biuf":
             raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
-        finite = math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()
-        if array.dtype.kind == "f" and not finite:
+        if array.dtype.kind == "f" and not (math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()):
             raise ValueError(f"parameter {name!r} is not finite: {value!r}")
+        arrays.append(array)
+    return arrays
+
+
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _compute_dtype(dtype):
-    if dtype == np.float32 or dtype == np.float64:
-        return np.dtype(dtype)
-    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
+    if dtype == _F32 or dtype == _F64:
+        return dtype
+    return _F32 if dtype == _F16 else _F64
 
 
 #: With scalar parameters, the loops run over chunks of this many elements.
@@ -161,11 +167,11 @@ def _bits_like(g):
 
 
 def _prepare(x, names, params, bits):
-    """The Layout of x for the checked parameters; x as bfloat16 bits when `bits`."""
-    dtype = np.dtype(np.float32) if bits else _compute_dtype(x.dtype)
+    """The Layout of x for the parameters (arrays, checked); x as bfloat16 bits when `bits`."""
+    dtype = _F32 if bits else _compute_dtype(x.dtype)
     # ascontiguousarray would make 0-d 1-d
     xc = np.asarray(x, order="C").view(np.uint16) if bits else np.asarray(x, dtype=dtype, order="C")
-    arrays = [np.asarray(p, dtype=dtype) for p in params]
+    arrays = [p if p.dtype == dtype else p.astype(dtype) for p in params]
     shape = xc.shape
     if all(p.size == 1 for p in arrays):
         units = max(1, -(-xc.size // _CHUNK))
@@ -235,7 +241,11 @@ if hasattr(os, "register_at_fork"):
 def _run(loop, arrays, units, size, columns):
     """loop(*arrays, lo, hi, size, *columns) over all units, split into ranges lo:hi over
     threads when the work is large (Note [Threads])."""
-    parts = min(_threads(), units, units * size // _SERIAL_BELOW)
+    work = units * size
+    if work < 2 * _SERIAL_BELOW:  # one part at most: no need to ask for the thread count
+        loop(*arrays, 0, units, size, *columns)
+        return
+    parts = min(_threads(), units, work // _SERIAL_BELOW)
     if parts <= 1:
         loop(*arrays, 0, units, size, *columns)
         return
@@ -256,12 +266,47 @@ def _returned(array, x, bits):
     return array.astype(np.float16) if x.dtype == np.float16 else array
 
 
-def forward(loops, x, params, bf16_bits=False):
-    """f(x, *params), elementwise, by the loops of one activation."""
-    _check_params(loops.params, params)
+# Note [Per-call cost]: on small arrays the Python around a loop costs more than the loop
+# (at 100 elements a loop runs in well under a microsecond; the checks, the layout and the
+# calls between them took several). _flat_columns recognises the common call, the one
+# torch_ops makes for float32 and float64 tensors with scalar parameters, by a few
+# attribute tests and no conversion, and forward and gradients then call the loop at
+# once; anything else, or anything wrong (a NaN parameter, a missing one), goes through
+# the checks of _check_params and _prepare, which raise what they raise. For such a call
+# _prepare's layout is the same ("flat": chunks of _CHUNK elements, each parameter a
+# (1,) array), so the results are the same bits either way.
+def _flat_columns(x, names, params):
+    """Each parameter as a (1,) array when x is a C-contiguous float32 or float64 array
+    and every parameter an array of x's dtype holding one finite value; else None."""
+    if type(x) is not np.ndarray or len(params) != len(names) or not x.flags.c_contiguous:
+        return None
+    dtype = x.dtype
+    if dtype != _F32 and dtype != _F64:
+        return None
+    columns = []
+    for p in params:
+        if type(p) is not np.ndarray or p.dtype != dtype or p.size != 1 or not math.isfinite(p.item()):
+            return None
+        columns.append(p.reshape(1))
+    return columns
+
+
+def _layout(x, names, params, bf16_bits):
+    """x as an array, whether it holds bfloat16 bits, and its Layout, after the checks."""
+    arrays = _check_params(names, params)
     x = np.asarray(x)
     bits = _bits(x, bf16_bits)
-    at = _prepare(x, loops.params, params, bits)
+    return x, bits, _prepare(x, names, arrays, bits)
+
+
+def forward(loops, x, params, bf16_bits=False):
+    """f(x, *params), elementwise, by the loops of one activation."""
+    columns = None if bf16_bits else _flat_columns(x, loops.params, params)
+    if columns is not None:  # Note [Per-call cost]
+        out = np.empty_like(x)
+        _run(loops.forward, (x.reshape(-1), out.reshape(-1)), -(-x.size // _CHUNK) or 1, _CHUNK, columns)
+        return out
+    x, bits, at = _layout(x, loops.params, params, bf16_bits)
     out = np.empty_like(at.xc)
     _run(loops.forward, (at.xc.reshape(-1), out.reshape(-1)), at.units, at.size, at.columns)
     return _returned(out, x, bits)
@@ -269,10 +314,14 @@ def forward(loops, x, params, bf16_bits=False):
 
 def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
     """[grad_x, then (unless x_only, with trainable parameters) the gradient of each]."""
-    _check_params(loops.params, params)
-    x = np.asarray(x)
-    bits = _bits(x, bf16_bits)
-    at = _prepare(x, loops.params, params, bits)
+    x_only = x_only or not loops.trainable
+    columns = None if bf16_bits or not x_only else _flat_columns(x, loops.params, params)
+    g = grad_out
+    if columns is not None and type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape and g.flags.c_contiguous:
+        grad_x = np.empty_like(x)  # Note [Per-call cost]
+        _run(loops.backward_x, (g.reshape(-1), x.reshape(-1), grad_x.reshape(-1)), -(-x.size // _CHUNK) or 1, _CHUNK, columns)
+        return [grad_x]
+    x, bits, at = _layout(x, loops.params, params, bf16_bits)
     xc = at.xc
     if bits:
         g = _bits_like(grad_out)
@@ -282,7 +331,7 @@ def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
         g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
     grad_x = np.empty_like(xc)
     arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
-    if x_only or not loops.trainable:
+    if x_only:
         _run(loops.backward_x, arrays, at.units, at.size, at.columns)
         return [_returned(grad_x, x, bits)]
     # One row of sums per unit, each added in a fixed order by the loop: the result is
