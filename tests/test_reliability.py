@@ -351,6 +351,37 @@ def test_bad_parameters_are_refused(swish_kernels, bad, error):
         swish_kernels.forward(np.ones(2, np.float32), bad)
 
 
+def test_cache_loads_pause_the_collector_and_restore_it(swish_kernels):
+    """Note [First call]: a load from Numba's cache runs with the cyclic garbage collector
+    paused and leaves it as it found it, enabled or not, also when the load raises."""
+    import gc
+
+    assert "load_overload" in vars(swish_kernels._forward._cache)  # the loops' loads are wrapped
+    seen = []
+
+    class Cache:
+        def load_overload(self, *args):
+            seen.append(gc.isenabled())
+            if args:
+                raise RuntimeError("a failed load")
+
+    class Dispatcher:
+        _cache = Cache()
+
+    swish_kernels._calls._pause_gc_in_cache_loads(Dispatcher)
+    assert gc.isenabled()
+    Dispatcher._cache.load_overload()
+    with pytest.raises(RuntimeError, match="a failed load"):
+        Dispatcher._cache.load_overload("sig")
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        Dispatcher._cache.load_overload()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_the_fast_path_gives_the_checked_paths_bits(swish_kernels, dtype):
     """Note [Per-call cost]: a C-contiguous array with parameters as 0-d arrays of its dtype

@@ -60,7 +60,9 @@ fake implementations, so it traces without graph breaks; torch.func.vmap uses th
 registered batching rules.
 """
 
+import contextlib
 import functools
+import gc
 import importlib.util
 import math
 import pathlib
@@ -149,6 +151,19 @@ def _backward_torch(grad, x, *params, x_only=False):
     return grads
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector off for the block (importing numba and kernels.py
+    makes many objects that live on), then as it was before."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @functools.cache
 def _kernels():
     """The sibling kernels.py, loaded by path under its fixed module name, once per process
@@ -161,7 +176,8 @@ def _kernels():
         module = importlib.util.module_from_spec(spec)
         sys.modules["symact_generated_swish_kernels"] = module
         try:
-            spec.loader.exec_module(module)
+            with _gc_paused():  # Note [First call] in _kernel_calls.py
+                spec.loader.exec_module(module)
         except BaseException:
             del sys.modules["symact_generated_swish_kernels"]
             raise
