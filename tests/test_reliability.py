@@ -392,17 +392,21 @@ def test_the_fast_path_gives_the_checked_paths_bits(swish_kernels, dtype):
     x = (rng.standard_normal(70_001) * 8).astype(dtype)
     g = rng.standard_normal(70_001).astype(dtype)
     beta = np.array(1.3, dtype)
-    fast = k.forward(x, beta), k.backward_x(g, x, beta)
+    fast = k.forward(x, beta), k.backward_x(g, x, beta), k.backward(g, x, beta)
     strided = np.empty(2 * x.size, dtype)[::2]
     strided[:] = x
     for args in ((strided, beta), (x, float(beta)), (x, [float(beta)])):
         assert np.array_equal(k.forward(*args), fast[0])
         assert np.array_equal(k.backward_x(g, *args), fast[1])
+        checked = k.backward(g, *args)
+        assert np.array_equal(checked[0], fast[2][0]) and checked[1] == fast[2][1]
     for bad in (np.array(np.nan, dtype), np.array([np.inf], dtype)):
         with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
             k.forward(x, bad)
         with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
             k.backward_x(g, x, bad)
+        with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
+            k.backward(g, x, bad)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, np.int32])

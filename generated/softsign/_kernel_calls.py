@@ -361,20 +361,25 @@ def forward(loops, x, params, bf16_bits=False):
 def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
     """[grad_x, then (unless x_only, with trainable parameters) the gradient of each]."""
     x_only = x_only or not loops.trainable
-    columns = None if bf16_bits or not x_only else _flat_columns(x, loops.params, params)
+    columns = None if bf16_bits else _flat_columns(x, loops.params, params)
     g = grad_out
     if columns is not None and type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape and g.flags.c_contiguous:
-        grad_x = np.empty_like(x)  # Note [Per-call cost]
-        _run(loops.backward_x, (g.reshape(-1), x.reshape(-1), grad_x.reshape(-1)), -(-x.size // _CHUNK) or 1, _CHUNK, columns)
-        return [grad_x]
-    x, bits, at = _layout(x, loops.params, params, bf16_bits)
-    xc = at.xc
-    if bits:
-        g = _bits_like(grad_out)
+        units = -(-x.size // _CHUNK) or 1  # Note [Per-call cost]
+        if x_only:
+            grad_x = np.empty_like(x)
+            _run(loops.backward_x, (g.reshape(-1), x.reshape(-1), grad_x.reshape(-1)), units, _CHUNK, columns)
+            return [grad_x]
+        bits, at = False, Layout(x, x.dtype, "flat", (1, 1, x.size), units, _CHUNK, columns)
+        xc = x
     else:
-        g = np.asarray(grad_out, dtype=xc.dtype, order="C")
-    if g.shape != xc.shape:
-        g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
+        x, bits, at = _layout(x, loops.params, params, bf16_bits)
+        xc = at.xc
+        if bits:
+            g = _bits_like(grad_out)
+        else:
+            g = np.asarray(grad_out, dtype=xc.dtype, order="C")
+        if g.shape != xc.shape:
+            g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
     grad_x = np.empty_like(xc)
     arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
     if x_only:
