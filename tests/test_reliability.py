@@ -351,6 +351,103 @@ def test_bad_parameters_are_refused(swish_kernels, bad, error):
         swish_kernels.forward(np.ones(2, np.float32), bad)
 
 
+def test_cache_loads_pause_the_collector_and_restore_it(swish_kernels):
+    """Note [First call]: a load from Numba's cache runs with the cyclic garbage collector
+    paused and leaves it as it found it, enabled or not, also when the load raises."""
+    import gc
+
+    assert "load_overload" in vars(swish_kernels._forward._cache)  # the loops' loads are wrapped
+    seen = []
+
+    class Cache:
+        def load_overload(self, *args):
+            seen.append(gc.isenabled())
+            if args:
+                raise RuntimeError("a failed load")
+
+    class Dispatcher:
+        _cache = Cache()
+
+    swish_kernels._calls._pause_gc_in_cache_loads(Dispatcher)
+    assert gc.isenabled()
+    Dispatcher._cache.load_overload()
+    with pytest.raises(RuntimeError, match="a failed load"):
+        Dispatcher._cache.load_overload("sig")
+    assert seen == [False, False] and gc.isenabled()
+    gc.disable()
+    try:
+        Dispatcher._cache.load_overload()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_fast_path_gives_the_checked_paths_bits(swish_kernels, dtype):
+    """Note [Per-call cost]: a C-contiguous array with parameters as 0-d arrays of its dtype
+    takes the fast path; a strided view, a Python float or a list as parameter the checked
+    one. The same bits either way, and a NaN parameter is refused on both."""
+    k = swish_kernels
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal(70_001) * 8).astype(dtype)
+    g = rng.standard_normal(70_001).astype(dtype)
+    beta = np.array(1.3, dtype)
+    fast = k.forward(x, beta), k.backward_x(g, x, beta), k.backward(g, x, beta)
+    strided = np.empty(2 * x.size, dtype)[::2]
+    strided[:] = x
+    for args in ((strided, beta), (x, float(beta)), (x, [float(beta)])):
+        assert np.array_equal(k.forward(*args), fast[0])
+        assert np.array_equal(k.backward_x(g, *args), fast[1])
+        checked = k.backward(g, *args)
+        assert np.array_equal(checked[0], fast[2][0]) and checked[1] == fast[2][1]
+    for bad in (np.array(np.nan, dtype), np.array([np.inf], dtype)):
+        with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
+            k.forward(x, bad)
+        with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
+            k.backward_x(g, x, bad)
+        with pytest.raises(ValueError, match="parameter 'beta' is not finite"):
+            k.backward(g, x, bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int8, np.int32])
+def test_bfloat16_bits_must_be_16_bit_integers(swish_kernels, dtype):
+    """bf16_bits=True reads x and grad_out as bfloat16 bits: only int16 and uint16 arrays
+    are taken. float16 is 16 bits wide too, but its bits are another format's numbers
+    (1.0 in float16, 0x3C00, read as bfloat16 is 0.0078125): refused with the reason, not
+    silently misread (Note [bfloat16 bits] in _kernel_calls.py)."""
+    k = swish_kernels
+    x = np.ones(4, dtype)
+    bits = np.full(4, 0x3F80, np.uint16)  # bfloat16 1.0
+    for call in (
+        lambda: k.forward(x, 1.0, bf16_bits=True),
+        lambda: k.backward_x(bits, x, 1.0, bf16_bits=True),
+        lambda: k.backward(bits, x, 1.0, bf16_bits=True),
+    ):
+        with pytest.raises(TypeError, match=r"bf16_bits=True needs 16-bit integer arrays \(int16 or uint16\)"):
+            call()
+    for call in (lambda: k.backward_x(x, bits, 1.0, bf16_bits=True), lambda: k.backward(x, bits, 1.0, bf16_bits=True)):
+        with pytest.raises(TypeError, match="grad_out must hold bfloat16 bits"):
+            call()
+
+
+def test_bfloat16_bits_as_int16_or_uint16_agree(swish_kernels):
+    """The same bits, signed or unsigned, give the same bits out (returned in the dtype
+    given), and the float32 results rounded to bfloat16."""
+    k = swish_kernels
+    values = np.array([-3.0, -0.5, 0.0, 1.0, 2.5, np.inf, -np.inf, np.nan], np.float32)
+    bits = (values.view(np.uint32) >> 16).astype(np.uint16)  # exact: each value is a bfloat16
+    unsigned = k.forward(bits, 1.0, bf16_bits=True)
+    signed = k.forward(bits.view(np.int16), 1.0, bf16_bits=True)
+    assert unsigned.dtype == np.uint16 and signed.dtype == np.int16
+    assert np.array_equal(unsigned, signed.view(np.uint16))
+    exact = k.forward(values, 1.0).view(np.uint32)
+    rounded = ((exact + 0x7FFF + ((exact >> 16) & 1)) >> 16).astype(np.uint16)
+    rounded[np.isnan(values)] = 0x7FC0
+    assert np.array_equal(unsigned, rounded)
+    g = np.full(8, 0x3F80, np.uint16)
+    assert np.array_equal(k.backward_x(g, bits, 1.0, bf16_bits=True), k.backward_x(g.view(np.int16), bits.view(np.int16), 1.0, bf16_bits=True).view(np.uint16))
+
+
 CATALOG = sorted(p.stem for p in (ROOT / "definitions").glob("*.py"))
 
 

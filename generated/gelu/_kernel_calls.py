@@ -7,6 +7,8 @@ passes it its loops (a `Loops`). Nothing here depends on the activation.
 """
 
 import concurrent.futures
+import contextlib
+import gc
 import math
 import os
 import sys
@@ -42,10 +44,54 @@ def compiler(module_name, module_globals):
 
     def kernel(loop):
         loop.__qualname__ = f"{module_name}.{loop.__name__}"
-        return numba.njit(nogil=True, cache=cache, error_model="numpy")(loop)
+        dispatcher = numba.njit(nogil=True, cache=cache, error_model="numpy")(loop)
+        _pause_gc_in_cache_loads(dispatcher)
+        return dispatcher
 
     kernel.cache = cache
     return kernel
+
+
+# Note [First call]: the first call of a loop in a process loads it from Numba's cache;
+# the first load in a process first sets up Numba's typing and target contexts (their
+# registries of implementations), and importing numba is alike: some 100,000 new objects
+# that live on. Their allocations trigger Python's cyclic garbage collector, and with torch
+# imported a full collection walks a large heap (about 0.15 s each, measured on a busy
+# 2-core machine). Loading swish's kernels and running the first forward and backward
+# took two full collections where torch's built-in F.silu took one (that one comes from
+# the first backward, which imports sympy). So loading from the cache runs with the
+# collector paused, as does the import of a folder's kernels.py by its torch_ops.py: the
+# collector is re-enabled after, as it was, and the objects are collected with the rest
+# at the next full collection, one fewer in all (process CPU time of a first swish forward
+# + backward after `import torch`, warm cache, on that machine: 0.68-0.75 s before,
+# 0.60-0.69 s after; F.silu's 0.29-0.42 s). A compile (no cache entry) runs with the
+# collector on, as always: it makes garbage in bulk.
+@contextlib.contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector off for the block, then as it was before."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _pause_gc_in_cache_loads(dispatcher):
+    """The dispatcher's loads from Numba's cache (the first call of each signature, when the
+    cache has it) run with the collector paused (Note [First call]). A Numba whose
+    dispatchers have no such cache interface is left as it is."""
+    cache = getattr(dispatcher, "_cache", None)
+    load = getattr(cache, "load_overload", None)
+    if load is None:
+        return
+
+    def load_overload(*args, **kwargs):
+        with gc_paused():
+            return load(*args, **kwargs)
+
+    cache.load_overload = load_overload
 
 
 def by_dtype(f32, f64):
@@ -149,23 +195,29 @@ def _float_to_half(v):
 
 
 def _check_params(names, params):
-    """A clear error for a missing parameter or one that is not a finite real number or
-    array (None, a string and NaN would otherwise become silent NaN)."""
+    """The parameters as NumPy arrays, with a clear error for a missing one or one that is
+    not a finite real number or array (None, a string and NaN would otherwise become
+    silent NaN)."""
     if len(params) != len(names):
         raise TypeError(f"expected {len(names)} parameter(s) {names}, got {len(params)}")
+    arrays = []
     for name, value in zip(names, params):
         array = np.asarray(value) if not isinstance(value, (str, bytes)) and value is not None else None
         if array is None or array.dtype.kind not in "biuf":
             raise TypeError(f"parameter {name!r} must be a real number or array, got {type(value).__name__}")
-        finite = math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()
-        if array.dtype.kind == "f" and not finite:
+        if array.dtype.kind == "f" and not (math.isfinite(array.item()) if array.size == 1 else np.isfinite(array).all()):
             raise ValueError(f"parameter {name!r} is not finite: {value!r}")
+        arrays.append(array)
+    return arrays
+
+
+_F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _compute_dtype(dtype):
-    if dtype == np.float32 or dtype == np.float64:
-        return np.dtype(dtype)
-    return np.dtype(np.float32 if dtype == np.float16 else np.float64)
+    if dtype == _F32 or dtype == _F64:
+        return dtype
+    return _F32 if dtype == _F16 else _F64
 
 
 #: With scalar parameters, the loops run over chunks of this many elements.
@@ -188,24 +240,39 @@ class Layout(NamedTuple):
 
 def _bits(x, bf16_bits):
     """The integer type the loops read x as (Note [Half precision as bits]), or None for
-    x as it is: uint16 for bfloat16 numbers, said so (bf16_bits, for 16-bit integer arrays
-    such as torch's bfloat16 tensors viewed as int16) or of ml_dtypes' bfloat16 dtype;
-    int16 for float16."""
+    x as it is: uint16 for bfloat16 numbers, said so (bf16_bits, for int16 or uint16
+    arrays such as torch's bfloat16 tensors viewed as int16) or of ml_dtypes' bfloat16
+    dtype; int16 for float16. Note [bfloat16 bits]: only 16-bit integers are taken as
+    bfloat16 bits; a float16 array is 16 bits wide too, but its values are numbers of
+    another format, which read as bfloat16 bits would silently be other numbers."""
+    dtype = x.dtype
     if bf16_bits:
-        if x.dtype.kind not in "iu" or x.dtype.itemsize != 2:
-            raise TypeError(f"bf16_bits=True needs 16-bit integer arrays holding bfloat16 bits, got {x.dtype}")
+        if dtype.kind not in "iu" or dtype.itemsize != 2:
+            raise TypeError(f"bf16_bits=True needs 16-bit integer arrays (int16 or uint16) holding bfloat16 bits, got {dtype}")
         return np.uint16
-    if x.dtype == np.float16:
+    if dtype == _F16:
         return np.int16
-    return np.uint16 if x.dtype.name == "bfloat16" else None
+    # dtype.name is computed in Python each time: the cheap kind test ('V' for
+    # ml_dtypes' bfloat16, "f" for NumPy's floats) comes first
+    return np.uint16 if dtype.kind == "V" and dtype.name == "bfloat16" else None
+
+
+def _bits_like(g):
+    """grad_out as uint16 bfloat16 bits, like x: 16-bit integers, or ml_dtypes' bfloat16
+    (Note [bfloat16 bits])."""
+    g = np.asarray(g, order="C")
+    dtype = g.dtype
+    if not ((dtype.kind in "iu" and dtype.itemsize == 2) or (dtype.kind == "V" and dtype.name == "bfloat16")):
+        raise TypeError(f"grad_out must hold bfloat16 bits like x (int16, uint16 or bfloat16), got {dtype}")
+    return g.view(np.uint16)
 
 
 def _prepare(x, names, params, bits):
-    """The Layout of x for the checked parameters; x viewed as `bits` unless None."""
-    dtype = np.dtype(np.float32) if bits is not None else _compute_dtype(x.dtype)
+    """The Layout of x for the parameters (arrays, checked); x viewed as `bits` unless None."""
+    dtype = _F32 if bits is not None else _compute_dtype(x.dtype)
     # ascontiguousarray would make 0-d 1-d
     xc = np.asarray(x, order="C").view(bits) if bits is not None else np.asarray(x, dtype=dtype, order="C")
-    arrays = [np.asarray(p, dtype=dtype) for p in params]
+    arrays = [p if p.dtype == dtype else p.astype(dtype) for p in params]
     shape = xc.shape
     if all(p.size == 1 for p in arrays):
         units = max(1, -(-xc.size // _CHUNK))
@@ -275,7 +342,11 @@ if hasattr(os, "register_at_fork"):
 def _run(loop, arrays, units, size, columns):
     """loop(*arrays, lo, hi, size, *columns) over all units, split into ranges lo:hi over
     threads when the work is large (Note [Threads])."""
-    parts = min(_threads(), units, units * size // _SERIAL_BELOW)
+    work = units * size
+    if work < 2 * _SERIAL_BELOW:  # one part at most: no need to ask for the thread count
+        loop(*arrays, 0, units, size, *columns)
+        return
+    parts = min(_threads(), units, work // _SERIAL_BELOW)
     if parts <= 1:
         loop(*arrays, 0, units, size, *columns)
         return
@@ -296,12 +367,51 @@ def _returned(array, x, bits):
     return array.astype(np.float16) if x.dtype == np.float16 else array
 
 
-def forward(loops, x, params, bf16_bits=False):
-    """f(x, *params), elementwise, by the loops of one activation."""
-    _check_params(loops.params, params)
+# Note [Per-call cost]: on small arrays the Python around a loop costs more than the loop
+# (at 100 elements a loop runs in well under a microsecond; the checks, the layout and the
+# calls between them took several). _flat_columns recognises the common call, the one
+# torch_ops makes for float32 and float64 tensors with scalar parameters, by a few
+# attribute tests and no conversion, and forward and gradients then call the loop at
+# once; anything else, or anything wrong (a NaN parameter, a missing one), goes through
+# the checks of _check_params and _prepare, which raise what they raise. For such a call
+# _prepare's layout is the same ("flat": chunks of _CHUNK elements, each parameter a
+# (1,) array), so the results are the same bits either way.
+def _flat_columns(x, names, params):
+    """Each parameter as a (1,) array when x is a C-contiguous float32 or float64 array
+    and every parameter an array of x's dtype holding one finite value; else None."""
+    if type(x) is not np.ndarray or len(params) != len(names) or not x.flags.c_contiguous:
+        return None
+    dtype = x.dtype
+    if dtype != _F32 and dtype != _F64:
+        return None
+    columns = []
+    for p in params:
+        if type(p) is not np.ndarray or p.dtype != dtype or p.size != 1 or not math.isfinite(p.item()):
+            return None
+        columns.append(p.reshape(1))
+    return columns
+
+
+def _layout(x, names, params, bf16_bits, grad_out=None):
+    """x as an array, the integer type it is read as (_bits), and its Layout, after the
+    checks. float16 x with a grad_out of a wider dtype: both in float32, as the wider
+    dtype is."""
+    arrays = _check_params(names, params)
     x = np.asarray(x)
     bits = _bits(x, bf16_bits)
-    at = _prepare(x, loops.params, params, bits)
+    if bits is np.int16 and grad_out is not None and np.asarray(grad_out).dtype != _F16:
+        bits = None
+    return x, bits, _prepare(x, names, arrays, bits)
+
+
+def forward(loops, x, params, bf16_bits=False):
+    """f(x, *params), elementwise, by the loops of one activation."""
+    columns = None if bf16_bits else _flat_columns(x, loops.params, params)
+    if columns is not None:  # Note [Per-call cost]
+        out = np.empty_like(x)
+        _run(loops.forward, (x.reshape(-1), out.reshape(-1)), -(-x.size // _CHUNK) or 1, _CHUNK, columns)
+        return out
+    x, bits, at = _layout(x, loops.params, params, bf16_bits)
     out = np.empty_like(at.xc)
     _run(loops.forward, (at.xc.reshape(-1), out.reshape(-1)), at.units, at.size, at.columns)
     return _returned(out, x, bits)
@@ -309,27 +419,31 @@ def forward(loops, x, params, bf16_bits=False):
 
 def gradients(loops, grad_out, x, params, x_only, bf16_bits=False):
     """[grad_x, then (unless x_only, with trainable parameters) the gradient of each]."""
-    _check_params(loops.params, params)
-    x = np.asarray(x)
-    bits = _bits(x, bf16_bits)
-    if bits is np.int16 and np.asarray(grad_out).dtype != np.float16:
-        bits = None  # float16 x with a wider grad_out: both in float32, as the wider dtype
-    at = _prepare(x, loops.params, params, bits)
-    xc = at.xc
-    if bits is np.int16:
-        g = np.asarray(grad_out, order="C").view(np.int16)
-    elif bits is not None:
-        g = np.asarray(grad_out, order="C")
-        if g.dtype.kind not in "iuV" or g.dtype.itemsize != 2:
-            raise TypeError(f"grad_out must hold bfloat16 bits like x, got {g.dtype}")
-        g = g.view(np.uint16)
+    x_only = x_only or not loops.trainable
+    columns = None if bf16_bits else _flat_columns(x, loops.params, params)
+    g = grad_out
+    if columns is not None and type(g) is np.ndarray and g.dtype == x.dtype and g.shape == x.shape and g.flags.c_contiguous:
+        units = -(-x.size // _CHUNK) or 1  # Note [Per-call cost]
+        if x_only:
+            grad_x = np.empty_like(x)
+            _run(loops.backward_x, (g.reshape(-1), x.reshape(-1), grad_x.reshape(-1)), units, _CHUNK, columns)
+            return [grad_x]
+        bits, at = None, Layout(x, x.dtype, "flat", (1, 1, x.size), units, _CHUNK, columns)
+        xc = x
     else:
-        g = np.asarray(grad_out, dtype=xc.dtype, order="C")
-    if g.shape != xc.shape:
-        g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
+        x, bits, at = _layout(x, loops.params, params, bf16_bits, grad_out)
+        xc = at.xc
+        if bits is np.int16:
+            g = np.asarray(grad_out, order="C").view(np.int16)
+        elif bits is not None:
+            g = _bits_like(grad_out)
+        else:
+            g = np.asarray(grad_out, dtype=xc.dtype, order="C")
+        if g.shape != xc.shape:
+            g = np.ascontiguousarray(np.broadcast_to(g, xc.shape))
     grad_x = np.empty_like(xc)
     arrays = (g.reshape(-1), xc.reshape(-1), grad_x.reshape(-1))
-    if x_only or not loops.trainable:
+    if x_only:
         _run(loops.backward_x, arrays, at.units, at.size, at.columns)
         return [_returned(grad_x, x, bits)]
     # One row of sums per unit, each added in a fixed order by the loop: the result is

@@ -60,7 +60,9 @@ fake implementations, so it traces without graph breaks; torch.func.vmap uses th
 registered batching rules.
 """
 
+import contextlib
 import functools
+import gc
 import importlib.util
 import math
 import pathlib
@@ -136,6 +138,19 @@ def _backward_torch(grad, x, *params, x_only=False):
     return grads
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cyclic garbage collector off for the block (importing numba and kernels.py
+    makes many objects that live on), then as it was before."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @functools.cache
 def _kernels():
     """The sibling kernels.py, loaded by path under its fixed module name, once per process
@@ -148,7 +163,8 @@ def _kernels():
         module = importlib.util.module_from_spec(spec)
         sys.modules["symact_generated_smooth_step_kernels"] = module
         try:
-            spec.loader.exec_module(module)
+            with _gc_paused():  # Note [First call] in _kernel_calls.py
+                spec.loader.exec_module(module)
         except BaseException:
             del sys.modules["symact_generated_smooth_step_kernels"]
             raise
@@ -156,10 +172,19 @@ def _kernels():
 
 
 def _numpy(t, dtype):
-    t = t.detach()
+    """t as a C-contiguous NumPy array of ``dtype``: no copy when it already is one (and
+    no detached alias unless t requires grad: Note [Per-call cost] in _kernel_calls.py)."""
     if t.dtype != dtype:
         t = t.to(dtype)
-    return (t if t.is_contiguous() else t.contiguous()).numpy()
+    if not t.is_contiguous():
+        t = t.contiguous()
+    return (t.detach() if t.requires_grad else t).numpy()
+
+
+def _tensor(a, dtype):
+    """The array ``a`` as a tensor of ``dtype``: no copy when the dtype is a's own."""
+    t = torch.from_numpy(a)
+    return t if t.dtype == dtype else t.to(dtype)
 
 
 def _bits(t):
@@ -181,8 +206,7 @@ def _forward_cpu(x, *params):
     values = [_numpy(p, dtype) for p in params]
     if x.dtype == torch.bfloat16:
         return _from_bits(_kernels().forward(_bits(x), *values, bf16_bits=True))
-    out = _kernels().forward(_numpy(x, torch.float16 if x.dtype == torch.float16 else dtype), *values)
-    return torch.from_numpy(out).to(x.dtype)
+    return _tensor(_kernels().forward(_numpy(x, torch.float16 if x.dtype == torch.float16 else dtype), *values), x.dtype)
 
 
 def _backward_cpu(grad, x, *params, x_only=False):
@@ -196,7 +220,7 @@ def _backward_cpu(grad, x, *params, x_only=False):
         arrays, bits, back = (_numpy(grad, x.dtype), _numpy(x, x.dtype), *values), False, torch.from_numpy
     else:
         arrays, bits = (_numpy(grad, dtype), _numpy(x, dtype), *values), False
-        back = lambda a: torch.from_numpy(a).to(x.dtype)  # noqa: E731
+        back = lambda a: _tensor(a, x.dtype)  # noqa: E731
     if x_only:
         return [back(_kernels().backward_x(*arrays, bf16_bits=bits))]
     out = _kernels().backward(*arrays, bf16_bits=bits)
@@ -244,19 +268,28 @@ def _setup_context(ctx, inputs, output):
     ctx.save_for_backward(*inputs)  # x and the parameters: nothing else
 
 
+#: The positions of the trainable parameters among the inputs (x is input 0); per
+#: parameter, the position of its gradient in the lists of _backward_cpu (None: frozen).
+_TRAINABLE_INPUTS = tuple(1 + PARAMS.index(name) for name in TRAINABLE)
+_GRAD_AT = tuple(1 + TRAINABLE.index(name) if name in TRAINABLE else None for name in PARAMS)
+_NO_PARAM_GRADS = (None,) * len(PARAMS)
+
+
 def _backward(ctx, grad, eager=False):
     x, *params = ctx.saved_tensors
     # Frozen parameters (requires_grad=False): grad_x alone, by a kernel that skips their
     # gradients.
-    x_only = not any(ctx.needs_input_grad[1 + PARAMS.index(name)] for name in TRAINABLE)
+    needs = ctx.needs_input_grad
+    x_only = not any([needs[i] for i in _TRAINABLE_INPUTS])
     if torch.is_grad_enabled():  # Note [Double backward]
         grads = _backward_torch(grad, x, *params, x_only=x_only)
     elif eager:  # Note [Eager calls]
         grads = _backward_cpu(grad, x, *params, x_only=x_only)
     else:
         grads = _backward_op(grad, x, *params, x_only)
-    by_name = dict(zip(TRAINABLE, grads[1:]))
-    return (grads[0], *(by_name.get(name) for name in PARAMS))
+    if x_only:
+        return (grads[0], *_NO_PARAM_GRADS)
+    return (grads[0], *[None if k is None else grads[k] for k in _GRAD_AT])
 
 
 def _jvp(ctx, x_tangent, *param_tangents):
@@ -310,7 +343,7 @@ class _EagerFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, *params):
-        _setup_context(ctx, (x, *params), None)
+        ctx.save_for_backward(x, *params)  # as _setup_context
         ctx.save_for_forward(x, *params)
         return _forward_cpu(x, *params)
 
@@ -326,10 +359,12 @@ def _eager_kernels():
     inside a torch.func transform (assumed when this torch cannot tell), and not when the
     operators' CPU kernels are disabled (``_forward_op.set_kernel_enabled("cpu", False)``
     selects the torch formulas that other devices run)."""
-    active = getattr(torch._C, "_are_functorch_transforms_active", None)
-    if active is None or active():
+    if _functorch_active():
         return False
-    return not any("cpu" in getattr(op, "_disabled_kernel", ()) for op in (_forward_op, _backward_op))
+    return "cpu" not in getattr(_forward_op, "_disabled_kernel", ()) and "cpu" not in getattr(_backward_op, "_disabled_kernel", ())
+
+
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: True)
 
 
 _forward_op.register_autograd(_backward, setup_context=_setup_context)
@@ -398,7 +433,7 @@ def _as_param(value, x, name):
         fits = False
     if not fits:
         raise ValueError(f"parameter {name!r} of shape {tuple(value.shape)} does not broadcast to x of shape {tuple(x.shape)}")
-    return value.to(x.device)
+    return value if value.device == x.device else value.to(x.device)
 
 
 def smooth_step(x, gamma):
@@ -416,7 +451,7 @@ def smooth_step(x, gamma):
         if not (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params))):
             return _forward_op(x, *params)  # inference: no autograd.Function to trace
         return _Function.apply(x, *params)
-    if x.device.type == "cpu" and _eager_kernels():
+    if x.is_cpu and _eager_kernels():
         return _EagerFunction.apply(x, *params)  # Note [Eager calls]
     return _FunctionWithJvp.apply(x, *params)
 

@@ -151,7 +151,7 @@ def _module_parts(derivation: Derivation) -> dict[str, str | list[str]]:
 
 def _imports(printer: TorchPrinter) -> str:
     """The import block: what the template uses, what was printed, and math for constraints."""
-    standard = {"functools", "importlib.util", "math", "pathlib", "sys"}
+    standard = {"contextlib", "functools", "gc", "importlib.util", "math", "pathlib", "sys"}
     third_party = {"torch", *printer.module_imports}
     return "\n\n".join("\n".join(f"import {m}" for m in sorted(group)) for group in (standard, third_party))
 
