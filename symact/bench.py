@@ -76,6 +76,8 @@ SCHEMA = "symact-bench/1"
 #: Sizes (elements) and dtypes measured unless chosen otherwise.
 SIZES = (100, 10_000, 100_000, 1_000_000, 10_000_000)
 DTYPES = ("float32", "float64", "bfloat16")
+#: Every dtype --dtypes accepts.
+DTYPE_CHOICES = DTYPES + ("float16",)
 PASSES = ("forward", "backward", "forward+backward")
 #: Allocation modes: the environment each child process starts with.
 MODES = {
@@ -182,7 +184,7 @@ def _choices(text: str, allowed: Sequence[str], option: str) -> list[str]:
 
 
 def parse_dtypes(text: str) -> list[str]:
-    return _choices(text, DTYPES, "--dtypes")
+    return _choices(text, DTYPE_CHOICES, "--dtypes")
 
 
 def parse_modes(text: str) -> list[str]:

@@ -386,7 +386,7 @@ def bench_click_options(fn: F) -> F:
         click.option("--sizes", default="1e2,1e4,1e5,1e6,1e7", show_default=True,
                      help="Comma-separated numbers of elements."),
         click.option("--dtypes", default="float32,float64,bfloat16", show_default=True,
-                     help="Comma-separated: float32, float64, bfloat16."),
+                     help="Comma-separated: float32, float64, bfloat16, float16."),
         click.option("--repeat", default=7, show_default=True, type=click.IntRange(min=1, max=1000),
                      help="Rounds; each times every variant once. Best and median are reported."),
         click.option("--alloc", default="user,hugepages", show_default=True,

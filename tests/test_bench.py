@@ -42,8 +42,9 @@ def test_sizes_accept_powers_of_ten_and_refuse_the_rest():
 
 def test_dtypes_and_modes_are_checked():
     assert parse_dtypes("bfloat16,float32") == ["bfloat16", "float32"]
-    with pytest.raises(SymactError, match="--dtypes: 'float16' is not one of float32, float64, bfloat16"):
-        parse_dtypes("float16")
+    assert parse_dtypes("float16") == ["float16"]
+    with pytest.raises(SymactError, match="--dtypes: 'int8' is not one of float32, float64, bfloat16, float16"):
+        parse_dtypes("int8")
     assert parse_modes("hugepages") == ["hugepages"]
     with pytest.raises(SymactError, match="--alloc"):
         parse_modes("huge")
@@ -138,7 +139,7 @@ def test_memory_not_measured_says_why():
     "args, message",
     [
         (["--sizes", "1e9"], "symact: --sizes: '1e9' is not a whole number of elements from 1 to 1e8"),
-        (["--dtypes", "float16"], "symact: --dtypes: 'float16' is not one of float32, float64, bfloat16"),
+        (["--dtypes", "int8"], "symact: --dtypes: 'int8' is not one of float32, float64, bfloat16, float16"),
         (["--alloc", "thp"], "symact: --alloc: 'thp' is not one of user, hugepages"),
     ],
 )

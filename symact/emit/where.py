@@ -511,11 +511,17 @@ def branch_function(
             if _needs_nan_guard(chain, whole.exprs[0][k]) and not (
                 chain > 1 and ops.reuse_masks and _propagates_nan(group.conditions, exprs_of[-1][k], source)
             ):
-                if not guarded:
-                    body.append(f"_nan = {ops.isnan}(x)")
-                    guarded = True
-                body.append(f"_{qname} = {ops.where}(_nan, x, _{qname})")
+                guarded = _nan_guard(qname, guarded, ops, body)
     return _function_text(name, act.params, [q.name for q in quantities], single, body)
+
+
+def _nan_guard(qname: str, guarded: bool, ops: TensorOps, body: list[str]) -> bool:
+    """Append to ``body`` the select that gives quantity ``qname`` NaN where x is NaN (and,
+    unless ``guarded``, the mask first); True, the mask now being there."""
+    if not guarded:
+        body.append(f"_nan = {ops.isnan}(x)")
+    body.append(f"_{qname} = {ops.where}(_nan, x, _{qname})")
+    return True
 
 
 def _function_text(name: str, params: Sequence[Param], outputs: list[str], single: bool, body: list[str]) -> str:
