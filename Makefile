@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # pytest-xdist: one worker per core, at most 4 (each imports torch and TensorFlow); a test
 # file's tests stay on one worker, so a module's set-up (loading and compiling the generated
 # kernels) runs once. PARALLEL= runs everything in one process.
-PARALLEL ?= -n auto --maxprocesses 4 --dist loadfile
+PARALLEL ?= -n auto --maxprocesses 4 --dist worksteal
 
 .PHONY: run test test-fast lint generate clean
 
