@@ -18,8 +18,8 @@ fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
 float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 0.62, erfc 0.59 / 0.72, log1p 0.5 / 0.73,
-expm1 0.5 / 0.74; every float64 helper is below 1 ULP, as libm; the float64 kernels call
-the float64 exp, log1p and expm1 and libm for the rest, see symact.emit.numba.NumbaPrinter):
+expm1 0.5 / 0.74; every float64 helper is below 1 ULP, as libm, and the float64 kernels call
+them all, see symact.emit.numba.NumbaPrinter):
 
 - ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
   so n times it is exact), e^r by its Taylor polynomial (degree 7 for float32, 13 for
@@ -699,10 +699,11 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
     the ``w`` helpers, as float32 kernels that compute in float64 do (see
     symact.emit.numba.NumbaPrinter)."""
     libm: dict[str, Callable[[Any], Any]] = {
-        "_exp": numpy_function("_exp", "f64"),  # the float64 kernels' exp (NumbaPrinter.vectorizes)
-        "_cosh": np.cosh,
-        "_erfc": np.frompyfunc(math.erfc, 1, 1),
-        "_log1p": numpy_function("_log1p", "f64"),  # the float64 kernels' log1p, as exp
+        # the float64 kernels' helpers (NumbaPrinter.vectorizes: VECTOR64 has all five)
+        "_exp": numpy_function("_exp", "f64"),
+        "_cosh": numpy_function("_cosh", "f64"),
+        "_erfc": numpy_function("_erfc", "f64"),
+        "_log1p": numpy_function("_log1p", "f64"),
         "_expm1": numpy_function("_expm1", "f64"),
     }
 
