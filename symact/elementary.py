@@ -17,9 +17,9 @@ scalars. Nothing here may be rewritten by the compiler: the kernels are compiled
 fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
-float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 1.29, erfc 0.59 / 2.51, log1p 0.5 / 0.73, expm1
-0.5 / 0.74; the float64 kernels call the float64 exp, log1p and expm1 and libm for the rest, see
-symact.emit.numba.NumbaPrinter):
+float64: exp 0.96 / 0.84 ULP, cosh 1.21 / 0.62, erfc 0.59 / 0.72, log1p 0.5 / 0.73,
+expm1 0.5 / 0.74; every float64 helper is below 1 ULP, as libm, and the float64 kernels call
+them all, see symact.emit.numba.NumbaPrinter):
 
 - ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
   so n times it is exact), e^r by its Taylor polynomial (degree 7 for float32, 13 for
@@ -28,13 +28,9 @@ symact.emit.numba.NumbaPrinter):
   the subnormals and overflows to inf exactly where e^x does). ``exphl(hi, lo)`` is
   e^(hi + lo) for a small ``lo`` added after the reduction, which keeps the low part of an
   argument that is not a float.
-- ``cosh``: e + 1/(4e) with e = e^(|x| − ln 2), finite wherever cosh is.
-- ``erfc`` (float64): for |x| < 1/2, 1 − x·P(x²) with P a fit of erf(√u)/√u; otherwise, for
-  a = |x|, erfc(a) = e^(−a²) · 2/(1 + 2a) · Q((a − k)/(a + k)), Q a Chebyshev fit over
-  [−1, 1] of the smooth function left (Weideman's form of erfcx; the coefficients are
-  computed here with mpmath, not copied), and erfc(−a) = 2 − erfc(a). e^(−a²) is computed
-  from a² split into an exactly squared head and a small tail, so the tail does not lose
-  accuracy to the rounding of a² (an error of about a²/2 ULP otherwise).
+- ``cosh`` (float32, w): e + 1/(4e) with e = e^(|x| − ln 2), finite wherever cosh is.
+  ``cosh`` (float64): Note [float64 cosh].
+- ``erfc`` (float64): Note [float64 erfc].
 - The ``w`` set, float64 arithmetic to float32 accuracy (relative error below 1.5e-8), for
   float32 quantities computed in float64: ``exp_w`` with a degree-7 polynomial and
   ``erfc_w`` = e^(−a²)·``erfcx_w``(a), where erfcx_w(a) = G(z)/(a + k) with one division
@@ -53,6 +49,68 @@ symact.emit.numba.NumbaPrinter):
   where e^x − 1 would cancel, and the float64 exp minus 1 beyond (no cancellation there).
   The float32 version rounds once. ``expm1`` (float64, 0.74 ULP): x = k·ln 2 + r and
   2^k·((1 − 2^−k) + r + s) with the large terms summed exactly (:func:`_expm164`).
+
+Note [Double-word arithmetic]: a result within 1 ULP needs every error but the last
+rounding to be a small fraction of an ULP, and a product or sum of two rounded values
+already carries up to 1 ULP. So the float64 erfc and cosh carry their intermediate values as
+double words, hi + lo with |lo| ≤ ULP(hi)/2 (about 106 bits), and round once at the end.
+The exact error terms come from plain arithmetic: the two-sum (s = a + b;
+e = (a − (s − v)) + (b − v), v = s − a; when |a| ≥ |b|, Fast2Sum: e = (a − s) + b) and
+Dekker's two-product (each factor split into two 26-bit halves, c·v − (c·v − v) with
+c = 2^27 + 1, whose four products are exact). They hold only if every operation is rounded
+as written: no fused multiply-add, no reassociation. The kernels are compiled without
+fastmath, so LLVM does neither (the generated code has no fma; tests/test_elementary.py
+checks that the Numba and NumPy versions agree bit for bit).
+
+Note [Double-word exp]: ``expdw(x, lo)`` (float64 only) is e^(x + lo) as 2^n·(h + l),
+h + l within about 2^-58 relative. n = round(x/ln 2); t = x − n·ln2_head is exact (n·ln2_head
+has at most 31 bits and is within a factor 2 of x), and r = t − n·ln2_tail + lo is kept
+as rh + rl by two two-sums. e^r = 1 + rh + rh²/2 + rh³·P(rh) + rl·e^rh, where rh² is a
+two-product and 1 + rh + rh²/2 is summed exactly (Fast2Sum twice), so only the small terms
+rh³·P (below 0.008; P the Taylor polynomial, degree 14 in all) and rl·e^rh are rounded.
+The scale 2^n is left to the caller, which applies it after its last operation, so the
+value is never rounded into the subnormals before that.
+
+Note [float64 erfc]: three ranges, each computed as a double word and rounded once
+(Note [Double-word arithmetic]; 0.72 ULP measured, the largest over 83,000 arguments
+spread over the ranges below and the subnormal results, against 50-digit mpmath; the
+single-rounding version it replaces had 2.51):
+
+- |x| < 1/2: erfc(x) = 1 − x·P(x²), P a fit of erf(√u)/√u over [0, 1/4] with its constant
+  term as a double word and the rest, u·P1(u) ≤ 0.1, added by Fast2Sum; x·P by a
+  two-product; 1 − x·P by Fast2Sum. At x = 1/2, 1 − x·P cancels a bit of x·P
+  (erfc(1/2) = 0.48, x·P = 0.52): half an ULP of a single-word x·P is a whole ULP there.
+- a = |x| ≥ 1/2: erfc(a) = e^(−a²)·erfcx(a), where erfcx(a) = Q(z)/(a + c), z =
+  (a − k)/(a + k) (Weideman's mapping of [0, ∞) to [−1, 1]), Q a Chebyshev fit over
+  a ≥ 0.49 (its coefficients computed here with mpmath) with its constant as a double
+  word, 1/(a + c) as a double word (the reciprocal corrected by the exact residual
+  1 − w·(a + c), two-product), and e^(−a²) by ``expdw`` from a² split into an exactly
+  squared head s² (s = a rounded to 2^-20) and the tail (a − s)(a + s). The two products
+  of double words are two-products plus the cross terms. z itself stays a rounded float:
+  its error, up to 1.5·2^-53 relative, reaches the result through dQ/dz·z/Q, which the
+  normalization c sets: with c = 1/2 (Q = erfcx·(1 + 2a)/2, Weideman's choice) it is 0.29
+  at a = 1/2 (1.02 ULP measured there); c = 0.625 keeps it below 0.08 for all a.
+  The fit (25 terms, k = 3.5) is accurate to 3e-19.
+- x ≤ −1/2: erfc(x) = 2 − erfc(a), the double word of erfc(a) ≤ 0.48 subtracted from 2
+  by Fast2Sum, rounded once.
+
+Subnormal results (a > 26.55): the double word, rounded to float64 and then scaled by
+2^n, rounds twice (to 53 bits, then to the subnormal spacing), which can reach 1 ULP. So
+there the scaled head yh·2^n is formed first (one rounding), its rounding error recovered
+exactly (the rounded head scaled back up by 2^−n is a float), and error plus tail, scaled,
+added to it: one rounding of the whole. That sum is not used for normal results: the
+scaled tail is itself rounded to the subnormal spacing, a quarter of an ULP or more of a
+result above 2^−1021 (0.76 ULP measured before the two cases were told apart).
+Everything is computed for every element and the range selected at the end, so there is
+no branch. a is clamped at 28, where erfc(a) is 0; NaN passes through.
+
+Note [float64 cosh]: cosh(x) = 2^(n−1)·(h + l + 2^(−2n)/(h + l)) with 2^n·(h + l) = e^|x|
+from ``expdw``; 1/(h + l) ≈ 1/h − l/h², and the sum h + 2^(−2n)/h by Fast2Sum, so only the
+small terms are rounded before the last rounding (0.62 ULP measured over 60,000
+arguments from 1e-320 to the overflow, against 1.29 for e + 1/(4e) with
+e = e^(|x| − ln 2) in single words). 2^(−2n) is clamped at 2^−1000, where it no longer
+counts, and 2^(n−1) is two normal powers of two applied last, so the result overflows
+exactly where cosh does (|x| > 710.4758600739439).
 """
 
 from __future__ import annotations
@@ -100,10 +158,8 @@ _EXP_RANGE = {"f32": (-104.0, 89.0), "f64": (-746.0, 710.0)}
 #: (exponent bias, mantissa bits, integer type) per dtype.
 _BITS = {"f32": (127, 23, "np.int32"), "f64": (1023, 52, "np.int64")}
 
-#: Terms of the erfc fits, chosen for a fit error below 1e-17 (float64: erf near 0, the
-#: erfcx form), 1e-8 relative (w: the erfcx form; float32: the erfcx form over a ≤ 10.5,
-#: with its k).
-_ERFC64_TERMS = (9, 26)
+#: Terms of the erfc fits, chosen for a fit error below 1e-8 relative (w: the erfcx form;
+#: float32: the erfcx form over a ≤ 10.5, with its k).
 _ERFCX_W_TERMS = 12
 _ERFC32_TERMS, _ERFC32_K = 11, 3.0
 #: Beyond this |x|, erfc(|x|) is 0 in float64 (the float32 path rounds that to 0 too).
@@ -130,6 +186,16 @@ _EXPM1_SMALL = math.log(2.0) / 2
 _EXPM1_64_TERMS = 14
 _EXPM1_64_LOW = -40.0
 _EXPM1_64_HIGH = 709.782712893384
+#: The double-word exp (:func:`_expdw`): terms of the Taylor polynomial of
+#: (e^r − 1 − r − r²/2)/r³ for |r| ≤ ln 2 / 2 (degree 14 in all: truncation below 1e-19
+#: relative).
+_EXPDW_TERMS = 12
+#: The float64 erfc: terms of the fit of erf(√u)/√u on [0, 1/4] (fit error 2e-20), and of
+#: Q(z) = erfcx(a)·(a + 1/2) in z = (a − k)/(a + k) over a ≥ 1/2 (fit error 3e-19), with k.
+_ERF64_TERMS = 10
+_ERFCX64_TERMS, _ERFCX64_K, _ERFCX64_C = 25, 3.5, 0.625
+#: Dekker's splitting constant 2^27 + 1: c·v − (c·v − v) is v rounded to 26 bits.
+_DEKKER = 134217729.0
 
 
 def _arith(sfx: str) -> str:
@@ -147,18 +213,6 @@ def _horner(var: str, out: str, coeffs: Sequence[float], const: Callable[[float]
     lines = [f"{out} = {const(coeffs[0])}"]
     lines += [f"{out} = {out} * {var} + {const(c)}" for c in coeffs[1:]]
     return lines
-
-
-@functools.cache
-def _erf_coefficients(terms: int) -> tuple[float, ...]:
-    """P(u) ≈ erf(√u)/√u on [0, 1/4], highest degree first."""
-    with mpmath.workdps(50):
-
-        def g(u: Any) -> Any:
-            return mpmath.erf(mpmath.sqrt(u)) / mpmath.sqrt(u) if u > 0 else 2 / mpmath.sqrt(mpmath.pi)
-
-        coeffs, _ = mpmath.chebyfit(g, [0, mpmath.mpf(1) / 4], terms, error=True)
-        return tuple(float(c) for c in coeffs)
 
 
 @functools.cache
@@ -181,21 +235,64 @@ def _erfcx_g_coefficients(
         return float(k), tuple(float(c) for c in coeffs)
 
 
+def _double_word(coeffs: Sequence[Any]) -> tuple[tuple[float, ...], float]:
+    """mpmath coefficients (highest degree first) as floats, with the rounding error of the
+    constant term as a second float (the constant is added as a double word)."""
+    head = tuple(float(c) for c in coeffs)
+    return head, float(coeffs[-1] - mpmath.mpf(head[-1]))
+
+
 @functools.cache
-def _erfcx_coefficients(terms: int) -> tuple[float, tuple[float, ...]]:
-    """(k, Q) with erfc(a)·e^(a²)·(1 + 2a)/2 ≈ Q((a − k)/(a + k)) for a ≥ 0; k as Weideman
-    chooses it, √(terms/√2)."""
+def _erf64_coefficients() -> tuple[tuple[float, ...], float]:
+    """P(u) ≈ erf(√u)/√u on [0, 1/4] for the float64 erfc; its constant as a double word."""
     with mpmath.workdps(50):
-        k = mpmath.sqrt(terms / mpmath.sqrt(2))
+
+        def g(u: Any) -> Any:
+            return mpmath.erf(mpmath.sqrt(u)) / mpmath.sqrt(u) if u > 0 else 2 / mpmath.sqrt(mpmath.pi)
+
+        coeffs, _ = mpmath.chebyfit(g, [0, mpmath.mpf(1) / 4], _ERF64_TERMS, error=True)
+        return _double_word(coeffs)
+
+
+@functools.cache
+def _erfcx64_coefficients() -> tuple[tuple[float, ...], float]:
+    """Q with erfc(a)·e^(a²)·(a + 1/2) ≈ Q((a − k)/(a + k)) for a ≥ 1/2 (k = _ERFCX64_K), for
+    the float64 erfc; its constant as a double word."""
+    with mpmath.workdps(50):
+        k = mpmath.mpf(_ERFCX64_K)
 
         def g(z: Any) -> Any:
             if z >= 1:
                 return 1 / mpmath.sqrt(mpmath.pi)
             a = k * (1 + z) / (1 - z)
-            return mpmath.erfc(a) * mpmath.exp(a * a) * (1 + 2 * a) / 2
+            return mpmath.erfc(a) * mpmath.exp(a * a) * (a + mpmath.mpf(_ERFCX64_C))
 
-        coeffs, _ = mpmath.chebyfit(g, [-1, 1], terms, error=True)
-        return float(k), tuple(float(c) for c in coeffs)
+        bottom = (mpmath.mpf("0.49") - k) / (mpmath.mpf("0.49") + k)
+        coeffs, _ = mpmath.chebyfit(g, [bottom, 1], _ERFCX64_TERMS, error=True)
+        return _double_word(coeffs)
+
+
+def _two_product(a: str, b: str, p: str, e: str, split: Iterable[str] = ()) -> list[str]:
+    """Lines setting p + e = a·b exactly (Dekker: a and b split into 26-bit halves whose
+    products are exact), for |a|, |b| below 2^995; names in ``split`` are split already."""
+    c = functools.partial(_const, "f64")
+    lines = []
+    for v in dict.fromkeys(v for v in (a, b) if v not in split):
+        lines += [
+            f"{v}_c = {c(_DEKKER)} * {v}",
+            f"{v}_h = {v}_c - ({v}_c - {v})",
+            f"{v}_l = {v} - {v}_h",
+        ]
+    lines += [
+        f"{p} = {a} * {b}",
+        f"{e} = (({a}_h * {b}_h - {p}) + {a}_h * {b}_l + {a}_l * {b}_h) + {a}_l * {b}_l",
+    ]
+    return lines
+
+
+def _pow2(exponent: str) -> str:
+    """2^exponent, for an int64 exponent of a normal float64."""
+    return f"np.int64((np.int64({exponent}) + np.int64(1023)) << np.int64(52)).view(np.float64)"
 
 
 def _exp_source(name: str, sfx: str, terms: int, low_part: bool) -> list[str]:
@@ -221,6 +318,39 @@ def _exp_source(name: str, sfx: str, terms: int, low_part: bool) -> list[str]:
     ]
 
 
+def _expdw(sfx: str, target: str) -> list[str]:
+    """e^(x + lo) as a double word scaled by a power of two, for the float64 helpers that
+    round a product or a sum of exponentials once ("f64" only): Note [Double-word exp]."""
+    c = functools.partial(_const, "f64")
+    taylor = [1.0 / math.factorial(j) for j in range(_EXPDW_TERMS + 2, 2, -1)]
+    body = [
+        f"x = np.minimum(np.maximum(x, {c(-1000.0)}), {c(1000.0)})",
+        f"kf = np.floor(x * {c(1 / math.log(2))} + {c(0.5)})",
+        "# exact: kf·ln2_head has at most 31 bits and is within a factor 2 of x (or 0)",
+        f"t = x - kf * {c(_LN2_HI['f64'])}",
+        f"u = kf * {c(_LN2_LO['f64'])}",
+        "# r = rh + rl = t - u + lo, each sum with its rounding error (two-sum)",
+        "r1 = t - u",
+        "v1 = r1 - t",
+        "e1 = (t - (r1 - v1)) - (u + v1)",
+        "rh = r1 + lo",
+        "v2 = rh - r1",
+        "e2 = (r1 - (rh - v2)) + (lo - v2)",
+        "rl = e1 + e2",
+        *_two_product("rh", "rh", "sq", "sq_e"),
+        *_horner("rh", "p", taylor, c),
+        "# 1 + rh + rh²/2 with both sums exact (|1| > |rh|, |1 + rh| > rh²/2)",
+        f"s1 = {c(1.0)} + rh",
+        f"f1 = ({c(1.0)} - s1) + rh",
+        f"s2 = s1 + {c(0.5)} * sq",
+        f"f2 = (s1 - s2) + {c(0.5)} * sq",
+        f"low = ((f1 + f2) + ({c(0.5)} * sq_e + rl * s2)) + (sq * rh) * p",
+        "h = s2 + low",
+        "return h, (s2 - h) + low, np.int64(kf)",
+    ]
+    return ["def _expdw_f64(x, lo):"] + ["    " + line for line in body]
+
+
 def _exphl(sfx: str, target: str) -> list[str]:
     return _exp_source("_exphl", sfx, _EXP_TERMS[sfx], low_part=True)
 
@@ -232,6 +362,8 @@ def _exp(sfx: str, target: str) -> list[str]:
 
 
 def _cosh(sfx: str, target: str) -> list[str]:
+    if sfx == "f64":
+        return _cosh64(target)
     c = functools.partial(_const, sfx)
     return [
         f"def _cosh_{sfx}(x):",
@@ -240,6 +372,23 @@ def _cosh(sfx: str, target: str) -> list[str]:
         f"    e = _exphl_{_arith(sfx)}(np.abs(x) - {c(_LN2_HI[_arith(sfx)])}, -{c(_LN2_LO[_arith(sfx)])})",
         f"    return e + {c(0.25)} / e",
     ]
+
+
+def _cosh64(target: str) -> list[str]:
+    """cosh to float64 accuracy: Note [float64 cosh]."""
+    c = functools.partial(_const, "f64")
+    body = [
+        f"eh, el, n = _expdw_f64(np.abs(x), {c(0.0)})",
+        "# e^-|x| = 2^-n / (eh + el) ≈ 2^-n (1/eh - el/eh²); 2^-2n, clamped where it no longer counts",
+        f"inv = {c(1.0)} / eh",
+        f"v = {_pow2('-np.int64(2) * np.minimum(n, np.int64(500))')} * inv",
+        "s = eh + v",
+        "t = ((eh - s) + v) + (el - v * (el * inv))",
+        "# 2^(n-1) as two normal powers of two, so that the last product overflows where cosh does",
+        "m = (n - np.int64(1)) >> np.int64(1)",
+        f"return (s + t) * {_pow2('m')} * {_pow2('n - np.int64(1) - m')}",
+    ]
+    return ["def _cosh_f64(x):"] + ["    " + line for line in body]
 
 
 def _select(target: str, cond: str, a: str, b: str) -> str:
@@ -271,21 +420,62 @@ def _erfc(sfx: str, target: str) -> list[str]:
         # formula near 0, a shorter exp
         body = [f"a = np.minimum(np.abs(x), {c(_ERFC_CLAMP)})", "y = _exp_w(-(a * a)) * _erfcx_w(a)", sign]
     else:
-        k, q = _erfcx_coefficients(_ERFC64_TERMS[1])
-        body = [
-            f"a = np.minimum(np.abs(x), {c(_ERFC_CLAMP)})",
-            "u = x * x",
-            *_horner("u", "p", _erf_coefficients(_ERFC64_TERMS[0]), c),
-            f"small = {c(1.0)} - x * p",
-            f"z = (a - {c(k)}) / (a + {c(k)})",
-            *_horner("z", "q", q, c),
-            f"s = (a + {c(_SPLIT)}) - {c(_SPLIT)}",
-            "d = (a - s) * (a + s)",
-            f"y = ({c(2.0)} * _exphl_f64(-(s * s), -d) * q) / ({c(1.0)} + {c(2.0)} * a)",
-            sign,
-            f"y = {_select(target, f'a < {c(0.5)}', 'small', 'y')}",
-        ]
+        return _erfc64(target)
     return [f"def _erfc_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _erfc64(target: str) -> list[str]:
+    """erfc to float64 accuracy: Note [float64 erfc]."""
+    c = functools.partial(_const, "f64")
+    p, p_lo = _erf64_coefficients()
+    q, q_lo = _erfcx64_coefficients()
+    k = _ERFCX64_K
+    body = [
+        f"a = np.minimum(np.abs(x), {c(_ERFC_CLAMP)})",
+        "# |x| < 1/2: 1 - x·(P0 + u·P1(u)), u = x², P0 a double word, x times it a double word",
+        "u = x * x",
+        *_horner("u", "p", p[:-1], c),
+        "p = u * p",
+        f"ph = {c(p[-1])} + p",
+        f"pl = (({c(p[-1])} - ph) + p) + {c(p_lo)}",
+        *_two_product("x", "ph", "m", "me"),
+        "me = me + x * pl",
+        f"s = {c(1.0)} - m",
+        f"small = s + ((({c(1.0)} - s) - m) - me)",
+        "# |x| >= 1/2: e^(-a²) · Q(z) / (a + c), each factor a double word",
+        f"z = (a - {c(k)}) / (a + {c(k)})",
+        *_horner("z", "q", q[:-1], c),
+        "q = z * q",
+        f"qh = {c(q[-1])} + q",
+        f"ql = (({c(q[-1])} - qh) + q) + {c(q_lo)}",
+        f"d = a + {c(_ERFCX64_C)}",
+        f"dl = (a - d) + {c(_ERFCX64_C)}",
+        f"wh = {c(1.0)} / d",
+        *_two_product("wh", "d", "g", "ge"),
+        f"wl = wh * ((({c(1.0)} - g) - ge) - wh * dl)",
+        *_two_product("qh", "wh", "xh", "xe", split=["wh"]),
+        "xl = xe + (qh * wl + ql * wh)",
+        f"sa = (a + {c(_SPLIT)}) - {c(_SPLIT)}",
+        "eh, el, n = _expdw_f64(-(sa * sa), -((a - sa) * (a + sa)))",
+        *_two_product("eh", "xh", "yh", "ye"),
+        "yl = ye + (eh * xl + el * xh)",
+        "n1 = n >> np.int64(1)",
+        f"s1 = {_pow2('n1')}",
+        f"s2 = {_pow2('n - n1')}",
+        "yh2 = (yh * s1) * s2",
+        "yl2 = (yl * s1) * s2",
+        "# a normal result: the double word rounded once, then scaled exactly; a subnormal one:",
+        "# yh2 is yh rounded a second time, and its rounding error is exact",
+        f"sub = yh2 + ((yh - (yh2 * {_pow2('n1 - n')}) * {_pow2('-n1')}) + yl) * s1 * s2",
+        "y = ((yh + yl) * s1) * s2",
+        f"y = {_select(target, f'yh2 < {c(2.0**-1022)}', 'sub', 'y')}",
+        "# 2 - erfc(a), erfc(a) <= 0.48 as a double word: the sum with 2 rounds once",
+        f"t = {c(2.0)} - yh2",
+        f"neg = t + ((({c(2.0)} - t) - yh2) - yl2)",
+        f"y = {_select(target, f'x < {c(0.0)}', 'neg', 'y')}",
+        f"y = {_select(target, f'a < {c(0.5)}', 'small', 'y')}",
+    ]
+    return ["def _erfc_f64(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
 def _erfcx(sfx: str, target: str) -> list[str]:
@@ -428,6 +618,7 @@ def _expm164(target: str) -> list[str]:
 
 
 _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
+    "_expdw": _expdw,
     "_exphl": _exphl,
     "_exp": _exp,
     "_cosh": _cosh,
@@ -443,9 +634,9 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
     if name == "_exp":
         return [] if sfx == "w" else [("_exphl", sfx)]
     if name == "_cosh":
-        return [("_exphl", _arith(sfx))]
+        return [("_expdw", "f64")] if sfx == "f64" else [("_exphl", _arith(sfx))]
     if name == "_erfc":
-        return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_exphl", "f64")]}[sfx]
+        return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_expdw", "f64")]}[sfx]
     if name == "_expm1":
         return [] if sfx == "f64" else [("_exp", "f64")]
     return []
@@ -477,10 +668,11 @@ def source(name: str, sfx: str, target: str = "numba") -> str:
 @functools.cache
 def _namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np}
+    only = {"_erfcx": "w", "_expdw": "f64"}  # helpers written for one suffix
     pairs = [
-        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w")
+        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w") and only.get(n, s) == s
     ]
-    for name, sfx in closure(p for p in pairs if p[0] != "_erfcx" or p[1] == "w"):
+    for name, sfx in closure(pairs):
         exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
     return namespace
 
@@ -507,10 +699,11 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
     the ``w`` helpers, as float32 kernels that compute in float64 do (see
     symact.emit.numba.NumbaPrinter)."""
     libm: dict[str, Callable[[Any], Any]] = {
-        "_exp": numpy_function("_exp", "f64"),  # the float64 kernels' exp (NumbaPrinter.vectorizes)
-        "_cosh": np.cosh,
-        "_erfc": np.frompyfunc(math.erfc, 1, 1),
-        "_log1p": numpy_function("_log1p", "f64"),  # the float64 kernels' log1p, as exp
+        # the float64 kernels' helpers (NumbaPrinter.vectorizes: VECTOR64 has all five)
+        "_exp": numpy_function("_exp", "f64"),
+        "_cosh": numpy_function("_cosh", "f64"),
+        "_erfc": numpy_function("_erfc", "f64"),
+        "_log1p": numpy_function("_log1p", "f64"),
         "_expm1": numpy_function("_expm1", "f64"),
     }
 

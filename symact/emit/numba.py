@@ -77,8 +77,8 @@ def elementary_note(names: list[str]) -> str:
         f"{'are' if len(shown) > 1 else 'is'} plain arithmetic (range reduction, a polynomial, exponent bits), "
         "not libm calls, so that LLVM vectorizes the loops that call them. Errors of the float32 versions "
         f"against 50-digit references: {errors}; "
-        '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64). '
-        "float64 formulas call libm (math.*) for all but exp."
+        '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64); '
+        "the float64 versions are below 1 ULP, as libm."
     )
     return "\n".join("# " + line for line in textwrap.wrap(text, 88))
 
@@ -87,8 +87,9 @@ _HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp", "_log1p")}
 
 
 #: Elementary functions whose float64 helper is as accurate as libm (below 1 ULP): float64
-#: kernels call it too, so that their loops vectorize.
-VECTOR64 = frozenset({"_exp", "_log1p", "_expm1"})
+#: kernels call it too, so that their loops vectorize. All of them now (erfc and cosh since
+#: their double-word versions: Note [float64 erfc], Note [float64 cosh] in symact.elementary).
+VECTOR64 = frozenset({"_exp", "_log1p", "_expm1", "_erfc", "_cosh"})
 
 
 class NumbaPrinter(TypedConstants, PythonCodePrinter):
@@ -96,9 +97,9 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
 
     ``vector``: print exp, cosh, erfc, log1p and expm1 as the vectorizable helpers of
     symact.elementary rather than libm calls (the default for float32). float64
-    kernels call libm for all but exp, log1p and expm1 (:data:`VECTOR64`), whose float64
-    helpers are below 1 ULP like libm's; the other float64 helpers are less accurate than libm (up
-    to 2.5 ULP for erfc), and users of float64 ask for accuracy. The float32
+    kernels call the float64 helpers of the functions in :data:`VECTOR64` (all five), which
+    are below 1 ULP like libm's, and libm for any other: users of float64 ask for accuracy,
+    so a helper less accurate than libm is not used there. The float32
     kernels that compute in float64 (Note [float32 computed in float64]) are printed
     with ``vector=True`` and the suffix ``w``: float64 arithmetic with the helpers that
     are accurate to float32 (cheaper than the float64 ones).
