@@ -6,9 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-# pytest-xdist: one worker per core, at most 4 (each imports torch and TensorFlow); a test
-# file's tests stay on one worker, so a module's set-up (loading and compiling the generated
-# kernels) runs once. PARALLEL= runs everything in one process.
+# pytest-xdist: one worker per core, at most 4 (each imports torch and TensorFlow); an idle
+# worker takes tests queued for a busy one, so a file of long tests does not hold up the
+# end of the run. PARALLEL= runs everything in one process.
 PARALLEL ?= -n auto --maxprocesses 4 --dist worksteal
 
 .PHONY: run test test-fast lint generate clean
