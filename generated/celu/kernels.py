@@ -102,21 +102,37 @@ def _grad_f64(x, alpha):
 # the loops that call them. Errors of the float32 versions against 50-digit references:
 # exp below 1 ULP, expm1 0.5 (expm1 computes in float64 and rounds once); "_w" versions
 # compute in float64 to float32 accuracy (for float32 quantities computed in float64); the
-# float64 versions are below 1 ULP, as libm.
+# float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's
+# fma intrinsic): the polynomial steps use it, nothing else is fused.
+
+
+@numba.extending.intrinsic
+def _fma(typingctx, a, b, c):
+    """a*b + c, rounded once."""
+    t = typingctx.unify_types(a, b, c)
+    if not isinstance(t, numba.types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a, b, c = (context.cast(builder, v, ty, t) for v, ty in zip(args, signature.args))
+        return builder.fma(a, b, c)
+
+    return t(a, b, c), codegen
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
-    x = np.minimum(np.maximum(x, np.float32(-104.0)), np.float32(89.0))
+    x = (np.float32(-104.0) if x < np.float32(-104.0) else x)
+    x = (np.float32(89.0) if x > np.float32(89.0) else x)
     n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
-    r = ((x - n * np.float32(0.693359375)) + lo) - n * np.float32(-0.00021219444005469057)
+    r = _fma(n, np.float32(0.00021219444005469057), (x - n * np.float32(0.693359375)) + lo)
     p = np.float32(0.0001984126984126984)
-    p = p * r + np.float32(0.001388888888888889)
-    p = p * r + np.float32(0.008333333333333333)
-    p = p * r + np.float32(0.041666666666666664)
-    p = p * r + np.float32(0.16666666666666666)
-    p = p * r + np.float32(0.5)
-    p = (p * r) * r + r + np.float32(1.0)
+    p = _fma(p, r, np.float32(0.001388888888888889))
+    p = _fma(p, r, np.float32(0.008333333333333333))
+    p = _fma(p, r, np.float32(0.041666666666666664))
+    p = _fma(p, r, np.float32(0.16666666666666666))
+    p = _fma(p, r, np.float32(0.5))
+    p = _fma(p * r, r, r) + np.float32(1.0)
     k = np.int32(n)
     h = k >> np.int32(1)
     s = np.int32((h + np.int32(127)) << np.int32(23)).view(np.float32)
@@ -131,22 +147,23 @@ def _exp_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f64(x, lo):
-    x = np.minimum(np.maximum(x, -746.0), 710.0)
+    x = (-746.0 if x < -746.0 else x)
+    x = (710.0 if x > 710.0 else x)
     n = np.floor(x * 1.4426950408889634 + 0.5)
-    r = ((x - n * 0.693145751953125) + lo) - n * 1.4286068203094173e-06
+    r = _fma(n, -1.4286068203094173e-06, (x - n * 0.693145751953125) + lo)
     p = 1.6059043836821613e-10
-    p = p * r + 2.08767569878681e-09
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
-    p = (p * r) * r + r + 1.0
+    p = _fma(p, r, 2.08767569878681e-09)
+    p = _fma(p, r, 2.505210838544172e-08)
+    p = _fma(p, r, 2.755731922398589e-07)
+    p = _fma(p, r, 2.7557319223985893e-06)
+    p = _fma(p, r, 2.48015873015873e-05)
+    p = _fma(p, r, 0.0001984126984126984)
+    p = _fma(p, r, 0.001388888888888889)
+    p = _fma(p, r, 0.008333333333333333)
+    p = _fma(p, r, 0.041666666666666664)
+    p = _fma(p, r, 0.16666666666666666)
+    p = _fma(p, r, 0.5)
+    p = _fma(p * r, r, r) + 1.0
     k = np.int64(n)
     h = k >> np.int64(1)
     s = np.int64((h + np.int64(1023)) << np.int64(52)).view(np.float64)
@@ -163,15 +180,15 @@ def _exp_f64(x):
 def _expm1_f32(x):
     x = np.float64(x)
     p = 2.505210838544172e-08
-    p = p * x + 2.755731922398589e-07
-    p = p * x + 2.7557319223985893e-06
-    p = p * x + 2.48015873015873e-05
-    p = p * x + 0.0001984126984126984
-    p = p * x + 0.001388888888888889
-    p = p * x + 0.008333333333333333
-    p = p * x + 0.041666666666666664
-    p = p * x + 0.16666666666666666
-    p = p * x + 0.5
+    p = _fma(p, x, 2.755731922398589e-07)
+    p = _fma(p, x, 2.7557319223985893e-06)
+    p = _fma(p, x, 2.48015873015873e-05)
+    p = _fma(p, x, 0.0001984126984126984)
+    p = _fma(p, x, 0.001388888888888889)
+    p = _fma(p, x, 0.008333333333333333)
+    p = _fma(p, x, 0.041666666666666664)
+    p = _fma(p, x, 0.16666666666666666)
+    p = _fma(p, x, 0.5)
     small = x + x * (x * p)
     y = (small if np.abs(x) < 0.34657359027997264 else _exp_f64(x) - 1.0)
     y = (x if (x != x) | (x == 0.0) else y)
@@ -181,7 +198,8 @@ def _expm1_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _expm1_f64(x):
-    xc = np.minimum(np.maximum(x, -40.0), 710.0)
+    xc = (-40.0 if x < -40.0 else x)
+    xc = (710.0 if xc > 710.0 else xc)
     kf = np.floor(xc * 1.4426950408889634 + 0.5)
     k = np.int64(kf)
     hi = xc - kf * 0.693145751953125
@@ -189,19 +207,19 @@ def _expm1_f64(x):
     r = hi - lo
     e = (hi - r) - lo
     q = 7.647163731819816e-13
-    q = q * r + 1.1470745597729725e-11
-    q = q * r + 1.6059043836821613e-10
-    q = q * r + 2.08767569878681e-09
-    q = q * r + 2.505210838544172e-08
-    q = q * r + 2.755731922398589e-07
-    q = q * r + 2.7557319223985893e-06
-    q = q * r + 2.48015873015873e-05
-    q = q * r + 0.0001984126984126984
-    q = q * r + 0.001388888888888889
-    q = q * r + 0.008333333333333333
-    q = q * r + 0.041666666666666664
-    q = q * r + 0.16666666666666666
-    q = q * r + 0.5
+    q = _fma(q, r, 1.1470745597729725e-11)
+    q = _fma(q, r, 1.6059043836821613e-10)
+    q = _fma(q, r, 2.08767569878681e-09)
+    q = _fma(q, r, 2.505210838544172e-08)
+    q = _fma(q, r, 2.755731922398589e-07)
+    q = _fma(q, r, 2.7557319223985893e-06)
+    q = _fma(q, r, 2.48015873015873e-05)
+    q = _fma(q, r, 0.0001984126984126984)
+    q = _fma(q, r, 0.001388888888888889)
+    q = _fma(q, r, 0.008333333333333333)
+    q = _fma(q, r, 0.041666666666666664)
+    q = _fma(q, r, 0.16666666666666666)
+    q = _fma(q, r, 0.5)
     s = r * r * q + e * (1.0 + r)
     t = (1.0 if k > np.int64(53) else 1.0 - np.int64((np.int64(-np.minimum(k, np.int64(53))) + np.int64(1023)) << np.int64(52)).view(np.float64))
     t_lo = (-np.int64((np.int64(-np.minimum(k, np.int64(1000))) + np.int64(1023)) << np.int64(52)).view(np.float64) if k > np.int64(53) else 0.0)

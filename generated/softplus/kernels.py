@@ -131,21 +131,37 @@ def _gradx_f64(x, beta):
 # the loops that call them. Errors of the float32 versions against 50-digit references:
 # exp below 1 ULP, log1p 0.5 (log1p computes in float64 and rounds once); "_w" versions
 # compute in float64 to float32 accuracy (for float32 quantities computed in float64); the
-# float64 versions are below 1 ULP, as libm.
+# float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's
+# fma intrinsic): the polynomial steps use it, nothing else is fused.
+
+
+@numba.extending.intrinsic
+def _fma(typingctx, a, b, c):
+    """a*b + c, rounded once."""
+    t = typingctx.unify_types(a, b, c)
+    if not isinstance(t, numba.types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a, b, c = (context.cast(builder, v, ty, t) for v, ty in zip(args, signature.args))
+        return builder.fma(a, b, c)
+
+    return t(a, b, c), codegen
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
-    x = np.minimum(np.maximum(x, np.float32(-104.0)), np.float32(89.0))
+    x = (np.float32(-104.0) if x < np.float32(-104.0) else x)
+    x = (np.float32(89.0) if x > np.float32(89.0) else x)
     n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
-    r = ((x - n * np.float32(0.693359375)) + lo) - n * np.float32(-0.00021219444005469057)
+    r = _fma(n, np.float32(0.00021219444005469057), (x - n * np.float32(0.693359375)) + lo)
     p = np.float32(0.0001984126984126984)
-    p = p * r + np.float32(0.001388888888888889)
-    p = p * r + np.float32(0.008333333333333333)
-    p = p * r + np.float32(0.041666666666666664)
-    p = p * r + np.float32(0.16666666666666666)
-    p = p * r + np.float32(0.5)
-    p = (p * r) * r + r + np.float32(1.0)
+    p = _fma(p, r, np.float32(0.001388888888888889))
+    p = _fma(p, r, np.float32(0.008333333333333333))
+    p = _fma(p, r, np.float32(0.041666666666666664))
+    p = _fma(p, r, np.float32(0.16666666666666666))
+    p = _fma(p, r, np.float32(0.5))
+    p = _fma(p * r, r, r) + np.float32(1.0)
     k = np.int32(n)
     h = k >> np.int32(1)
     s = np.int32((h + np.int32(127)) << np.int32(23)).view(np.float32)
@@ -160,22 +176,23 @@ def _exp_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f64(x, lo):
-    x = np.minimum(np.maximum(x, -746.0), 710.0)
+    x = (-746.0 if x < -746.0 else x)
+    x = (710.0 if x > 710.0 else x)
     n = np.floor(x * 1.4426950408889634 + 0.5)
-    r = ((x - n * 0.693145751953125) + lo) - n * 1.4286068203094173e-06
+    r = _fma(n, -1.4286068203094173e-06, (x - n * 0.693145751953125) + lo)
     p = 1.6059043836821613e-10
-    p = p * r + 2.08767569878681e-09
-    p = p * r + 2.505210838544172e-08
-    p = p * r + 2.755731922398589e-07
-    p = p * r + 2.7557319223985893e-06
-    p = p * r + 2.48015873015873e-05
-    p = p * r + 0.0001984126984126984
-    p = p * r + 0.001388888888888889
-    p = p * r + 0.008333333333333333
-    p = p * r + 0.041666666666666664
-    p = p * r + 0.16666666666666666
-    p = p * r + 0.5
-    p = (p * r) * r + r + 1.0
+    p = _fma(p, r, 2.08767569878681e-09)
+    p = _fma(p, r, 2.505210838544172e-08)
+    p = _fma(p, r, 2.755731922398589e-07)
+    p = _fma(p, r, 2.7557319223985893e-06)
+    p = _fma(p, r, 2.48015873015873e-05)
+    p = _fma(p, r, 0.0001984126984126984)
+    p = _fma(p, r, 0.001388888888888889)
+    p = _fma(p, r, 0.008333333333333333)
+    p = _fma(p, r, 0.041666666666666664)
+    p = _fma(p, r, 0.16666666666666666)
+    p = _fma(p, r, 0.5)
+    p = _fma(p * r, r, r) + 1.0
     k = np.int64(n)
     h = k >> np.int64(1)
     s = np.int64((h + np.int64(1023)) << np.int64(52)).view(np.float64)
@@ -203,13 +220,13 @@ def _log1p_f32(x):
     s = (m - 1.0) / (m + 1.0)
     z = s * s
     p = 0.06666666666666667
-    p = p * z + 0.07692307692307693
-    p = p * z + 0.09090909090909091
-    p = p * z + 0.1111111111111111
-    p = p * z + 0.14285714285714285
-    p = p * z + 0.2
-    p = p * z + 0.3333333333333333
-    p = p * z + 1.0
+    p = _fma(p, z, 0.07692307692307693)
+    p = _fma(p, z, 0.09090909090909091)
+    p = _fma(p, z, 0.1111111111111111)
+    p = _fma(p, z, 0.14285714285714285)
+    p = _fma(p, z, 0.2)
+    p = _fma(p, z, 0.3333333333333333)
+    p = _fma(p, z, 1.0)
     y = np.float64(k) * 0.6931471805599453 + (2.0 * s * p + r)
     # 1 + x is 0, negative, inf or NaN: the bits above mean nothing
     y = (-np.inf if x == -1.0 else y)
@@ -236,17 +253,17 @@ def _log1p_f64(x):
     s = f / (2.0 + f)
     z = s * s
     p = 0.08
-    p = p * z + 0.08695652173913043
-    p = p * z + 0.09523809523809523
-    p = p * z + 0.10526315789473684
-    p = p * z + 0.11764705882352941
-    p = p * z + 0.13333333333333333
-    p = p * z + 0.15384615384615385
-    p = p * z + 0.18181818181818182
-    p = p * z + 0.2222222222222222
-    p = p * z + 0.2857142857142857
-    p = p * z + 0.4
-    p = p * z + 0.6666666666666666
+    p = _fma(p, z, 0.08695652173913043)
+    p = _fma(p, z, 0.09523809523809523)
+    p = _fma(p, z, 0.10526315789473684)
+    p = _fma(p, z, 0.11764705882352941)
+    p = _fma(p, z, 0.13333333333333333)
+    p = _fma(p, z, 0.15384615384615385)
+    p = _fma(p, z, 0.18181818181818182)
+    p = _fma(p, z, 0.2222222222222222)
+    p = _fma(p, z, 0.2857142857142857)
+    p = _fma(p, z, 0.4)
+    p = _fma(p, z, 0.6666666666666666)
     kf = np.float64(k)
     y = kf * 0.693145751953125 + (f - (h - (s * (h + z * p) + (kf * 1.4286068203094173e-06 + r))))
     # 1 + x is 0, negative, inf or NaN: the bits above mean nothing

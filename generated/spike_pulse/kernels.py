@@ -105,21 +105,38 @@ def _grad_f64(x, inner, outer):
 # reduction, a polynomial, exponent bits), not libm calls, so that LLVM vectorizes the
 # loops that call them. Errors of the float32 versions against 50-digit references: cosh
 # 1.5; "_w" versions compute in float64 to float32 accuracy (for float32 quantities
-# computed in float64); the float64 versions are below 1 ULP, as libm.
+# computed in float64); the float64 versions are below 1 ULP, as libm. _fma(a, b, c) is
+# a*b + c rounded once (LLVM's fma intrinsic): the polynomial steps use it, nothing else
+# is fused.
+
+
+@numba.extending.intrinsic
+def _fma(typingctx, a, b, c):
+    """a*b + c, rounded once."""
+    t = typingctx.unify_types(a, b, c)
+    if not isinstance(t, numba.types.Float):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a, b, c = (context.cast(builder, v, ty, t) for v, ty in zip(args, signature.args))
+        return builder.fma(a, b, c)
+
+    return t(a, b, c), codegen
 
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
-    x = np.minimum(np.maximum(x, np.float32(-104.0)), np.float32(89.0))
+    x = (np.float32(-104.0) if x < np.float32(-104.0) else x)
+    x = (np.float32(89.0) if x > np.float32(89.0) else x)
     n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
-    r = ((x - n * np.float32(0.693359375)) + lo) - n * np.float32(-0.00021219444005469057)
+    r = _fma(n, np.float32(0.00021219444005469057), (x - n * np.float32(0.693359375)) + lo)
     p = np.float32(0.0001984126984126984)
-    p = p * r + np.float32(0.001388888888888889)
-    p = p * r + np.float32(0.008333333333333333)
-    p = p * r + np.float32(0.041666666666666664)
-    p = p * r + np.float32(0.16666666666666666)
-    p = p * r + np.float32(0.5)
-    p = (p * r) * r + r + np.float32(1.0)
+    p = _fma(p, r, np.float32(0.001388888888888889))
+    p = _fma(p, r, np.float32(0.008333333333333333))
+    p = _fma(p, r, np.float32(0.041666666666666664))
+    p = _fma(p, r, np.float32(0.16666666666666666))
+    p = _fma(p, r, np.float32(0.5))
+    p = _fma(p * r, r, r) + np.float32(1.0)
     k = np.int32(n)
     h = k >> np.int32(1)
     s = np.int32((h + np.int32(127)) << np.int32(23)).view(np.float32)
@@ -137,7 +154,8 @@ def _cosh_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _expdw_f64(x, lo):
-    x = np.minimum(np.maximum(x, -1000.0), 1000.0)
+    x = (-1000.0 if x < -1000.0 else x)
+    x = (1000.0 if x > 1000.0 else x)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
     # exact: kf·ln2_head has at most 31 bits and is within a factor 2 of x (or 0)
     t = x - kf * 0.693145751953125
@@ -156,17 +174,17 @@ def _expdw_f64(x, lo):
     sq = rh * rh
     sq_e = ((rh_h * rh_h - sq) + rh_h * rh_l + rh_l * rh_h) + rh_l * rh_l
     p = 1.1470745597729725e-11
-    p = p * rh + 1.6059043836821613e-10
-    p = p * rh + 2.08767569878681e-09
-    p = p * rh + 2.505210838544172e-08
-    p = p * rh + 2.755731922398589e-07
-    p = p * rh + 2.7557319223985893e-06
-    p = p * rh + 2.48015873015873e-05
-    p = p * rh + 0.0001984126984126984
-    p = p * rh + 0.001388888888888889
-    p = p * rh + 0.008333333333333333
-    p = p * rh + 0.041666666666666664
-    p = p * rh + 0.16666666666666666
+    p = _fma(p, rh, 1.6059043836821613e-10)
+    p = _fma(p, rh, 2.08767569878681e-09)
+    p = _fma(p, rh, 2.505210838544172e-08)
+    p = _fma(p, rh, 2.755731922398589e-07)
+    p = _fma(p, rh, 2.7557319223985893e-06)
+    p = _fma(p, rh, 2.48015873015873e-05)
+    p = _fma(p, rh, 0.0001984126984126984)
+    p = _fma(p, rh, 0.001388888888888889)
+    p = _fma(p, rh, 0.008333333333333333)
+    p = _fma(p, rh, 0.041666666666666664)
+    p = _fma(p, rh, 0.16666666666666666)
     # 1 + rh + rh²/2 with both sums exact (|1| > |rh|, |1 + rh| > rh²/2)
     s1 = 1.0 + rh
     f1 = (1.0 - s1) + rh

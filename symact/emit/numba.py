@@ -78,7 +78,8 @@ def elementary_note(names: list[str]) -> str:
         "not libm calls, so that LLVM vectorizes the loops that call them. Errors of the float32 versions "
         f"against 50-digit references: {errors}; "
         '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64); '
-        "the float64 versions are below 1 ULP, as libm."
+        "the float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once "
+        "(LLVM's fma intrinsic): the polynomial steps use it, nothing else is fused."
     )
     return "\n".join("# " + line for line in textwrap.wrap(text, 88))
 
@@ -431,6 +432,7 @@ def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
     jit = '@numba.njit(inline="always", error_model="numpy")'
     helpers[:0] = [f"{jit}\n{elementary.source(name, sfx)}" for name, sfx in elementary.closure(needed)]
     if needed:
+        helpers.insert(0, elementary.FMA_SOURCE.rstrip())
         helpers.insert(0, elementary_note([name[1:] for name, _ in needed]))
     return [*functions, *helpers], bool(widened), uses_math
 
