@@ -5,6 +5,7 @@ special values, the same bits from the NumPy and the Numba versions, and loops o
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 
 import mpmath
 import numba
@@ -210,6 +211,34 @@ def test_numba_and_numpy_agree_bit_for_bit(compiled, name, sfx):
     assert np.array_equal(out.view(np.uint8), ref.view(np.uint8))
 
 
+def _rounded(exact: Fraction, dtype) -> float:
+    """``exact`` rounded to nearest (ties to even) in ``dtype``, by comparing neighbours."""
+    near = dtype(float(exact))  # within an ULP of the correct rounding
+    candidates = [np.nextafter(near, dtype(-np.inf)), near, np.nextafter(near, dtype(np.inf))]
+    distances = [abs(Fraction(float(c)) - exact) for c in candidates]
+    best = min(distances)
+    ties = [c for c, d in zip(candidates, distances) if d == best]
+    return min(ties, key=lambda c: int(np.array(c).view(np.int32 if dtype is np.float32 else np.int64)) & 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numpy_fma_rounds_once(dtype):
+    """The NumPy versions' fused multiply-add is a·b + c rounded once, as the kernels' is:
+    exact rational arithmetic, rounded to the dtype, on products and sums that cancel,
+    that are far apart in size and that land on halfway points of the plain sum."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(400).astype(dtype)
+    b = rng.standard_normal(400).astype(dtype)
+    c = np.concatenate([-(a[:200] * b[:200]), rng.standard_normal(100).astype(dtype) * dtype(1e-6), rng.standard_normal(100).astype(dtype)])
+    got = elementary.numpy_fma()(a, b, c)
+    assert got.dtype == dtype
+    for ai, bi, ci, g in zip(a, b, c, got):
+        exact = Fraction(float(ai)) * Fraction(float(bi)) + Fraction(float(ci))
+        assert g == _rounded(exact, dtype), (ai, bi, ci)
+    plain = (a * b + c).astype(dtype)
+    assert (plain != got).any()  # a product and a sum rounded separately differ somewhere
+
+
 def _vector_types(llvm: str) -> int:
     return len(re.findall(r"<\d+ x (?:float|double)>", llvm))
 
@@ -220,7 +249,9 @@ def test_loops_over_the_functions_vectorize(compiled, name, sfx):
     loop = compiled[name, sfx]
     xs = _grid(name, sfx)
     loop(xs, np.empty_like(xs))
-    assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0
+    llvm = loop.inspect_llvm(loop.signatures[0])
+    assert _vector_types(llvm) > 0
+    assert re.search(r"@llvm\.fma\.v\d+f(32|64)", llvm)  # the polynomial steps, fused and vectorized
 
 
 @pytest.mark.slow
