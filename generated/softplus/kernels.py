@@ -105,11 +105,10 @@ def _grad_f64(x, beta):
         return np.nan, np.nan
     _d_x = _sigmoid_f64(beta*x)
     if (beta*x >= 0.0):
-        _t0 = beta*x
-        _t1 = _exp_f64(-_t0)  # e^(-beta*x)
-        _d_beta = -(_t0*_t1/(_t1 + 1.0) + _log1p_f64(_t1))/(beta*beta)
+        _t0 = _exp_f64(-beta*abs(x))  # e^(-beta*|x|)
+        _d_beta = -(beta*_t0*x/(_t0 + 1.0) + _log1p_f64(_t0))/(beta*beta)
     else:
-        _t0 = _exp_f64(beta*x)  # e^(beta*x)
+        _t0 = _exp_f64(-beta*abs(x))  # e^(-beta*|x|)
         _d_beta = _t0*x/(beta*(_t0 + 1.0)) - _log1p_f64(_t0)/(beta*beta)
     if (x == np.inf):
         _d_beta = 0.0

@@ -130,14 +130,13 @@ def _grad_f64(x, beta):
     if x != x:
         return np.nan, np.nan
     if (beta*x >= 0.0):
-        _t0 = -beta*x
-        _t1 = _exp_f64(_t0)  # e^(-beta*x)
-        _t2 = _t1 + 1.0  # e^(-beta*x) + 1
-        _d_x = _t1*(-_t0 - _t2)/(_t2*_t2) + 1.0
+        _t0 = _exp_f64(-abs(beta*x))  # e^(-|beta*x|)
+        _t1 = _t0 + 1.0  # e^(-|beta*x|) + 1
+        _d_x = _t0*(beta*x - _t1)/(_t1*_t1) + 1.0
     else:
         _t0 = beta*x
-        _t1 = _exp_f64(_t0)  # e^(beta*x)
-        _t2 = _t1 + 1.0  # e^(beta*x) + 1
+        _t1 = _exp_f64(-abs(_t0))  # e^(-|beta*x|)
+        _t2 = _t1 + 1.0  # e^(-|beta*x|) + 1
         _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
     if (x == np.inf):
         _d_x = 1.0
@@ -156,14 +155,13 @@ def _gradx_f64(x, beta):
     if x != x:
         return np.nan
     if (beta*x >= 0.0):
-        _t0 = -beta*x
-        _t1 = _exp_f64(_t0)  # e^(-beta*x)
-        _t2 = _t1 + 1.0  # e^(-beta*x) + 1
-        _d_x = _t1*(-_t0 - _t2)/(_t2*_t2) + 1.0
+        _t0 = _exp_f64(-abs(beta*x))  # e^(-|beta*x|)
+        _t1 = _t0 + 1.0  # e^(-|beta*x|) + 1
+        _d_x = _t0*(beta*x - _t1)/(_t1*_t1) + 1.0
     else:
         _t0 = beta*x
-        _t1 = _exp_f64(_t0)  # e^(beta*x)
-        _t2 = _t1 + 1.0  # e^(beta*x) + 1
+        _t1 = _exp_f64(-abs(_t0))  # e^(-|beta*x|)
+        _t2 = _t1 + 1.0  # e^(-|beta*x|) + 1
         _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
     if (x == np.inf):
         _d_x = 1.0
