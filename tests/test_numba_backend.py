@@ -178,3 +178,47 @@ def test_grad_x_alone_has_the_bits_of_grad_x_with_the_parameter_gradients(tmp_pa
         g = rng.uniform(-1, 1, size=xs.shape).astype(dtype)
         values = [dtype(p.init) for p in act.params]
         np.testing.assert_array_equal(kernels.backward_x(g, xs, *values), kernels.backward(g, xs, *values)[0])
+
+
+def _kernels_of(act, tmp_path, tag, monkeypatch=None):
+    folder = tmp_path / tag
+    folder.mkdir()
+    (folder / "kernels.py").write_text(render_kernels(derive(act), "# header", ""))
+    (folder / "_kernel_calls.py").write_text(render_kernel_calls("# header"))
+    return load_module(folder / "kernels.py", f"symact_test_{act.name}_{tag}_kernels")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("definition", ["spike_pulse", "pade"])
+def test_one_skeleton_for_all_branches_keeps_the_values(tmp_path, monkeypatch, definition):
+    """Note [One skeleton for all branches]: branches that differ only in signs and in
+    which parameter goes where are computed as one skeleton after the chain (the spike's
+    surrogate: one pair of cosh calls, not two; the rational function: one division), with
+    the same bits as the branches computed separately."""
+    import symact.emit.numba as numba_emit
+    from symact.spec import load_definitions
+
+    (act,) = load_definitions(ROOT / "definitions" / f"{definition}.py")
+    source = render_kernels(derive(act), "# header", "")
+    name = "_grad_f32" if definition == "spike_pulse" else "_f_f32"
+    body = source.split(f"def {name}(")[1].split("\n\n")[0]
+    branches = body.split("else:")[0]
+    assert "_h0 = " in body and "_cosh_f32" not in branches and "/" not in branches, body
+    assert body.count("_cosh_f32(") == (4 if definition == "spike_pulse" else 0) and body.count("/(") == (
+        2 if definition == "spike_pulse" else 1
+    ), body
+    unified = _kernels_of(act, tmp_path, "unified")
+    monkeypatch.setattr(numba_emit, "_shared_skeleton", lambda *args: None)
+    separate = _kernels_of(act, tmp_path, "separate")
+    rng = np.random.default_rng(1)
+    for dtype in (np.float32, np.float64):
+        specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e30, 0.75, -1.0]
+        xs = np.concatenate([rng.uniform(-4, 4, 5000), specials]).astype(dtype)
+        g = rng.uniform(-1, 1, xs.size).astype(dtype)
+        values = [dtype(p.init) for p in act.params]
+        for fn in ("forward", "backward_x"):
+            args = (xs, *values) if fn == "forward" else (g, xs, *values)
+            got, want = getattr(unified, fn)(*args), getattr(separate, fn)(*args)
+            np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+        for got, want in zip(unified.backward(g, xs, *values), separate.backward(g, xs, *values)):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -94,11 +94,12 @@ def _f_f32(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.float32(np.nan)
     if (b1*x + b2*(x*x) >= np.float32(0.0)):
-        _t0 = (x*x)
-        _f = (a0 + a1*x + a2*_t0 + a3*(x*x*x))/(b1*x + b2*_t0 + np.float32(1.0))
+        _h0 = b1*x
+        _h1 = b2*(x*x)
     else:
-        _t0 = (x*x)
-        _f = (a0 + a1*x + a2*_t0 + a3*(x*x*x))/(-b1*x - b2*_t0 + np.float32(1.0))
+        _h0 = -b1*x
+        _h1 = -b2*(x*x)
+    _f = (a0 + a1*x + a2*(x*x) + a3*(x*x*x))/(_h0 + _h1 + np.float32(1.0))
     if (x == np.float32(np.inf)):
         _f = np.float32(np.inf)*np.sign(a3)
     if (x == -np.float32(np.inf)):
@@ -125,11 +126,12 @@ def _f_f64(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.nan
     if (b1*x + b2*(x*x) >= 0.0):
-        _t0 = (x*x)
-        _f = (a0 + a1*x + a2*_t0 + a3*(x*x*x))/(b1*x + b2*_t0 + 1.0)
+        _h0 = b1*x
+        _h1 = b2*(x*x)
     else:
-        _t0 = (x*x)
-        _f = (a0 + a1*x + a2*_t0 + a3*(x*x*x))/(-b1*x - b2*_t0 + 1.0)
+        _h0 = -b1*x
+        _h1 = -b2*(x*x)
+    _f = (a0 + a1*x + a2*(x*x) + a3*(x*x*x))/(_h0 + _h1 + 1.0)
     if (x == np.inf):
         _f = np.inf*np.sign(a3)
     if (x == -np.inf):

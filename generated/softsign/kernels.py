@@ -61,9 +61,10 @@ def _f_f32(x):
     if x != x:
         return np.float32(np.nan)
     if (x >= np.float32(0.0)):
-        _f = x/(x + np.float32(1.0))
+        _h0 = x
     else:
-        _f = x/(np.float32(1.0) - x)
+        _h0 = -x
+    _f = x/(_h0 + np.float32(1.0))
     if (x == np.float32(np.inf)):
         _f = np.float32(1.0)
     if (x == -np.float32(np.inf)):
@@ -83,9 +84,10 @@ def _f_f64(x):
     if x != x:
         return np.nan
     if (x >= 0.0):
-        _f = x/(x + 1.0)
+        _h0 = x
     else:
-        _f = x/(1.0 - x)
+        _h0 = -x
+    _f = x/(_h0 + 1.0)
     if (x == np.inf):
         _f = 1.0
     if (x == -np.inf):
@@ -98,9 +100,10 @@ def _grad_f64(x):
     if x != x:
         return np.nan
     if (x >= 0.0):
-        _d_x = (1.0/((x + 1.0)*(x + 1.0)))
+        _h0 = 1.0
     else:
-        _d_x = (1.0/((x - 1.0)*(x - 1.0)))
+        _h0 = -1.0
+    _d_x = (1.0/((_h0 + x)*(_h0 + x)))
     return _d_x
 
 
@@ -109,9 +112,10 @@ def _grad_w(x):
     if x != x:
         return np.nan
     if (x >= 0.0):
-        _d_x = (1.0/((x + 1.0)*(x + 1.0)))
+        _h0 = 1.0
     else:
-        _d_x = (1.0/((x - 1.0)*(x - 1.0)))
+        _h0 = -1.0
+    _d_x = (1.0/((_h0 + x)*(_h0 + x)))
     return _d_x
 
 

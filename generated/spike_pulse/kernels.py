@@ -69,11 +69,15 @@ def _grad_f32(x, inner, outer):
     if x != x:
         return np.float32(np.nan)
     if (x >= np.float32(0.0)):
-        _t0 = -np.float32(5.0)*x
-        _d_x = -np.float32(2.5)/(_cosh_f32(np.float32(5.0)*outer + _t0)*_cosh_f32(np.float32(5.0)*outer + _t0)) + np.float32(2.5)/(_cosh_f32(np.float32(5.0)*inner + _t0)*_cosh_f32(np.float32(5.0)*inner + _t0))
+        _h0 = np.float32(-5.0)
+        _h1 = inner
+        _h2 = outer
     else:
-        _t0 = np.float32(5.0)*x
-        _d_x = np.float32(2.5)/(_cosh_f32(np.float32(5.0)*outer + _t0)*_cosh_f32(np.float32(5.0)*outer + _t0)) - np.float32(2.5)/(_cosh_f32(np.float32(5.0)*inner + _t0)*_cosh_f32(np.float32(5.0)*inner + _t0))
+        _h0 = np.float32(5.0)
+        _h1 = outer
+        _h2 = inner
+    _s0 = _h0*x
+    _d_x = -np.float32(2.5)/(_cosh_f32(np.float32(5.0)*_h2 + _s0)*_cosh_f32(np.float32(5.0)*_h2 + _s0)) + np.float32(2.5)/(_cosh_f32(np.float32(5.0)*_h1 + _s0)*_cosh_f32(np.float32(5.0)*_h1 + _s0))
     return _d_x
 
 
@@ -93,11 +97,15 @@ def _grad_f64(x, inner, outer):
     if x != x:
         return np.nan
     if (x >= 0.0):
-        _t0 = -5.0*x
-        _d_x = -2.5/(_cosh_f64(5.0*outer + _t0)*_cosh_f64(5.0*outer + _t0)) + 2.5/(_cosh_f64(5.0*inner + _t0)*_cosh_f64(5.0*inner + _t0))
+        _h0 = -5.0
+        _h1 = inner
+        _h2 = outer
     else:
-        _t0 = 5.0*x
-        _d_x = 2.5/(_cosh_f64(5.0*outer + _t0)*_cosh_f64(5.0*outer + _t0)) - 2.5/(_cosh_f64(5.0*inner + _t0)*_cosh_f64(5.0*inner + _t0))
+        _h0 = 5.0
+        _h1 = outer
+        _h2 = inner
+    _s0 = _h0*x
+    _d_x = -2.5/(_cosh_f64(5.0*_h2 + _s0)*_cosh_f64(5.0*_h2 + _s0)) + 2.5/(_cosh_f64(5.0*_h1 + _s0)*_cosh_f64(5.0*_h1 + _s0))
     return _d_x
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
@@ -292,16 +293,15 @@ def _scalar_function(
         exprs = [e for e, inf in zip(group.exprs, at_inf) if inf] + list(finite_exprs)
         limits: list[str] = []
         first = True
+        plan = _shared_skeleton(finite_exprs, group.names, wanted) if finite_conds[-1:] == (sp.true,) else None
+        if plan is not None:
+            body += _skeleton_lines(printer, plan, finite_conds, where)
+            conds, exprs = conds[: len(conds) - len(finite_conds)], exprs[: len(conds) - len(finite_conds)]
         for b, cond in enumerate(conds):
             replacements, reduced = cse_branch(exprs[b])
             outputs = [(qname, e) for qname, e in zip(group.names, reduced) if qname in wanted]
             replacements = _needed(replacements, [e for _, e in outputs])
-            meanings: dict[sp.Symbol, sp.Expr] = {}
-            block = [
-                f"{print_or_fail(printer, sym, where)} = {print_or_fail(printer, e, where)}{_meaning(sym, e, meanings) or ''}"
-                for sym, e in replacements
-            ]
-            block += [f"_{qname} = {print_or_fail(printer, e, where)}" for qname, e in outputs]
+            block = _print_block(printer, replacements, outputs, where) or ["pass"]
             if isinstance(cond, AtInfinity):
                 limits += [f"if {print_or_fail(printer, cond, where)}:", *indent(block, 1)]
                 continue
@@ -373,6 +373,140 @@ def _widened(name: str, derivation: Derivation, quantities: list[Any]) -> str:
             f"    return {', '.join(f'np.float32({n})' for n in names)}",
         ]
     )
+
+
+class _Skeleton(NamedTuple):
+    """Note [One skeleton for all branches]: a branch chain as one skeleton with holes.
+    ``first``: per branch, the values of the holes that hold no call or division (names
+    ``_h0, ...``); ``early``: the common subexpressions of the skeleton and of the other
+    holes' values that need only those; ``second``: per branch, the other holes' values,
+    in terms of the first holes and of ``early``; ``late`` and ``outputs``: the rest of the
+    skeleton and the wanted quantities."""
+
+    first: list[list[tuple[str, sp.Expr]]]
+    early: list[tuple[sp.Symbol, sp.Expr]]
+    second: list[list[tuple[str, sp.Expr]]]
+    late: list[tuple[sp.Symbol, sp.Expr]]
+    outputs: list[tuple[str, sp.Expr]]
+
+
+# Note [One skeleton for all branches]: a vectorized loop computes every branch of a chain
+# for every element and then selects, so two branches that both call exp cost two exps
+# per element, even when they differ only in a sign or a constant (the two sides of a
+# split on the sign of x, for an odd or even part). So the branches are anti-unified: the
+# largest expression they share, with a hole wherever they differ (a Pow's exponent and a
+# function's arguments count as structure, so x*x never becomes x**h). The holes whose
+# values are plain arithmetic are selected first; each other hole's value is rewritten
+# in terms of those (the value a first hole takes in a branch is that hole there), so that
+# its calls coincide with the skeleton's; then the shared subexpressions are computed once,
+# the other holes selected, and the rest of the skeleton computed on the selected values.
+# Each step is the same operation on the same operands as in the branch that holds, so
+# the result is the same value (tests check the bits), but where common-subexpression
+# elimination now shares a reciprocal between a branch and the skeleton (t/u becoming
+# t·(1/u)), as it already may within one branch; the golden tests bound the result either
+# way. Used when it leaves fewer distinct calls and divisions than the branches have
+# together, and the chain ends with an else.
+def _costly(exprs: Iterable[sp.Basic]) -> set[sp.Basic]:
+    """The distinct calls and divisions (or roots) in ``exprs``: the work a select cannot skip."""
+    return {
+        node
+        for expr in exprs
+        for node in sp.preorder_traversal(expr)
+        if (isinstance(node, sp.Function) and not isinstance(node, (sp.Abs, AtInfinity)))
+        or (isinstance(node, sp.Pow) and not (node.exp.is_Integer and node.exp > 0))
+    }
+
+
+def _anti_unify(branches: tuple[tuple[sp.Expr, ...], ...]) -> tuple[tuple[sp.Expr, ...], dict[tuple[sp.Expr, ...], sp.Symbol]]:
+    """The skeleton of the branches' formulas and its holes, by the tuple of values each
+    takes per branch (Note [One skeleton for all branches])."""
+    holes: dict[tuple[sp.Expr, ...], sp.Symbol] = {}
+
+    def walk(nodes: tuple[sp.Expr, ...]) -> sp.Expr:
+        head = nodes[0]
+        if all(n == head for n in nodes[1:]):
+            return head
+        alike = (
+            bool(head.args)
+            and isinstance(head, (sp.Add, sp.Mul, sp.Pow, sp.Function))
+            and not isinstance(head, (sp.Piecewise, AtInfinity))
+            and all(n.func == head.func and len(n.args) == len(head.args) for n in nodes)
+            and not (isinstance(head, sp.Pow) and any(n.exp != head.exp for n in nodes))
+        )
+        if alike:
+            return head.func(*(walk(tuple(n.args[i] for n in nodes)) for i in range(len(head.args))), evaluate=False)
+        return holes.setdefault(nodes, sp.Symbol(f"_h{len(holes)}", real=True))
+
+    skeleton = tuple(walk(tuple(b[q] for b in branches)) for q in range(len(branches[0])))
+    return skeleton, holes
+
+
+def _shared_skeleton(branches: tuple[tuple[sp.Expr, ...], ...], names: tuple[str, ...], wanted: set[str]) -> _Skeleton | None:
+    """The chain as one skeleton, when that leaves fewer calls and divisions; else None."""
+    if len(branches) < 2:
+        return None
+    skeleton, holes = _anti_unify(branches)
+    plain = {key: sym for key, sym in holes.items() if not _costly(key)}
+    # the other holes' values in terms of the plain ones: where a plain hole's value in a
+    # branch appears in that branch's value, it is that hole (not for integers and
+    # rationals, which are also exponents, where a hole would turn x*x into a power call)
+    rest = {
+        sym: [key[b].xreplace({k[b]: h for k, h in plain.items() if not k[b].is_Rational}) for b in range(len(branches))]
+        for key, sym in holes.items()
+        if sym not in plain.values()
+    }
+    shared = [*skeleton, *(v for values in rest.values() for v in values)]
+    if len(_costly(shared)) >= len(_costly(e for b in branches for e in b)):
+        return None
+    replacements, reduced = cse_branch(shared, prefix="_s")
+    outputs = [(q, e) for q, e in zip(names, reduced[: len(skeleton)]) if q in wanted]
+    second = {sym: reduced[len(skeleton) + i * len(branches) : len(skeleton) + (i + 1) * len(branches)] for i, sym in enumerate(rest)}
+    late_syms = set(rest)
+    early: list[tuple[sp.Symbol, sp.Expr]] = []
+    late: list[tuple[sp.Symbol, sp.Expr]] = []
+    for sym, e in _needed(replacements, [e for _, e in outputs] + [v for vs in second.values() for v in vs]):
+        (late if e.free_symbols & late_syms else early).append((sym, e))
+        if e.free_symbols & late_syms:
+            late_syms.add(sym)
+    return _Skeleton(
+        first=[[(h.name[1:], key[b]) for key, h in plain.items()] for b in range(len(branches))],
+        early=early,
+        second=[[(h.name[1:], vs[b]) for h, vs in second.items()] for b in range(len(branches))],
+        late=late,
+        outputs=outputs,
+    )
+
+
+def _chain(printer: NumbaPrinter, conds: tuple[sp.Basic, ...], blocks: list[list[str]], where: str) -> list[str]:
+    """An if/elif/else chain over ``conds`` (the last one true) with a block each."""
+    lines: list[str] = []
+    for b, (cond, block) in enumerate(zip(conds, blocks)):
+        lines.append("else:" if cond == sp.true else f"{'elif' if b else 'if'} {print_or_fail(printer, cond, where)}:")
+        lines += indent(block or ["pass"], 1)
+    return lines
+
+
+def _skeleton_lines(printer: NumbaPrinter, plan: _Skeleton, conds: tuple[sp.Basic, ...], where: str) -> list[str]:
+    """The lines of a chain computed as one skeleton (Note [One skeleton for all branches])."""
+    blocks = []
+    for values in plan.first:
+        replacements, reduced = cse_branch([e for _, e in values])
+        blocks.append(_print_block(printer, replacements, [(h, e) for (h, _), e in zip(values, reduced)], where))
+    lines = _chain(printer, conds, blocks, where) if any(plan.first) else []
+    lines += _print_block(printer, plan.early, [], where)
+    if any(plan.second):
+        lines += _chain(printer, conds, [_print_block(printer, [], values, where) for values in plan.second], where)
+    return lines + _print_block(printer, plan.late, plan.outputs, where)
+
+
+def _print_block(printer: NumbaPrinter, replacements: list[tuple[sp.Symbol, sp.Expr]], outputs: list[tuple[str, sp.Expr]], where: str) -> list[str]:
+    """Lines assigning common subexpressions, then ``_<name>`` for each output."""
+    meanings: dict[sp.Symbol, sp.Expr] = {}
+    block = [
+        f"{print_or_fail(printer, sym, where)} = {print_or_fail(printer, e, where)}{_meaning(sym, e, meanings) or ''}"
+        for sym, e in replacements
+    ]
+    return block + [f"_{qname} = {print_or_fail(printer, e, where)}" for qname, e in outputs]
 
 
 def _needed(replacements: list[tuple[sp.Symbol, sp.Expr]], outputs: list[sp.Expr]) -> list[tuple[sp.Symbol, sp.Expr]]:

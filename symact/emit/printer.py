@@ -79,10 +79,10 @@ def group_branches(
     ]
 
 
-def cse_branch(exprs: Sequence[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
-    """Common subexpressions of one branch's formulas, named ``_t0, _t1, ...``."""
+def cse_branch(exprs: Sequence[sp.Expr], prefix: str = "_t") -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Common subexpressions of one branch's formulas, named ``_t0, _t1, ...`` (``prefix``)."""
     replacements, reduced = sp.cse(
-        list(exprs), symbols=sp.numbered_symbols("_t", real=True), order="canonical"
+        list(exprs), symbols=sp.numbered_symbols(prefix, real=True), order="canonical"
     )
     return list(replacements), list(reduced)
 
