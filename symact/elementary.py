@@ -19,8 +19,9 @@ fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
 float64: exp 0.88 / 0.86 ULP, cosh 0.94 / 0.62, erfc 0.55 / 0.72, log1p 0.5 / 0.73,
-expm1 0.5 / 0.74; every float64 helper is below 1 ULP, as libm, and the float64 kernels call
-them all, see symact.emit.numba.NumbaPrinter):
+expm1 0.5 / 0.74, tanh 0.5 / libm, log 0.5 / libm; every float64 helper is below 1 ULP, as
+libm, and the float64 kernels call them all, see symact.emit.numba.NumbaPrinter; tanh and
+log have float32 versions only, Note [tanh and log]):
 
 - ``exp``: n = round(x/ln 2), r = x − n·ln 2 in two parts (the first part has few bits,
   so n times it is exact), e^r by its Taylor polynomial (degree 7 for float32, 13 for
@@ -56,6 +57,15 @@ Note [Clamps]: an argument is clamped by two selects, ``lo if x < lo else x`` an
 same bits, but a select of that form is one vmaxps/vminps on x86, while LLVM compiles
 ``np.maximum``'s NaN propagation to a compare, an unordered compare and a blend; in a
 float32 loop whose work is one exp, those three instructions per clamp were a sixth of it.
+
+Note [tanh and log]: float32 versions (and "w"), in float64 arithmetic rounded once, as
+log1p and expm1. tanh(x) = −e/(2 + e) with e = expm1(−2|x|) (the "w" expm1), the sign of x
+put back after: no cancellation anywhere (e is in (−1, 0], 2 + e in (1, 2]), so the error
+is the float64 expm1's, far below a float32 ULP, and the rounding to float32. log(x) =
+k·ln 2 + 2·atanh(s) from the exponent bits, x = 2^k·m with m in [√2/2, √2) and s = (m −
+1)/(m + 1), by the series of log1p (subnormal float64 arguments, which only "w" sees, are
+scaled by 2^54 first). Neither has a float64 version: the float64 kernels call libm for
+them (below 1 ULP), which keeps those loops scalar (FLOAT32_ONLY).
 
 Note [Double-word arithmetic]: a result within 1 ULP needs every error but the last
 rounding to be a small fraction of an ULP, and a product or sum of two rounded values
@@ -161,7 +171,13 @@ FUNCTIONS = {
     "Erfc": "_erfc",
     "log1p": "_log1p",
     "expm1": "_expm1",
+    "tanh": "_tanh",
+    "log": "_log",
 }
+
+#: Helpers with float32 versions only (and "w", float64 arithmetic to float32 accuracy):
+#: float64 kernels call libm for these, which is below 1 ULP where these would not be.
+FLOAT32_ONLY = frozenset({"_tanh", "_log"})
 
 #: Terms of the exp Taylor polynomial (degree + 1) per dtype, and for exp in float64 to
 #: float32 accuracy (``_expw``, used by the float32 erfc).
@@ -651,6 +667,53 @@ def _expm1(sfx: str, target: str) -> list[str]:
     return [f"def _expm1_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
+def _tanh(sfx: str, target: str) -> list[str]:
+    """tanh in float64 arithmetic ("f32": for float32 x, rounded once; "w"): Note [tanh and
+    log]."""
+    c = functools.partial(_const, "f64")
+    body = [
+        "x = np.float64(x)",
+        f"e = _expm1_w({c(-2.0)} * np.abs(x))",
+        f"t = -e / ({c(2.0)} + e)",
+        f"y = {_select(target, f'x < {c(0.0)}', '-t', 't')}",
+        f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
+    ]
+    if sfx == "f32":
+        body.append("y = np.float32(y)")
+    return [f"def _tanh_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _log(sfx: str, target: str) -> list[str]:
+    """log in float64 arithmetic ("f32": for float32 x, rounded once; "w"): Note [tanh and
+    log]."""
+    c = functools.partial(_const, "f64")
+    series = [1.0 / (2 * k + 1) for k in reversed(range(_LOG_TERMS))]
+    body = [
+        "x = np.float64(x)",
+        "# subnormal x (float64 only) scaled into the normal range first",
+        f"tiny = x < {c(2.0**-1022)}",
+        f"u = {_select(target, 'tiny', f'x * {c(2.0**54)}', 'x')}",
+        "b = np.float64(u).view(np.int64)",
+        f"k = (b >> np.int64(52)) - {_select(target, 'tiny', 'np.int64(1077)', 'np.int64(1023)')}",
+        "m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)",
+        f"high = m > {c(math.sqrt(2.0))}",
+        f"m = {_select(target, 'high', f'm * {c(0.5)}', 'm')}",
+        f"k = {_select(target, 'high', 'k + np.int64(1)', 'k')}",
+        f"s = (m - {c(1.0)}) / (m + {c(1.0)})",
+        "z = s * s",
+        *_horner("z", "p", series, c),
+        f"y = np.float64(k) * {c(math.log(2.0))} + {c(2.0)} * s * p",
+        "# 0, negative, inf or NaN: the bits above mean nothing",
+        f"y = {_select(target, f'x == {c(0.0)}', '-np.inf', 'y')}",
+        f"y = {_select(target, f'x < {c(0.0)}', 'np.nan', 'y')}",
+        f"y = {_select(target, 'x == np.inf', 'np.inf', 'y')}",
+        f"y = {_select(target, 'x != x', 'x', 'y')}",
+    ]
+    if sfx == "f32":
+        body.append("y = np.float32(y)")
+    return [f"def _log_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
 def _expm164(target: str) -> list[str]:
     """e^x − 1 to float64 accuracy (below 1 ULP, measured). x = k·ln 2 + r (|r| ≤ ln 2 / 2;
     ln 2 in two parts, c the rounding error of r); e^r − 1 = r + s, s = r²·Q(r) + c·(1 + r)
@@ -699,6 +762,8 @@ _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_erfcx": _erfcx,
     "_log1p": _log1p,
     "_expm1": _expm1,
+    "_tanh": _tanh,
+    "_log": _log,
 }
 
 
@@ -712,6 +777,8 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
         return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_expdw", "f64")]}[sfx]
     if name == "_expm1":
         return [] if sfx == "f64" else [("_exp", "f64")]
+    if name == "_tanh":
+        return [("_expm1", "w")]
     return []
 
 
@@ -743,7 +810,10 @@ def _namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np, "_fma": numpy_fma()}
     only = {"_erfcx": "w", "_expdw": "f64"}  # helpers written for one suffix
     pairs = [
-        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w") and only.get(n, s) == s
+        (n, s)
+        for n in _BUILDERS
+        for s in SUFFIXES
+        if (n, s) != ("_exphl", "w") and only.get(n, s) == s and not (n in FLOAT32_ONLY and s == "f64")
     ]
     for name, sfx in closure(pairs):
         exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
@@ -778,6 +848,8 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_erfc": numpy_function("_erfc", "f64"),
         "_log1p": numpy_function("_log1p", "f64"),
         "_expm1": numpy_function("_expm1", "f64"),
+        "_tanh": np.tanh,  # FLOAT32_ONLY: libm's
+        "_log": np.log,
     }
 
     def by_dtype(name: str) -> Callable[[Any], Any]:

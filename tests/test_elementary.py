@@ -540,3 +540,92 @@ def test_float16_bits_convert_as_numpy_does_bit_for_bit():
     nan = np.isnan(points)
     assert np.isnan(got[nan].view(np.float16)).all()
     assert np.array_equal(got[~nan], want16[~nan].view(np.int16))
+
+
+def _tanh_log_grid(name: str) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    if name == "_tanh":
+        tiny = 10 ** rng.uniform(-44, 0, 1500) * rng.choice([-1.0, 1.0], 1500)
+        xs = [rng.uniform(-10, 10, 3000), rng.uniform(-0.02, 0.02, 500), tiny, np.array([9.01, -9.01, 20.0, 1e30])]
+    else:
+        xs = [10 ** rng.uniform(-45, 38.5, 4000), rng.uniform(0.5, 2.0, 1000), np.array([1.0, 2.0, 0.5, 1e-45, 3.4e38])]
+    return np.concatenate(xs).astype(np.float32)
+
+
+TANH_LOG = {"_tanh": mpmath.tanh, "_log": mpmath.log}
+
+
+@pytest.mark.parametrize("name", ["_tanh", "_log"])
+def test_tanh_log_float32_are_correctly_rounded(name):
+    """Note [tanh and log]: float64 arithmetic rounded once, within half an ULP (and a
+    hair); the "w" versions to float32 accuracy."""
+    xs = _tanh_log_grid(name)
+    got = elementary.numpy_function(name, "f32")(xs)
+    assert got.dtype == np.float32
+    with mpmath.workdps(40):
+        refs = [TANH_LOG[name](mpmath.mpf(float(v))) for v in xs]
+    unit = [max(float(np.spacing(np.float32(abs(float(r))))), float(np.finfo(np.float32).smallest_subnormal)) for r in refs]
+    errs = np.array([float(abs(mpmath.mpf(float(g)) - r)) / u for g, r, u in zip(got, refs, unit)])
+    worst = int(np.argmax(errs))
+    assert errs[worst] <= 0.501, f"{name}_f32({xs[worst]!r}): {errs[worst]:.3f} ULP"
+    wide = elementary.numpy_function(name, "w")(xs.astype(np.float64))
+    rel_w = [float(abs(mpmath.mpf(float(g)) / r - 1)) if r != 0 else float(g != 0) for g, r in zip(wide, refs)]
+    assert max(rel_w) < 1.5e-8
+
+
+@pytest.mark.parametrize("sfx", ["f32", "w"])
+def test_tanh_log_special_values(sfx):
+    dtype = SUFFIXES[sfx]
+    tanh, log = (elementary.numpy_function(n, sfx) for n in ("_tanh", "_log"))
+    t = tanh(np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 400.0, -400.0], dtype))
+    assert t[0] == 0 and not np.signbit(t[0]) and t[1] == 0 and np.signbit(t[1])
+    assert list(t[2:4]) == [1.0, -1.0] and np.isnan(t[4]) and list(t[5:]) == [1.0, -1.0]
+    v = log(np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0], dtype))
+    assert list(v[:2]) == [-np.inf, -np.inf] and np.isnan(v[2:4]).all() and v[4] == np.inf and np.isnan(v[5])
+    assert v[6] == 0.0
+    if sfx == "w":  # subnormal float64 arguments
+        sub = np.array([5e-324, 1e-310, 2.2250738585072014e-308])
+        np.testing.assert_allclose(log(sub), np.log(sub), rtol=1e-15)
+
+
+@pytest.mark.parametrize("sfx", ["f32", "w"])
+@pytest.mark.parametrize("name", ["_tanh", "_log"])
+def test_tanh_log_numba_agrees_with_numpy_and_vectorizes(name, sfx):
+    namespace = _kernel_namespace()
+    for helper, s in elementary.closure([(name, sfx)]):
+        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(helper, s)
+        exec(compile(source, f"<{helper}_{s}>", "exec"), namespace)
+    loop = _loop(namespace[f"{name}_{sfx}"])
+    specials = np.array([np.nan, np.inf, -np.inf, -1.0, -0.0, 0.0], np.float32)
+    xs = np.concatenate([_tanh_log_grid(name), specials]).astype(SUFFIXES[sfx])
+    out = np.empty_like(xs)
+    loop(xs, out)
+    with np.errstate(all="ignore"):
+        ref = elementary.numpy_function(name, sfx)(xs)
+    assert np.array_equal(out.view(np.uint8), ref.view(np.uint8))
+    assert _vector_types(loop.inspect_llvm(loop.signatures[0])) > 0
+
+
+def test_float32_kernels_with_tanh_and_log_vectorize(tmp_path):
+    """A definition written with tanh and log: its float32 loops call the helpers (no libm
+    call, so they vectorize); its float64 loops call libm's tanh and log (FLOAT32_ONLY)."""
+    import sympy as sp
+
+    from symact import Activation, x
+    from symact.derive import derive
+    from symact.emit.numba import render_kernel_calls, render_kernels
+
+    act = Activation(name="tanh_log", expr=sp.tanh(x) * sp.log(2 + x**2))
+    source = render_kernels(derive(act), "# header", "")
+    f32 = source.split("def _f_f32(")[1].split("\n\n")[0]
+    f64 = source.split("def _f_f64(")[1].split("\n\n")[0]
+    assert "_tanh_" in f32 and "_log_" in f32 and "math." not in f32, f32
+    assert "math.tanh" in f64 and "math.log" in f64, f64
+    (tmp_path / "kernels.py").write_text(source)
+    (tmp_path / "_kernel_calls.py").write_text(render_kernel_calls("# header"))
+    kernels = load_module(tmp_path / "kernels.py", "symact_test_tanh_log_kernels")
+    xs = np.linspace(-6, 6, 4099, dtype=np.float32)
+    out = np.empty_like(xs)
+    kernels._forward(xs, out, 0, 1, xs.size, *())
+    assert "vector.body" in "\n".join(kernels._forward.inspect_llvm().values())
+    np.testing.assert_allclose(out, np.tanh(xs) * np.log(2 + xs.astype(np.float64) ** 2), rtol=3e-7)

@@ -57,7 +57,15 @@ def _softplus_{sfx}(u):
 }
 
 #: Measured errors of the float32 helpers (tests/test_elementary.py checks them).
-_ELEMENTARY_ERRORS = {"exp": "exp below 1 ULP", "cosh": "cosh 1.5", "erfc": "erfc 1", "log1p": "log1p 0.5", "expm1": "expm1 0.5"}
+_ELEMENTARY_ERRORS = {
+    "exp": "exp below 1 ULP",
+    "cosh": "cosh 1.5",
+    "erfc": "erfc 1",
+    "log1p": "log1p 0.5",
+    "expm1": "expm1 0.5",
+    "tanh": "tanh 0.5",
+    "log": "log 0.5",
+}
 
 
 def _comment(text: str) -> str:
@@ -180,7 +188,7 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
         return "_log1p_" + self.suffix if self.vectorizes("_log1p") else "math.log1p"
 
     _print_Erfc = _print_erfc = _print_Exp = _print_exp = _print_cosh = _elementary
-    _print_log1p = _print_expm1 = _elementary
+    _print_log1p = _print_expm1 = _print_tanh = _print_log = _elementary
 
     def _print_Erfcx(self, expr: sp.Function) -> str:
         if self.suffix != "w":
