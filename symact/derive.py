@@ -26,6 +26,8 @@ from enum import StrEnum
 
 import numpy as np
 import sympy as sp
+from sympy.functions.elementary.hyperbolic import HyperbolicFunction
+from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
@@ -152,9 +154,44 @@ def cost(expr: sp.Basic) -> float:
     return sum(_tree_cost(r) for _, r in replacements) + _tree_cost(reduced)
 
 
+# Note [Sums inside trigonometric arguments]
+# SymPy's simplify hands a formula with a trigonometric or hyperbolic function to trigsimp,
+# whose angle-sum rules (tanh(p·x + p + x) as a function of tanh(p·x), tanh(p) and tanh(x),
+# and back) try every way of splitting and recombining each sum inside an argument: seconds
+# to minutes for a 30-operation derivative with one tanh(p + x), for nothing the kernels
+# could use (an angle-sum expansion only adds calls and roundings). So each call whose
+# argument is a sum is simplified with that argument held as one opaque symbol, and the
+# argument put back after: 1 − tanh(u)² still becomes 1/cosh(u)², and 2·sin(u)·cos(u)
+# still sin(2u). An argument that is not itself a sum (sin(α·x), tanh(√2·(x + c·x³)/√π))
+# is left for simplify as before.
+
+
+def _opaque_sum_arguments(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Dummy, sp.Expr]]:
+    """``expr`` with the sum argument of each trigonometric or hyperbolic call replaced by a
+    symbol, and the symbols' values (Note [Sums inside trigonometric arguments]).
+
+    >>> p = sp.Symbol("p")
+    >>> held, values = _opaque_sum_arguments(1 - sp.tanh(p + x) ** 2 + sp.sin(2 * x))
+    >>> sorted(map(str, values.values())), held.has(p)
+    (['p + x'], False)
+    """
+    held: dict[sp.Expr, sp.Dummy] = {}
+
+    def hold(call: sp.Expr) -> sp.Expr:
+        return call.func(held.setdefault(call.args[0], sp.Dummy("u")))
+
+    opaque = expr.replace(
+        lambda e: isinstance(e, (TrigonometricFunction, HyperbolicFunction)) and len(e.args) == 1
+        and isinstance(e.args[0], sp.Add),
+        hold,
+    )
+    return opaque, {d: a for a, d in held.items()}
+
+
 def _simplified(expr: sp.Expr, max_ops: int, notes: list[str], where: str) -> sp.Expr | None:
     """``simplify(expr)``, or None for a formula over ``max_ops`` operations (Note [Budgets
-    never change output]: the size decides, never the clock)."""
+    never change output]: the size decides, never the clock); sums inside trigonometric
+    arguments held whole (Note [Sums inside trigonometric arguments])."""
     if expr.is_Number or expr.is_Symbol:
         return None
     ops = sp.count_ops(expr)
@@ -164,7 +201,8 @@ def _simplified(expr: sp.Expr, max_ops: int, notes: list[str], where: str) -> sp
             f"derivative as computed"
         )
         return None
-    return sp.simplify(expr)
+    opaque, values = _opaque_sum_arguments(expr)
+    return sp.simplify(opaque).xreplace(values)
 
 
 #: What NumPy or mpmath raise on a formula they cannot evaluate (an unsupported function).
@@ -718,6 +756,27 @@ def _quantity(
 # no limit, the value stays NaN.
 
 
+def _unfinished(value: sp.Expr) -> bool:
+    """Whether a limit SymPy gave is no finite value: infinite, undefined or unevaluated."""
+    return bool(value.has(sp.oo, -sp.oo, sp.zoo, sp.nan, sp.Limit, sp.AccumBounds))
+
+
+def _limit_at(expr: sp.Expr, end: sp.Expr) -> sp.Expr:
+    """The limit of ``expr`` as x -> ``end``: of a sum, the sum of its terms' limits where
+    each is finite (that sum is then the limit, and SymPy finds a term's limit several
+    times faster than that of the sum whose growth rates it must compare all at once);
+    else SymPy's limit of the whole.
+
+    >>> _limit_at(sp.exp(-x) + sp.tanh(x) + 1, sp.oo)
+    2
+    """
+    if isinstance(expr, sp.Add):
+        parts = [sp.limit(term, x, end) for term in expr.args]
+        if not any(_unfinished(v) for v in parts):
+            return sp.Add(*parts)
+    return sp.limit(expr, x, end)
+
+
 def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
     """The branches that give the limit at x = ±inf where the printed form gives NaN."""
     symbols = (x, *act.params)
@@ -739,7 +798,7 @@ def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
         if active is None or active.expr.has(AtInfinity):
             continue
         try:
-            limit = sp.limit(expand_stable(active.expr).xreplace(signed), x, sign * sp.oo)
+            limit = _limit_at(expand_stable(active.expr).xreplace(signed), sign * sp.oo)
         except _SYMPY_GAVE_UP:
             continue
         limit = limit.xreplace({d: p for p, d in signed.items()})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sympy as sp
+from sympy.codegen.cfunctions import expm1 as _codegen_expm1
 
 
 class Sigmoid(sp.Function):
@@ -142,6 +143,24 @@ class Exp(sp.Function):
 
     def _eval_evalf(self, prec: int) -> sp.Expr:
         return sp.exp(self.args[0])._eval_evalf(prec)
+
+
+class expm1(_codegen_expm1):
+    """e^u − 1 that stays one expm1 call whatever u is.
+
+    SymPy's own expm1 evaluates itself wherever exp of its argument does: expm1(u + c),
+    for a number c, becomes e^c·e^u − 1, the very cancellation expm1 is for. This one is
+    called by the same name, so every printer and evaluator treats it as SymPy's.
+
+    >>> from sympy import Symbol, log
+    >>> u = Symbol("u", real=True)
+    >>> expm1(u + log(2)), _codegen_expm1(u + log(2))
+    (expm1(u + log(2)), 2*exp(u) - 1)
+    """
+
+    @classmethod
+    def eval(cls, arg: sp.Expr) -> sp.Expr | None:
+        return None
 
 
 class AtInfinity(sp.logic.boolalg.BooleanFunction):

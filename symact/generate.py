@@ -221,12 +221,12 @@ def _point(at: dict[str, float]) -> str:
 
 def _refusal(derivation: Derivation, miss: Shortfall, accept_inaccurate: bool) -> InaccurateError:
     """One line: the quantity, the point, the error, and the audit finding that explains it."""
-    from .audit import audit
+    from .audit import causes
 
     act = derivation.activation
     explained = "the audit names no cause there (rounding in the stable form, such as a cancellation)"
     try:
-        findings = audit(act, derivation).findings
+        findings = causes(act, derivation)
     except SymactError:
         findings = []
     related = [

@@ -26,6 +26,7 @@ from .numeric import (
     DIGITS,
     MAX_BOUND,
     P99_BOUND,
+    below_floats,
     cross_reference,
     decimal_text,
     derivative_agrees,
@@ -67,7 +68,7 @@ class Golden:
     quantities: list[str]  # "f", "d_x", ...
     kinds: dict[str, str]  # quantity -> "value" | "derivative" | "surrogate"
     points: list[dict[str, Any]]  # {"at": [...], "kind": str, "ref": {...}, "kappa": {...}}
-    unresolved: list[dict[str, Any]]  # points where the exact formula cancels beyond 1920 digits
+    unresolved: list[dict[str, Any]]  # the exact formula cancels beyond 1920 digits, or no float holds the value
     poles: list[dict[str, Any]] = field(default_factory=list)  # see Note [Golden points on a pole]
 
 
@@ -204,7 +205,7 @@ def compute_golden(derivation: Derivation) -> Golden:
                 ref[q.name], kappa[q.name] = _computed_as(_documented(fn, stable, at), q, symbols, at), None
                 continue
             if value is None:
-                if kind != "extreme":
+                if kind != "extreme" and not below_floats(fn, stable, at):
                     raise RuntimeError(
                         f"internal error: the printed form of {act.name}.{q.name} disagrees with "
                         f"the exact formula at {_where(names, at)}"

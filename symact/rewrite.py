@@ -15,6 +15,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.rewriting import expm1_opt, log1p_opt
 
 from .functions import Erfc, Exp, Sigmoid, Softplus
+from .functions import expm1 as held_expm1
 from .spec import x
 
 __all__ = [
@@ -349,6 +350,9 @@ def _expand_cancelling(expr: sp.Expr) -> sp.Expr:
     x*(x + 3) + 1
     >>> _expand_cancelling(2 - 2/(1 + x**2) + sp.sin(x))
     2*x**2/(x**2 + 1) + sin(x)
+    >>> p = sp.Symbol("p", positive=True)  # two fractions, each combined on its own
+    >>> _expand_cancelling(sp.diff(x**2/((p*x + 1)**2 + 1) + x/(p**2*x**2 + 1), x))
+    -2*p**2*x**2/(p**2*x**2 + 1)**2 + 2*x*(p*x + 2)/((p*x + 1)**2 + 1)**2 + 1/(p**2*x**2 + 1)
     """
 
     def fix(add: sp.Expr) -> sp.Expr:
@@ -364,7 +368,22 @@ def _expand_cancelling(expr: sp.Expr) -> sp.Expr:
             combined = combine(part)
             if combined is not part:
                 return combined + sp.Add(*[t for t in add.args if t.has(sp.Function)])
-        return add
+        return by_denominator(add)
+
+    def by_denominator(add: sp.Expr) -> sp.Expr:
+        """Each group of terms over the same denominator combined on its own: the quotient
+        rule's two terms cancel to leading order as x → ±∞ (4x/(3D) − 2x²D'/(3D²) with D
+        quadratic in x), and another fraction beside them would multiply every term out
+        by its denominator, so that most no longer cancel."""
+        groups: dict[frozenset[sp.Expr], list[sp.Expr]] = {}
+        for term in add.args:
+            bases = (f.as_base_exp()[0] for f in sp.Mul.make_args(sp.fraction(term)[1]))
+            groups.setdefault(frozenset(b.as_content_primitive()[1] for b in bases if b.has(x)), []).append(term)
+        if len(groups) < 2:
+            return add
+        parts = [sp.Add(*terms) for terms in groups.values()]
+        combined = [combine(part) if bases and isinstance(part, sp.Add) else part for bases, part in zip(groups, parts)]
+        return add if all(c is part for c, part in zip(combined, parts)) else sp.Add(*combined)
 
     def combine(add: sp.Expr) -> sp.Expr:
         num, den = sp.fraction(sp.together(add))
@@ -402,6 +421,35 @@ def _log_exp_plus(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.log), fix)
 
 
+def _exp_offset(expr: sp.Expr) -> sp.Expr:
+    """c + k·e^u, for numbers c and k of opposite signs, cancels where e^u ≈ −c/k: the
+    rounding of k·e^u, an ULP of c, is all that is left of a small result (1 − 2e^(−x²)/√π,
+    the slope of x − erf(x), at x = 0.16: 6 ULPs). It equals −c·expm1(u + log(−k/c)), where
+    only u and the constant log(−k/c) round before the sum: the cancellation falls on two
+    numbers each one rounding from exact, and expm1 keeps every digit of a small sum.
+
+    >>> from symact import x
+    >>> _exp_offset(1 - 2*sp.exp(-x**2)/sp.sqrt(sp.pi) + x)
+    x - expm1(-x**2 + log(2/sqrt(pi)))
+    >>> _exp_offset(1 + sp.exp(x))
+    exp(x) + 1
+    """
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        if not isinstance(add, sp.Add) or not add.has(x):
+            return add
+        c = next((t for t in add.args if t.is_number and t.is_real and t != 0), None)
+        if c is None:
+            return add
+        for term in add.args:
+            k, e = term.as_independent(x, as_Add=False)
+            if isinstance(e, sp.exp) and k.is_number and k.is_real and (-k / c).is_positive:
+                return add - c - term - c * held_expm1(e.args[0] + sp.log(-k / c))
+        return add
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), fix)
+
+
 #: Repairs of cancellations that only pay on some inputs: candidates the derivation
 #: measures and keeps where they are more accurate (never applied unconditionally).
 CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
@@ -410,6 +458,11 @@ CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
         "expand-cancelling",
         "terms that cancel over one denominator (p·x − x·(p + x), 1 − 1/(1 + x²)) round before they cancel; combined they do not",
         _expand_cancelling,
+    ),
+    Rewrite(
+        "exp-offset",
+        "c + k·e^u cancels where k·e^u ≈ −c; −c·expm1(u + log(−k/c)) does not",
+        _exp_offset,
     ),
     Rewrite(
         "conjugate",

@@ -15,12 +15,14 @@ from click.testing import CliRunner
 
 from symact import Activation, Param, load_definitions, x
 from symact.audit import (
+    CAUSE_CODES,
     CODES,
     SEVERITY,
     STEP_BUDGET,
     asymptotes,
     audit,
     boundaries,
+    causes,
     derivatives,
     float32,
     gradients,
@@ -552,3 +554,14 @@ def test_a_real_limit_that_sympy_writes_with_i_still_ends_the_range():
     act = Activation(name="atan_exp", expr=sp.atan(sp.exp(1 / (sp.exp(-p - x) + 1))), params=[p])
     report = audit(act)
     assert report.range["text"] == "(pi/4, 1.21828)"  # approached at both ends, reached at neither
+
+
+def test_the_causes_generate_names_are_the_audit_findings_of_those_codes():
+    """A refusal explains itself with a singularity or a float32 overflow: ``causes`` runs
+    only the two checks that find them, and finds what the whole audit finds of them."""
+    act = Activation(name="causes", expr=1 / (x - 1) + sp.log(1 + sp.exp(x)))
+    derivation = derive(act)
+    whole = [(f.code, f.message) for f in audit(act, derivation).findings if f.code in CAUSE_CODES]
+    found = [(f.code, f.message) for f in causes(act, derivation)]
+    assert {c for c, _ in found} == {"singularity", "float32-overflow"}
+    assert sorted(found) == sorted(whole)

@@ -168,3 +168,27 @@ def test_generate_and_audit_judge_a_users_derivative_by_one_rule():
     exact = Activation(name="exact", expr=x**3 / 3, derivative={x: x * x})
     compute_golden(derive(exact))
     assert audit(exact).user_derivatives["d_x"] == "proven equal symbolically"
+
+
+def test_exp_of_a_huge_argument_is_mpmath_value_in_milliseconds():
+    """Above 180 digits mpmath computes e^n for a huge integer n by 10^4 squarings at
+    10^4 bits; the references reduce the argument modulo ln 2 instead."""
+    import time
+
+    for dps in (60, 240, 480):
+        with mpmath.workdps(dps):
+            u = -mpmath.exp(mpmath.mpf(200))  # an integer-valued float near -10^87
+            start = time.perf_counter()
+            fast = numeric._mp_exp(u)
+            assert time.perf_counter() - start < 0.5
+            assert fast == mpmath.exp(u) or abs(fast / mpmath.exp(u) - 1) < mpmath.mpf(10) ** (5 - dps)
+    with mpmath.workdps(60):
+        assert numeric._mp_exp(mpmath.mpf(3)) == mpmath.exp(3)
+
+
+def test_values_no_float_holds_are_told_apart_from_a_disagreement():
+    tiny = mpmath.mpf(2) ** -5000
+    assert numeric.below_floats(lambda *_: tiny, lambda *_: mpmath.mpf(0), (1.0,))
+    assert numeric.below_floats(lambda *_: tiny, lambda *_: tiny * 3, (1.0,))
+    assert not numeric.below_floats(lambda *_: tiny, lambda *_: mpmath.mpf(2) ** -1000, (1.0,))
+    assert not numeric.below_floats(lambda *_: mpmath.mpf(1), lambda *_: mpmath.mpf(0), (1.0,))

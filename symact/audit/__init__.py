@@ -34,7 +34,9 @@ from .findings import CODES, SEVERITY, ActivationReport, Finding
 from .formats import expr_text
 from .gradients import SATURATION
 
-__all__ = ["Finding", "ActivationReport", "audit", "SEVERITY", "CODES", "STEP_BUDGET", "SATURATION"]
+__all__ = [
+    "Finding", "ActivationReport", "audit", "causes", "SEVERITY", "CODES", "STEP_BUDGET", "SATURATION", "CAUSE_CODES",
+]
 
 #: Seconds a single SymPy question (a limit, a solve) may take before the audit moves on.
 STEP_BUDGET = 3.0
@@ -65,6 +67,23 @@ def audit(act: Activation, derivation: Derivation | None = None, budget: float =
     report.findings.sort(key=lambda f: order[f.severity])
     report.seconds = time.perf_counter() - start
     return report
+
+
+#: The findings that explain a formula over the accuracy bounds where it is: a singularity
+#: in the active branch, or a float32 overflow the generated form does not avoid.
+CAUSE_CODES = ("singularity", "float32-overflow")
+
+
+def causes(act: Activation, derivation: Derivation, budget: float = STEP_BUDGET) -> list[Finding]:
+    """The findings of the two checks that can explain an inaccurate formula (the codes in
+    CAUSE_CODES), without the rest of the audit: ``generate`` names one when it refuses a
+    formula, and the other checks (limits at ±∞, dead gradients) can take seconds each for
+    nothing it would print."""
+    ctx = AuditContext.of(act, derivation, budget)
+    findings: list[Finding] = []
+    for outcome in (singularities.check(ctx), float32.check(ctx)):
+        findings.extend(outcome.findings)
+    return findings
 
 
 def _header(act: Activation, derivation: Derivation) -> ActivationReport:
