@@ -161,6 +161,8 @@ FUNCTIONS = {
     "Erfc": "_erfc",
     "log1p": "_log1p",
     "expm1": "_expm1",
+    "sin": "_sin",
+    "cos": "_cos",
 }
 
 #: Terms of the exp Taylor polynomial (degree + 1) per dtype, and for exp in float64 to
@@ -690,6 +692,169 @@ def _expm164(target: str) -> list[str]:
     return ["def _expm1_f64(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
+#: The sin/cos reduction (Note [sin and cos]): Cody–Waite below this |x|, Payne–Hanek from it.
+_TRIG_CW_MAX = 2.0**28
+#: π/2 in three 53-bit parts (Cody–Waite) and in two (the Payne–Hanek result to radians).
+with mpmath.workprec(300):
+    _PIO2 = mpmath.pi / 2
+    _PIO2_1 = float(_PIO2)
+    _PIO2_2 = float(_PIO2 - _PIO2_1)
+    _PIO2_3 = float(_PIO2 - _PIO2_1 - _PIO2_2)
+#: Bits of 2/π kept for the Payne–Hanek table (2/π·2^_RP_BITS, floored) and the biased
+#: exponents it has rows for: from that of _TRIG_CW_MAX to the largest finite.
+_RP_BITS = 1200
+_RP_EX_LO, _RP_EX_HI = 1051, 2046
+#: Taylor terms of (sin r − r)/r³ and (cos r − 1 + r²/2)/r⁴ in z = r², |r| ≤ π/4: f64 to a
+#: truncation below 1e-21 relative, w below 1e-11.
+_SIN_TERMS = {"f64": 9, "w": 5}
+_COS_TERMS = {"f64": 8, "w": 5}
+
+
+def rempi_table_source() -> str:
+    """The source of ``_RPT`` for kernels.py and the NumPy versions: per biased exponent
+    ex of x = m·2^(ex − 1075) (m an integer below 2^53), G = 2^(ex − 1075)·(2/π) mod 4 in
+    four parts of 53 bits at fixed places (down to 2^-51, 2^-104, 2^-157, 2^-210), built
+    at import from 2/π as an integer (Note [sin and cos])."""
+    with mpmath.workprec(_RP_BITS + 64):
+        bits = int(mpmath.floor(2 / mpmath.pi * mpmath.mpf(2) ** _RP_BITS))
+    digits = f"{bits:x}"
+    lines = [f'    "{digits[k:k + 80]}"' for k in range(0, len(digits), 80)]
+    return "\n".join(
+        [
+            "def _rempi_rows():",
+            '    """Note [sin and cos]: 2^E·(2/π) mod 4 in four 53-bit parts, per biased exponent."""',
+            "    two_over_pi = int(",
+            *lines,
+            "    , 16)",
+            "    mask = (1 << 53) - 1",
+            "    rows = []",
+            f"    for ex in range({_RP_EX_LO}, {_RP_EX_HI + 1}):",
+            f"        g = (two_over_pi >> ({_RP_BITS} - (ex - 1075) - 210)) & ((1 << 212) - 1)",
+            "        rows += [float(g >> 159) * 2.0**-51, float((g >> 106) & mask) * 2.0**-104,",
+            "                 float((g >> 53) & mask) * 2.0**-157, float(g & mask) * 2.0**-210]",
+            "    return np.array(rows, dtype=np.float64)",
+            "",
+            "",
+            "_RPT = _rempi_rows()",
+        ]
+    )
+
+
+def _two_sum(a: str, b: str, s: str, e: str) -> list[str]:
+    """Lines setting s + e = a + b exactly (Knuth's two-sum, either order of magnitude)."""
+    return [f"{s} = {a} + {b}", f"{s}_v = {s} - {a}", f"{e} = ({a} - ({s} - {s}_v)) + ({b} - {s}_v)"]
+
+
+def _rempi(sfx: str, target: str) -> list[str]:
+    """x = q·π/2 + (rh + rl), |rh + rl| ≤ π/4 (slightly more), rh + rl a double word, q
+    an int64 of which the last two bits count: Note [sin and cos]. "w" leaves out the
+    last part of the table (for float32 accuracy its truncation, 2^-104 in quadrants, is
+    far below what counts)."""
+    c = functools.partial(_const, "f64")
+    body = [
+        "# Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly",
+        f"kf = np.floor(x * {c(2 / math.pi)} + {c(0.5)})",
+        f"r1 = _fma(-kf, {c(_PIO2_1)}, x)",
+        f"p = kf * {c(_PIO2_2)}",
+        f"pe = _fma(kf, {c(_PIO2_2)}, -p)",
+        *_two_sum("r1", "-p", "s", "se"),
+        f"cw_l = (se - pe) - kf * {c(_PIO2_3)}",
+        *_two_sum("s", "cw_l", "cw_h", "cw_e"),
+        "# Payne–Hanek: |x| = m·2^E; m·G(E) mod 4 from four exact products",
+        "a = np.abs(x)",
+        "b = np.float64(a).view(np.int64)",
+        "ex = b >> np.int64(52)",
+        f"ex = {_clamp(target, 'ex', f'np.int64({_RP_EX_LO})', f'np.int64({_RP_EX_HI})')}",
+        f"i = (ex - np.int64({_RP_EX_LO})) * np.int64(4)",
+        "m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x4330000000000000)).view(np.float64)",
+        "t0 = _RPT[i]",
+        "t1 = _RPT[i + np.int64(1)]",
+        "t2 = _RPT[i + np.int64(2)]",
+        *(["t3 = _RPT[i + np.int64(3)]"] if sfx == "f64" else []),
+        "h0 = m * t0",
+        "l0 = _fma(m, t0, -h0)",
+        f"v = h0 - {c(4.0)} * np.floor(h0 * {c(0.25)})",
+        f"v = {_select(target, f'v >= {c(2.0)}', f'v - {c(4.0)}', 'v')}",
+        "# exact: both multiples of 2^-51 below 4 in size",
+        "va = v + l0",
+        "h1 = m * t1",
+        "l1 = _fma(m, t1, -h1)",
+        *_two_sum("va", "h1", "bh", "be"),
+        f"qf = np.floor(bh + {c(0.5)})",
+        "f = bh - qf",
+        "h2 = m * t2",
+        "l2 = _fma(m, t2, -h2)",
+        *_two_sum("be", "l1", "u", "ue"),
+        *_two_sum("u", "h2", "w", "we"),
+        "tail = (ue + we) + (l2 + m * t3)" if sfx == "f64" else "tail = ue + (we + l2)",
+        *_two_sum("f", "w", "sh", "she"),
+        "sl = she + tail",
+        "fh = sh + sl",
+        "fl = (sh - fh) + sl",
+        "# to radians, the sign of x",
+        f"ph = fh * {c(_PIO2_1)}",
+        f"pl = _fma(fh, {c(_PIO2_1)}, -ph) + (fh * {c(_PIO2_2)} + fl * {c(_PIO2_1)})",
+        f"sg = {_select(target, f'x < {c(0.0)}', c(-1.0), c(1.0))}",
+        f"big = a >= {c(_TRIG_CW_MAX)}",
+        f"rh = {_select(target, 'big', 'sg * ph', 'cw_h')}",
+        f"rl = {_select(target, 'big', 'sg * pl', 'cw_e')}",
+        f"qs = {_select(target, 'big', 'sg * qf', 'kf')}",
+        "# NaN x: a quadrant of 0, so that the conversion is defined (the callers return NaN)",
+        f"q = np.int64({_select(target, 'qs != qs', c(0.0), 'qs')})",
+        "return rh, rl, q",
+    ]
+    return [f"def _rempi_{sfx}(x):"] + ["    " + line for line in body]
+
+
+def _sincos_source(name: str, sfx: str, target: str) -> list[str]:
+    """sin or cos (``name``) in float64 arithmetic: Note [sin and cos]. "f32": the "w"
+    version rounded once."""
+    if sfx == "f32":
+        return [f"def {name}_f32(x):", f"    return np.float32({name}_w(np.float64(x)))"]
+    c = functools.partial(_const, "f64")
+    with mpmath.workdps(40):
+        sin_taylor = [float((-1) ** (k + 1) / mpmath.factorial(2 * k + 3)) for k in reversed(range(_SIN_TERMS[sfx]))]
+        cos_taylor = [float((-1) ** k / mpmath.factorial(2 * k + 4)) for k in reversed(range(_COS_TERMS[sfx]))]
+    body = [
+        f"rh, rl, q = _rempi_{sfx}(x)",
+        "z = rh * rh",
+        *_horner("z", "ps", sin_taylor, c),
+        *_horner("z", "pc", cos_taylor, c),
+    ]
+    if sfx == "f64":
+        body += [
+            "# sin(rh + rl) = rh + (rh·z·S(z) + rl·(1 - z/2)); cos = w + (((1 - w) - z/2) + ...)",
+            "# with w = 1 - z/2, whose rounding error (1 - w) - z/2 is exact",
+            f"s = rh + _fma(rh * z, ps, rl * ({c(1.0)} - {c(0.5)} * z))",
+            f"hz = {c(0.5)} * z",
+            f"w = {c(1.0)} - hz",
+            f"co = w + ((({c(1.0)} - w) - hz) + _fma(z * z, pc, -(rh * rl)))",
+        ]
+    else:
+        body += [
+            "s = _fma(rh * z, ps, rh)",
+            f"co = _fma(z * z, pc, {c(1.0)} - {c(0.5)} * z)",
+        ]
+    odd, flip = ("q", "q") if name == "_sin" else ("q", "q + np.int64(1)")
+    swap = ("co", "s") if name == "_sin" else ("s", "co")
+    body += [
+        f"y = {_select(target, f'({odd} & np.int64(1)) != np.int64(0)', *swap)}",
+        f"y = {_select(target, f'(({flip}) & np.int64(2)) != np.int64(0)', '-y', 'y')}",
+    ]
+    if name == "_sin":
+        body.append(f"y = {_select(target, f'np.abs(x) < {c(2.0**-27)}', 'x', 'y')}  # -0 stays -0; sin x = x there")
+    body.append(f"y = {_select(target, f'(x - x) != {c(0.0)}', 'x - x', 'y')}  # NaN, ±inf: NaN")
+    return [f"def {name}_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _sin(sfx: str, target: str) -> list[str]:
+    return _sincos_source("_sin", sfx, target)
+
+
+def _cos(sfx: str, target: str) -> list[str]:
+    return _sincos_source("_cos", sfx, target)
+
+
 _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_expdw": _expdw,
     "_exphl": _exphl,
@@ -699,6 +864,9 @@ _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_erfcx": _erfcx,
     "_log1p": _log1p,
     "_expm1": _expm1,
+    "_rempi": _rempi,
+    "_sin": _sin,
+    "_cos": _cos,
 }
 
 
@@ -712,6 +880,8 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
         return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_expdw", "f64")]}[sfx]
     if name == "_expm1":
         return [] if sfx == "f64" else [("_exp", "f64")]
+    if name in ("_sin", "_cos"):
+        return [(name, "w")] if sfx == "f32" else [("_rempi", sfx)]
     return []
 
 
@@ -741,9 +911,11 @@ def source(name: str, sfx: str, target: str = "numba") -> str:
 @functools.cache
 def _namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np, "_fma": numpy_fma()}
+    exec(compile(rempi_table_source(), "<symact elementary _RPT>", "exec"), namespace)
     only = {"_erfcx": "w", "_expdw": "f64"}  # helpers written for one suffix
     pairs = [
-        (n, s) for n in _BUILDERS for s in SUFFIXES if (n, s) != ("_exphl", "w") and only.get(n, s) == s
+        (n, s) for n in _BUILDERS for s in SUFFIXES
+        if (n, s) not in (("_exphl", "w"), ("_rempi", "f32")) and only.get(n, s) == s
     ]
     for name, sfx in closure(pairs):
         exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
@@ -778,6 +950,8 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_erfc": numpy_function("_erfc", "f64"),
         "_log1p": numpy_function("_log1p", "f64"),
         "_expm1": numpy_function("_expm1", "f64"),
+        "_sin": numpy_function("_sin", "f64"),
+        "_cos": numpy_function("_cos", "f64"),
     }
 
     def by_dtype(name: str) -> Callable[[Any], Any]:
