@@ -827,7 +827,8 @@ def _rempi(sfx: str, target: str) -> list[str]:
         f"rl = {_select(target, 'big', 'sg * pl', 'cw_e')}",
         f"qs = {_select(target, 'big', 'sg * qf', 'kf')}",
         "# NaN x: a quadrant of 0, so that the conversion is defined (the callers return NaN)",
-        f"q = np.int64({_select(target, 'qs != qs', c(0.0), 'qs')})",
+        f"qs = {_select(target, 'qs != qs', c(0.0), 'qs')}",
+        "q = np.int64(qs)",
         "return rh, rl, q",
     ]
     return [f"def _rempi_{sfx}(x):"] + ["    " + line for line in body]

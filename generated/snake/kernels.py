@@ -253,7 +253,8 @@ def _rempi_f64(x):
     rl = (sg * pl if big else cw_e)
     qs = (sg * qf if big else kf)
     # NaN x: a quadrant of 0, so that the conversion is defined (the callers return NaN)
-    q = np.int64((0.0 if qs != qs else qs))
+    qs = (0.0 if qs != qs else qs)
+    q = np.int64(qs)
     return rh, rl, q
 
 
@@ -351,7 +352,8 @@ def _rempi_w(x):
     rl = (sg * pl if big else cw_e)
     qs = (sg * qf if big else kf)
     # NaN x: a quadrant of 0, so that the conversion is defined (the callers return NaN)
-    q = np.int64((0.0 if qs != qs else qs))
+    qs = (0.0 if qs != qs else qs)
+    q = np.int64(qs)
     return rh, rl, q
 
 
