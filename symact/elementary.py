@@ -51,6 +51,7 @@ log have float32 versions only, Note [tanh and log]):
   where e^x − 1 would cancel, and the float64 exp minus 1 beyond (no cancellation there).
   The float32 version rounds once. ``expm1`` (float64, 0.74 ULP): x = k·ln 2 + r and
   2^k·((1 − 2^−k) + r + s) with the large terms summed exactly (:func:`_expm164`).
+- ``sin``, ``cos`` (f32 through w, rounded once; w; f64): Note [sin and cos].
 
 Note [Clamps]: an argument is clamped by two selects, ``lo if x < lo else x`` and
 ``hi if x > hi else x``, not by ``np.maximum``/``np.minimum``. Both keep NaN and give the
@@ -88,7 +89,8 @@ intrinsic (FMA_SOURCE); the NumPy versions call a ufunc compiled from the same s
 (``numpy_fma``), so both give the same bits, on machines with an FMA unit and without
 (there the intrinsic is libm's fma, correctly rounded too). Nowhere else is a product
 fused with a sum: not in the double-word arithmetic, whose error terms need each product
-rounded on its own.
+rounded on its own; except in the sin/cos reduction (Note [sin and cos]), where
+fma(a, b, −a·b) is the exact error of a product and fma(−k, P1, x) an exact difference.
 
 Note [Double-word exp]: ``expdw(x, lo)`` (float64 only) is e^(x + lo) as 2^n·(h + l),
 h + l within about 2^-58 relative. n = round(x/ln 2); t = x − n·ln2_head is exact (n·ln2_head
@@ -131,6 +133,29 @@ scaled tail is itself rounded to the subnormal spacing, a quarter of an ULP or m
 result above 2^−1021 (0.76 ULP measured before the two cases were told apart).
 Everything is computed for every element and the range selected at the end, so there is
 no branch. a is clamped at 28, where erfc(a) is 0; NaN passes through.
+Note [sin and cos]: x = q·π/2 + r, |r| ≤ π/4, r a double word rh + rl; then the Taylor
+polynomial of sin or cos at r (f64: sin = rh + (rh·z·S(z) + rl·(1 − z/2)), cos =
+w + (((1 − w) − z/2) + (z²·C(z) − rh·rl)) with w = 1 − z/2, z = rh², whose rounding error
+(1 − w) − z/2 is exact; w: the plain polynomials in rh), and the last two bits of q pick
+±sin or ±cos. Two reductions, both computed for every element and selected (no branch):
+
+- |x| < 2^28, Cody–Waite: k = round(x·2/π); x − k·P1 is exact with one fused
+  multiply-add (P1 = π/2 rounded; the exact difference is a multiple of 2^-52 below 1);
+  k·P2 is a product with its exact error (fma), subtracted by two-sum; k·P3 (π/2 =
+  P1 + P2 + P3 to 159 bits) goes into the low part. Error in r below 2^-130 absolute.
+- |x| ≥ 2^28, Payne–Hanek: |x| = m·2^E with m an integer below 2^53; x·2/π ≡ m·G(E)
+  (mod 4), G(E) = 2^E·(2/π) mod 4, stored per exponent as four 53-bit parts at fixed
+  places (``_RPT``, 996 rows built at import from 1200 bits of 2/π; the loads vectorize as
+  gathers). The products m·T_k are exact as a product and its fma error; the first two
+  are reduced mod 4 and the integer part (q) taken off exactly, and the small terms are
+  summed by two-sums, so that a fraction that cancels to 2^-61 (the closest a float64
+  comes to a multiple of π/2) still has over 90 correct bits. "w" drops the fourth part.
+  The fraction times π/2 (two parts) gives r.
+
+NaN and ±inf give NaN (x − x); sin keeps −0.0 and returns x itself below 2^-27. The f32
+versions are the w versions of float64(x) rounded once. Measured against 50-digit mpmath
+(tests/test_elementary.py): f32 0.5 ULP, f64 0.72 ULP over grids up to 1e304, near
+multiples of π/2 up to 2^62 and at 6381956970095103·2^797.
 
 Note [float64 cosh]: cosh(x) = 2^(n−1)·(h + l + 2^(−2n)/(h + l)) with 2^n·(h + l) = e^|x|
 from ``expdw``; 1/(h + l) ≈ 1/h − l/h², and the sum h + 2^(−2n)/h by Fast2Sum, so only the
@@ -173,6 +198,8 @@ FUNCTIONS = {
     "expm1": "_expm1",
     "tanh": "_tanh",
     "log": "_log",
+    "sin": "_sin",
+    "cos": "_cos",
 }
 
 #: Helpers with float32 versions only (and "w", float64 arithmetic to float32 accuracy):
@@ -753,6 +780,172 @@ def _expm164(target: str) -> list[str]:
     return ["def _expm1_f64(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
+#: The sin/cos reduction (Note [sin and cos]): Cody–Waite below this |x|, Payne–Hanek from it.
+_TRIG_CW_MAX = 2.0**28
+#: π/2 in three 53-bit parts (Cody–Waite) and in two (the Payne–Hanek result to radians).
+with mpmath.workprec(300):
+    _PIO2 = mpmath.pi / 2
+    _PIO2_1 = float(_PIO2)
+    _PIO2_2 = float(_PIO2 - _PIO2_1)
+    _PIO2_3 = float(_PIO2 - _PIO2_1 - _PIO2_2)
+#: Bits of 2/π kept for the Payne–Hanek table (2/π·2^_RP_BITS, floored) and the biased
+#: exponents it has rows for: from that of _TRIG_CW_MAX to the largest finite.
+_RP_BITS = 1200
+_RP_EX_LO, _RP_EX_HI = 1051, 2046
+#: Taylor terms of (sin r − r)/r³ and (cos r − 1 + r²/2)/r⁴ in z = r², |r| ≤ π/4: f64 to a
+#: truncation below 1e-21 relative, w below 1e-11.
+_SIN_TERMS = {"f64": 9, "w": 5}
+_COS_TERMS = {"f64": 8, "w": 5}
+
+
+def rempi_table_source() -> str:
+    """The source of ``_RPT`` for kernels.py and the NumPy versions: per biased exponent
+    ex of x = m·2^(ex − 1075) (m an integer below 2^53), G = 2^(ex − 1075)·(2/π) mod 4 in
+    four parts of 53 bits at fixed places (down to 2^-51, 2^-104, 2^-157, 2^-210), built
+    at import from 2/π as an integer (Note [sin and cos])."""
+    with mpmath.workprec(_RP_BITS + 64):
+        bits = int(mpmath.floor(2 / mpmath.pi * mpmath.mpf(2) ** _RP_BITS))
+    digits = f"{bits:x}"
+    lines = [f'        "{digits[k:k + 80]}"' for k in range(0, len(digits), 80)]
+    return "\n".join(
+        [
+            "def _rempi_rows():",
+            '    """Note [sin and cos]: 2^E·(2/π) mod 4 in four 53-bit parts, per biased exponent."""',
+            "    two_over_pi = int(",
+            *lines[:-1],
+            lines[-1] + ",",
+            "        16,",
+            "    )",
+            "    mask = (1 << 53) - 1",
+            "    rows = []",
+            f"    for ex in range({_RP_EX_LO}, {_RP_EX_HI + 1}):",
+            f"        g = (two_over_pi >> ({_RP_BITS} - (ex - 1075) - 210)) & ((1 << 212) - 1)",
+            "        rows += [float(g >> 159) * 2.0**-51, float((g >> 106) & mask) * 2.0**-104,",
+            "                 float((g >> 53) & mask) * 2.0**-157, float(g & mask) * 2.0**-210]",
+            "    return np.array(rows, dtype=np.float64)",
+            "",
+            "",
+            "_RPT = _rempi_rows()",
+        ]
+    )
+
+
+def _two_sum(a: str, b: str, s: str, e: str) -> list[str]:
+    """Lines setting s + e = a + b exactly (Knuth's two-sum, either order of magnitude)."""
+    return [f"{s} = {a} + {b}", f"{s}_v = {s} - {a}", f"{e} = ({a} - ({s} - {s}_v)) + ({b} - {s}_v)"]
+
+
+def _rempi(sfx: str, target: str) -> list[str]:
+    """x = q·π/2 + (rh + rl), |rh + rl| ≤ π/4 (slightly more), rh + rl a double word, q
+    an int64 of which the last two bits count: Note [sin and cos]. "w" leaves out the
+    last part of the table (for float32 accuracy its truncation, 2^-104 in quadrants, is
+    far below what counts)."""
+    c = functools.partial(_const, "f64")
+    body = [
+        "# Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly",
+        f"kf = np.floor(x * {c(2 / math.pi)} + {c(0.5)})",
+        f"r1 = _fma(-kf, {c(_PIO2_1)}, x)",
+        f"p = kf * {c(_PIO2_2)}",
+        f"pe = _fma(kf, {c(_PIO2_2)}, -p)",
+        *_two_sum("r1", "-p", "s", "se"),
+        f"cw_l = (se - pe) - kf * {c(_PIO2_3)}",
+        *_two_sum("s", "cw_l", "cw_h", "cw_e"),
+        "# Payne–Hanek: |x| = m·2^E; m·G(E) mod 4 from four exact products",
+        "a = np.abs(x)",
+        "b = np.float64(a).view(np.int64)",
+        "ex = b >> np.int64(52)",
+        f"ex = {_clamp(target, 'ex', f'np.int64({_RP_EX_LO})', f'np.int64({_RP_EX_HI})')}",
+        f"i = (ex - np.int64({_RP_EX_LO})) * np.int64(4)",
+        "m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x4330000000000000)).view(np.float64)",
+        "t0 = _RPT[i]",
+        "t1 = _RPT[i + np.int64(1)]",
+        "t2 = _RPT[i + np.int64(2)]",
+        *(["t3 = _RPT[i + np.int64(3)]"] if sfx == "f64" else []),
+        "h0 = m * t0",
+        "l0 = _fma(m, t0, -h0)",
+        f"v = h0 - {c(4.0)} * np.floor(h0 * {c(0.25)})",
+        f"v = {_select(target, f'v >= {c(2.0)}', f'v - {c(4.0)}', 'v')}",
+        "# exact: both multiples of 2^-51 below 4 in size",
+        "va = v + l0",
+        "h1 = m * t1",
+        "l1 = _fma(m, t1, -h1)",
+        *_two_sum("va", "h1", "bh", "be"),
+        f"qf = np.floor(bh + {c(0.5)})",
+        "f = bh - qf",
+        "h2 = m * t2",
+        "l2 = _fma(m, t2, -h2)",
+        *_two_sum("be", "l1", "u", "ue"),
+        *_two_sum("u", "h2", "w", "we"),
+        "tail = (ue + we) + (l2 + m * t3)" if sfx == "f64" else "tail = ue + (we + l2)",
+        *_two_sum("f", "w", "sh", "she"),
+        "sl = she + tail",
+        "fh = sh + sl",
+        "fl = (sh - fh) + sl",
+        "# to radians, the sign of x",
+        f"ph = fh * {c(_PIO2_1)}",
+        f"pl = _fma(fh, {c(_PIO2_1)}, -ph) + (fh * {c(_PIO2_2)} + fl * {c(_PIO2_1)})",
+        f"sg = {_select(target, f'x < {c(0.0)}', c(-1.0), c(1.0))}",
+        f"big = a >= {c(_TRIG_CW_MAX)}",
+        f"rh = {_select(target, 'big', 'sg * ph', 'cw_h')}",
+        f"rl = {_select(target, 'big', 'sg * pl', 'cw_e')}",
+        f"qs = {_select(target, 'big', 'sg * qf', 'kf')}",
+        "# NaN x: a quadrant of 0, so that the conversion is defined (the callers return NaN)",
+        f"qs = {_select(target, 'qs != qs', c(0.0), 'qs')}",
+        "q = np.int64(qs)",
+        "return rh, rl, q",
+    ]
+    return [f"def _rempi_{sfx}(x):"] + ["    " + line for line in body]
+
+
+def _sincos_source(name: str, sfx: str, target: str) -> list[str]:
+    """sin or cos (``name``) in float64 arithmetic: Note [sin and cos]. "f32": the "w"
+    version rounded once."""
+    if sfx == "f32":
+        return [f"def {name}_f32(x):", f"    return np.float32({name}_w(np.float64(x)))"]
+    c = functools.partial(_const, "f64")
+    with mpmath.workdps(40):
+        sin_taylor = [float((-1) ** (k + 1) / mpmath.factorial(2 * k + 3)) for k in reversed(range(_SIN_TERMS[sfx]))]
+        cos_taylor = [float((-1) ** k / mpmath.factorial(2 * k + 4)) for k in reversed(range(_COS_TERMS[sfx]))]
+    body = [
+        f"rh, rl, q = _rempi_{sfx}(x)",
+        "z = rh * rh",
+        *_horner("z", "ps", sin_taylor, c),
+        *_horner("z", "pc", cos_taylor, c),
+    ]
+    if sfx == "f64":
+        body += [
+            "# sin(rh + rl) = rh + (rh·z·S(z) + rl·(1 - z/2)); cos = w + (((1 - w) - z/2) + ...)",
+            "# with w = 1 - z/2, whose rounding error (1 - w) - z/2 is exact",
+            f"s = rh + _fma(rh * z, ps, rl * ({c(1.0)} - {c(0.5)} * z))",
+            f"hz = {c(0.5)} * z",
+            f"w = {c(1.0)} - hz",
+            f"co = w + ((({c(1.0)} - w) - hz) + _fma(z * z, pc, -(rh * rl)))",
+        ]
+    else:
+        body += [
+            "s = _fma(rh * z, ps, rh)",
+            f"co = _fma(z * z, pc, {c(1.0)} - {c(0.5)} * z)",
+        ]
+    odd, flip = ("q", "q") if name == "_sin" else ("q", "q + np.int64(1)")
+    swap = ("co", "s") if name == "_sin" else ("s", "co")
+    body += [
+        f"y = {_select(target, f'({odd} & np.int64(1)) != np.int64(0)', *swap)}",
+        f"y = {_select(target, f'(({flip}) & np.int64(2)) != np.int64(0)', '-y', 'y')}",
+    ]
+    if name == "_sin":
+        body.append(f"y = {_select(target, f'np.abs(x) < {c(2.0**-27)}', 'x', 'y')}  # -0 stays -0; sin x = x there")
+    body.append(f"y = {_select(target, f'(x - x) != {c(0.0)}', 'x - x', 'y')}  # NaN, ±inf: NaN")
+    return [f"def {name}_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+
+
+def _sin(sfx: str, target: str) -> list[str]:
+    return _sincos_source("_sin", sfx, target)
+
+
+def _cos(sfx: str, target: str) -> list[str]:
+    return _sincos_source("_cos", sfx, target)
+
+
 _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_expdw": _expdw,
     "_exphl": _exphl,
@@ -764,6 +957,9 @@ _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_expm1": _expm1,
     "_tanh": _tanh,
     "_log": _log,
+    "_rempi": _rempi,
+    "_sin": _sin,
+    "_cos": _cos,
 }
 
 
@@ -779,6 +975,8 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
         return [] if sfx == "f64" else [("_exp", "f64")]
     if name == "_tanh":
         return [("_expm1", "w")]
+    if name in ("_sin", "_cos"):
+        return [(name, "w")] if sfx == "f32" else [("_rempi", sfx)]
     return []
 
 
@@ -808,12 +1006,15 @@ def source(name: str, sfx: str, target: str = "numba") -> str:
 @functools.cache
 def _namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"np": np, "_fma": numpy_fma()}
+    exec(compile(rempi_table_source(), "<symact elementary _RPT>", "exec"), namespace)
     only = {"_erfcx": "w", "_expdw": "f64"}  # helpers written for one suffix
     pairs = [
         (n, s)
         for n in _BUILDERS
         for s in SUFFIXES
-        if (n, s) != ("_exphl", "w") and only.get(n, s) == s and not (n in FLOAT32_ONLY and s == "f64")
+        if (n, s) not in (("_exphl", "w"), ("_rempi", "f32"))
+        and only.get(n, s) == s
+        and not (n in FLOAT32_ONLY and s == "f64")
     ]
     for name, sfx in closure(pairs):
         exec(compile(source(name, sfx, "numpy"), f"<symact elementary {name}_{sfx}>", "exec"), namespace)
@@ -850,6 +1051,8 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_expm1": numpy_function("_expm1", "f64"),
         "_tanh": np.tanh,  # FLOAT32_ONLY: libm's
         "_log": np.log,
+        "_sin": numpy_function("_sin", "f64"),
+        "_cos": numpy_function("_cos", "f64"),
     }
 
     def by_dtype(name: str) -> Callable[[Any], Any]:

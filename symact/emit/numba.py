@@ -65,6 +65,8 @@ _ELEMENTARY_ERRORS = {
     "expm1": "expm1 0.5",
     "tanh": "tanh 0.5",
     "log": "log 0.5",
+    "sin": "sin 0.5",
+    "cos": "cos 0.5",
 }
 
 
@@ -78,12 +80,14 @@ def elementary_note(names: list[str]) -> str:
     shown = [n for n in _ELEMENTARY_ERRORS if n in names]
     listed = ", ".join(shown[:-1]) + f" and {shown[-1]}" if len(shown) > 1 else shown[0]
     errors = ", ".join(_ELEMENTARY_ERRORS[n] for n in shown)
-    wide = [n for n in shown if n in ("log1p", "expm1")]
+    wide = [n for n in shown if n in ("log1p", "expm1", "sin", "cos")]
     if wide:
         errors += f" ({' and '.join(wide)} {'compute' if len(wide) > 1 else 'computes'} in float64 and {'round' if len(wide) > 1 else 'rounds'} once)"
     text = (
         f"Note [Vectorizable elementary functions]: the {listed} below "
-        f"{'are' if len(shown) > 1 else 'is'} plain arithmetic (range reduction, a polynomial, exponent bits), "
+        f"{'are' if len(shown) > 1 else 'is'} plain arithmetic (range reduction, a polynomial, exponent bits"
+        + ("; sin and cos reduce huge arguments with a table of 2/π, _RPT" if {"sin", "cos"} & set(shown) else "")
+        + "), "
         "not libm calls, so that LLVM vectorizes the loops that call them. Errors of the float32 versions "
         f"against 50-digit references: {errors}; "
         '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64); '
@@ -98,16 +102,17 @@ _HELPER_NEEDS = {"_sigmoid": ("_exp",), "_softplus": ("_exp", "_log1p")}
 
 #: Elementary functions whose float64 helper is as accurate as libm (below 1 ULP): float64
 #: kernels call it too, so that their loops vectorize. All of them now (erfc and cosh since
-#: their double-word versions: Note [float64 erfc], Note [float64 cosh] in symact.elementary).
-VECTOR64 = frozenset({"_exp", "_log1p", "_expm1", "_erfc", "_cosh"})
+#: their double-word versions: Note [float64 erfc], Note [float64 cosh] in symact.elementary;
+#: sin and cos: Note [sin and cos]).
+VECTOR64 = frozenset({"_exp", "_log1p", "_expm1", "_erfc", "_cosh", "_sin", "_cos"})
 
 
 class NumbaPrinter(TypedConstants, PythonCodePrinter):
     """Prints scalar Numba code for one dtype, with every constant typed.
 
-    ``vector``: print exp, cosh, erfc, log1p and expm1 as the vectorizable helpers of
+    ``vector``: print exp, cosh, erfc, log1p, expm1, sin and cos as the vectorizable helpers of
     symact.elementary rather than libm calls (the default for float32). float64
-    kernels call the float64 helpers of the functions in :data:`VECTOR64` (all five), which
+    kernels call the float64 helpers of the functions in :data:`VECTOR64` (all seven), which
     are below 1 ULP like libm's, and libm for any other: users of float64 ask for accuracy,
     so a helper less accurate than libm is not used there. The float32
     kernels that compute in float64 (Note [float32 computed in float64]) are printed
@@ -188,7 +193,7 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
         return "_log1p_" + self.suffix if self.vectorizes("_log1p") else "math.log1p"
 
     _print_Erfc = _print_erfc = _print_Exp = _print_exp = _print_cosh = _elementary
-    _print_log1p = _print_expm1 = _print_tanh = _print_log = _elementary
+    _print_log1p = _print_expm1 = _print_tanh = _print_log = _print_sin = _print_cos = _elementary
 
     def _print_Erfcx(self, expr: sp.Function) -> str:
         if self.suffix != "w":
@@ -574,6 +579,8 @@ def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
             )
     jit = '@numba.njit(inline="always", error_model="numpy")'
     helpers[:0] = [f"{jit}\n{elementary.source(name, sfx)}" for name, sfx in elementary.closure(needed)]
+    if any(name == "_rempi" for name, _ in elementary.closure(needed)):
+        helpers.insert(0, elementary.rempi_table_source())
     if needed:
         helpers.insert(0, elementary.FMA_SOURCE.rstrip())
         helpers.insert(0, elementary_note([name[1:] for name, _ in needed]))
