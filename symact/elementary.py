@@ -53,11 +53,13 @@ log have float32 versions only, Note [tanh and log]):
   2^k·((1 − 2^−k) + r + s) with the large terms summed exactly (:func:`_expm164`).
 - ``sin``, ``cos`` (f32 through w, rounded once; w; f64): Note [sin and cos].
 
-Note [Clamps]: an argument is clamped by two selects, ``lo if x < lo else x`` and
-``hi if x > hi else x``, not by ``np.maximum``/``np.minimum``. Both keep NaN and give the
-same bits, but a select of that form is one vmaxps/vminps on x86, while LLVM compiles
-``np.maximum``'s NaN propagation to a compare, an unordered compare and a blend; in a
-float32 loop whose work is one exp, those three instructions per clamp were a sixth of it.
+Note [Clamps]: floats are clamped by ``np.maximum``/``np.minimum`` (NaN kept). The select
+form, ``lo if x < lo else x``, gives the same bits and is one vmaxps on x86 where
+``np.maximum``'s NaN propagation is a compare, an unordered compare and a blend; in the
+float32 exp it made swish's loops 1.2 times faster, but LLVM then vectorized the loops
+that also sum a parameter gradient (softplus, bump) so that they ran 1.5 to 2 times
+slower, so it is not used. ``_clamp`` writes either (the sin/cos reduction clamps an
+integer exponent by selects).
 
 Note [tanh and log]: float32 versions (and "w"), in float64 arithmetic rounded once, as
 log1p and expm1. tanh(x) = −e/(2 + e) with e = expm1(−2|x|) (the "w" expm1), the sign of x
@@ -403,8 +405,8 @@ def _exp_source(name: str, sfx: str, terms: int, low_part: bool, target: str) ->
     float_type = "np.float32" if arith == "f32" else "np.float64"
     return [
         f"def {name}_{sfx}(x{', lo' if low_part else ''}):",
-        f"    x = {_clamp(target, 'x', c(lo), None)}",
-        f"    x = {_clamp(target, 'x', None, c(hi))}",
+        f"    x = {_clamp(target, 'x', c(lo), None, select=False)}",
+        f"    x = {_clamp(target, 'x', None, c(hi), select=False)}",
         f"    n = np.floor(x * {c(1 / math.log(2))} + {c(0.5)})",
         f"    r = _fma(n, {c(-_LN2_LO[arith])}, {'(x - n * ' + c(_LN2_HI[arith]) + ') + lo' if low_part else 'x - n * ' + c(_LN2_HI[arith])})",
         *("    " + line for line in _horner("r", "p", taylor, c)),
@@ -423,8 +425,7 @@ def _expdw(sfx: str, target: str) -> list[str]:
     c = functools.partial(_const, "f64")
     taylor = [1.0 / math.factorial(j) for j in range(_EXPDW_TERMS + 2, 2, -1)]
     body = [
-        f"x = {_clamp(target, 'x', c(-1000.0), None)}",
-        f"x = {_clamp(target, 'x', None, c(1000.0))}",
+        f"x = {_clamp(target, 'x', c(-1000.0), c(1000.0), select=False)}",
         f"kf = np.floor(x * {c(1 / math.log(2))} + {c(0.5)})",
         "# exact: kf·ln2_head has at most 31 bits and is within a factor 2 of x (or 0)",
         f"t = x - kf * {c(_LN2_HI['f64'])}",
@@ -498,13 +499,13 @@ def _select(target: str, cond: str, a: str, b: str) -> str:
     return f"np.where({cond}, {a}, {b})" if target == "numpy" else f"({a} if {cond} else {b})"
 
 
-def _clamp(target: str, value: str, low: str | None, high: str | None) -> str:
-    """``value`` clamped to [low, high] (either may be None: no bound), NaN kept: Note
-    [Clamps]."""
+def _clamp(target: str, value: str, low: str | None, high: str | None, select: bool = True) -> str:
+    """``value`` clamped to [low, high] (either may be None: no bound), NaN kept: by selects,
+    or with ``select=False`` by np.maximum/np.minimum (Note [Clamps])."""
     if low is not None:
-        value = _select(target, f"{value} < {low}", low, value)
+        value = _select(target, f"{value} < {low}", low, value) if select else f"np.maximum({value}, {low})"
     if high is not None:
-        value = _select(target, f"{value} > {high}", high, value)
+        value = _select(target, f"{value} > {high}", high, value) if select else f"np.minimum({value}, {high})"
     return value
 
 
@@ -518,7 +519,7 @@ def _erfc(sfx: str, target: str) -> list[str]:
         body = [
             "x = np.float64(x)",
             "a = np.abs(x)",
-            f"a = {_clamp(target, 'a', None, c(_ERFC32_CLAMP))}",
+            f"a = {_clamp(target, 'a', None, c(_ERFC32_CLAMP), select=False)}",
             f"w = {c(1.0)} / (a + {c(k)})",
             f"z = (a - {c(k)}) * w",
             *_horner("z", "q", g, c),
@@ -531,7 +532,7 @@ def _erfc(sfx: str, target: str) -> list[str]:
         # formula near 0, a shorter exp
         body = [
             "a = np.abs(x)",
-            f"a = {_clamp(target, 'a', None, c(_ERFC_CLAMP))}",
+            f"a = {_clamp(target, 'a', None, c(_ERFC_CLAMP), select=False)}",
             "y = _exp_w(-(a * a)) * _erfcx_w(a)", sign]
     else:
         return _erfc64(target)
@@ -546,7 +547,7 @@ def _erfc64(target: str) -> list[str]:
     k = _ERFCX64_K
     body = [
         "a = np.abs(x)",
-        f"a = {_clamp(target, 'a', None, c(_ERFC_CLAMP))}",
+        f"a = {_clamp(target, 'a', None, c(_ERFC_CLAMP), select=False)}",
         "# |x| < 1/2: 1 - x·(P0 + u·P1(u)), u = x², P0 a double word, x times it a double word",
         "u = x * x",
         *_horner("u", "p", p[:-1], c),
@@ -756,8 +757,7 @@ def _expm164(target: str) -> list[str]:
         return f"np.int64((np.int64({exponent}) + np.int64(1023)) << np.int64(52)).view(np.float64)"
 
     body = [
-        f"xc = {_clamp(target, 'x', c(_EXPM1_64_LOW), None)}",
-        f"xc = {_clamp(target, 'xc', None, c(710.0))}",
+        f"xc = {_clamp(target, 'x', c(_EXPM1_64_LOW), c(710.0), select=False)}",
         f"kf = np.floor(xc * {c(1.0 / math.log(2.0))} + {c(0.5)})",
         "k = np.int64(kf)",
         f"hi = xc - kf * {c(_LN2_HI['f64'])}",

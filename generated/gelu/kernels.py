@@ -133,8 +133,8 @@ def _fma(typingctx, a, b, c):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exp_w(x):
-    x = (-746.0 if x < -746.0 else x)
-    x = (710.0 if x > 710.0 else x)
+    x = np.maximum(x, -746.0)
+    x = np.minimum(x, 710.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
     r = _fma(n, -1.4286068203094173e-06, x - n * 0.693145751953125)
     p = 0.0001984126984126984
@@ -155,7 +155,7 @@ def _exp_w(x):
 def _erfc_f32(x):
     x = np.float64(x)
     a = np.abs(x)
-    a = (10.5 if a > 10.5 else a)
+    a = np.minimum(a, 10.5)
     w = 1.0 / (a + 3.0)
     z = (a - 3.0) * w
     q = -1.0881946852738757e-06
@@ -177,8 +177,7 @@ def _erfc_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _expdw_f64(x, lo):
-    x = (-1000.0 if x < -1000.0 else x)
-    x = (1000.0 if x > 1000.0 else x)
+    x = np.minimum(np.maximum(x, -1000.0), 1000.0)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
     # exact: kf·ln2_head has at most 31 bits and is within a factor 2 of x (or 0)
     t = x - kf * 0.693145751953125
@@ -221,7 +220,7 @@ def _expdw_f64(x, lo):
 @numba.njit(inline="always", error_model="numpy")
 def _erfc_f64(x):
     a = np.abs(x)
-    a = (28.0 if a > 28.0 else a)
+    a = np.minimum(a, 28.0)
     # |x| < 1/2: 1 - x·(P0 + u·P1(u)), u = x², P0 a double word, x times it a double word
     u = x * x
     p = -1.462091340945175e-07
@@ -344,8 +343,8 @@ def _erfcx_w(a):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f64(x, lo):
-    x = (-746.0 if x < -746.0 else x)
-    x = (710.0 if x > 710.0 else x)
+    x = np.maximum(x, -746.0)
+    x = np.minimum(x, 710.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
     r = _fma(n, -1.4286068203094173e-06, (x - n * 0.693145751953125) + lo)
     p = 1.6059043836821613e-10

@@ -159,8 +159,8 @@ def _fma(typingctx, a, b, c):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
-    x = (np.float32(-104.0) if x < np.float32(-104.0) else x)
-    x = (np.float32(89.0) if x > np.float32(89.0) else x)
+    x = np.maximum(x, np.float32(-104.0))
+    x = np.minimum(x, np.float32(89.0))
     n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
     r = _fma(n, np.float32(0.00021219444005469057), (x - n * np.float32(0.693359375)) + lo)
     p = np.float32(0.0001984126984126984)
@@ -184,8 +184,8 @@ def _exp_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f64(x, lo):
-    x = (-746.0 if x < -746.0 else x)
-    x = (710.0 if x > 710.0 else x)
+    x = np.maximum(x, -746.0)
+    x = np.minimum(x, 710.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
     r = _fma(n, -1.4286068203094173e-06, (x - n * 0.693145751953125) + lo)
     p = 1.6059043836821613e-10
@@ -215,8 +215,8 @@ def _exp_f64(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exp_w(x):
-    x = (-746.0 if x < -746.0 else x)
-    x = (710.0 if x > 710.0 else x)
+    x = np.maximum(x, -746.0)
+    x = np.minimum(x, 710.0)
     n = np.floor(x * 1.4426950408889634 + 0.5)
     r = _fma(n, -1.4286068203094173e-06, x - n * 0.693145751953125)
     p = 0.0001984126984126984

@@ -134,8 +134,8 @@ def _fma(typingctx, a, b, c):
 
 @numba.njit(inline="always", error_model="numpy")
 def _exphl_f32(x, lo):
-    x = (np.float32(-104.0) if x < np.float32(-104.0) else x)
-    x = (np.float32(89.0) if x > np.float32(89.0) else x)
+    x = np.maximum(x, np.float32(-104.0))
+    x = np.minimum(x, np.float32(89.0))
     n = np.floor(x * np.float32(1.4426950408889634) + np.float32(0.5))
     r = _fma(n, np.float32(0.00021219444005469057), (x - n * np.float32(0.693359375)) + lo)
     p = np.float32(0.0001984126984126984)
@@ -162,8 +162,7 @@ def _cosh_f32(x):
 
 @numba.njit(inline="always", error_model="numpy")
 def _expdw_f64(x, lo):
-    x = (-1000.0 if x < -1000.0 else x)
-    x = (1000.0 if x > 1000.0 else x)
+    x = np.minimum(np.maximum(x, -1000.0), 1000.0)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
     # exact: kf·ln2_head has at most 31 bits and is within a factor 2 of x (or 0)
     t = x - kf * 0.693145751953125
