@@ -30,7 +30,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from symact import Activation, Param, load_definitions, x
 from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
-from symact.emit.saturation import saturation_thresholds
+from symact.emit.saturation import clamped_forms, saturation_thresholds
 from symact.emit.tf import TFPrinter, render_tf_ops
 from symact.emit.where import _propagates_nan, exps_multiplied
 from symact.errors import UnsupportedFunctionError
@@ -400,6 +400,58 @@ def test_saturation_clamp_gives_the_limits_and_zero_second_derivatives(tf, dtype
         np.testing.assert_array_equal(first[n : 2 * n], 0.0)
         np.testing.assert_array_equal(second[: 2 * n], 0.0)
         assert np.isnan(first[-1]) and np.isnan(second[-1])
+
+
+def test_clamped_sign_split_of_swish():
+    """Note [One side of a sign split, clamped]: swish' (a sign split on beta*x, whose
+    values at x = ±inf a clamp of x cannot give) is its form in e^(beta*x) on beta*x clamped
+    to [-128, 32] in float32, [-1024, 64] in float64; no comparison with ±inf, no select.
+    Quantities whose split variable is x itself (mish) keep the clamp of x."""
+    (swish,) = load_definitions(ROOT / "definitions" / "swish.py")
+    (mish,) = load_definitions(ROOT / "definitions" / "mish.py")
+    found = clamped_forms(derive(swish))
+    assert set(found) == {"d_x"} and found["d_x"].u == swish.params[0] * x
+    assert (found["d_x"].lower, found["d_x"].upper) == ((-128.0, -1024.0), (32.0, 64.0))
+    assert clamped_forms(derive(mish)) == {}
+    source = render_tf_ops(derive(swish), "# header", "")
+    gradient = source[source.index("def _grad_tf(") : source.index("def _compute_dtype(")]
+    d_x = gradient[: gradient.index("_d_x =")]
+    assert "_us0 = _saturated_product(x, beta, (-128.0, -1024.0), (32.0, 64.0))" in d_x
+    assert "math.inf" not in d_x and "tf.where" not in d_x and d_x.count("tf.math.exp(") == 1
+
+
+@requires_tf
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clamped_sign_split_gives_the_limits_and_finite_second_derivatives(tf, dtype):
+    """swish' on beta*x clamped: exactly 1 and 0 at every x beyond the clamp, ±inf included,
+    for every beta in its range; second derivatives finite (0 beyond the clamp); NaN stays
+    NaN; eager and under XLA."""
+    ops = _tf_ops("swish")
+    big = [40.0, 100.0, 1100.0, 1e10, 1e30, math.inf]
+    points = tf.constant([*big, *(-v for v in big), math.nan], dtype=dtype)
+
+    def both(xs, beta):
+        with tf.GradientTape(persistent=True) as outer:
+            outer.watch([xs, beta])
+            with tf.GradientTape() as inner:
+                inner.watch([xs, beta])
+                y = ops.swish(xs, beta)
+            first = inner.gradient(y, xs)
+        return first, outer.gradient(first, xs), outer.gradient(first, beta)
+
+    for beta in (1.0, 0.1, 4.0):
+        b = tf.fill(points.shape, tf.constant(beta, dtype=dtype))
+        for run in (both, tf.function(both, jit_compile=True)):
+            first, second, mixed = (t.numpy() for t in run(points, b))
+            n = len(big)
+            above = [v * beta >= (32.0 if dtype == "float32" else 64.0) for v in big]
+            below = [v * beta >= (128.0 if dtype == "float32" else 1024.0) for v in big]
+            np.testing.assert_array_equal(first[:n][above], 1.0)
+            np.testing.assert_array_equal(first[n : 2 * n][below], 0.0)
+            np.testing.assert_array_equal(second[: 2 * n][above + below], 0.0)
+            assert sum(above) >= 3 and sum(below) >= 2
+            assert np.isfinite(second[:-1]).all() and np.isfinite(mixed[:-1]).all()
+            assert np.isnan(first[-1]) and np.isnan(second[-1])
 
 
 @pytest.mark.parametrize(

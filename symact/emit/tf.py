@@ -28,7 +28,7 @@ from ..elementary import _ERFCX_W_TERMS, _erfcx_g_coefficients
 from ..errors import UnsupportedFunctionError
 from ..functions import Erfc, Erfcx, Exp
 from ..names import class_name
-from .saturation import saturation_thresholds
+from .saturation import clamped_forms, saturation_thresholds
 from .templates import docstring_text, render
 from .where import TensorOps, TensorPrinter, branch_function, constraint
 
@@ -98,6 +98,29 @@ def _saturated(x, lo, hi):
     lower = tf.constant(-math.inf if lo is None else lo[wide], x.dtype)
     upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
     return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
+''',
+    "_saturated_product": '''
+def _saturated_product(x, factor, lo, hi):
+    # factor*x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute
+    # dtype (Note [One side of a sign split, clamped] in symact.emit.saturation). Its
+    # gradient is that of the clamp and the product with both taken branch-local: 0 beyond
+    # the bounds, where x may be +-inf and TF's gradient of the product would take 0*inf =
+    # NaN for factor; NaN where the product is NaN. It is TF operations, differentiable again.
+    wide = x.dtype == tf.float64
+    lower, upper = tf.constant(lo[wide], x.dtype), tf.constant(hi[wide], x.dtype)
+
+    @tf.custom_gradient
+    def clamped(x, factor):
+        product = factor * x
+
+        def gradient(upstream):
+            inside = ~((product < lower) | (product > upper))
+            through = tf.where(inside, upstream, 0.0)
+            return through * factor, _sum_to(through * tf.where(inside, x, 0.0), tf.shape(factor))
+
+        return tf.raw_ops.ClipByValue(t=product, clip_value_min=lower, clip_value_max=upper), gradient
+
+    return clamped(x, tf.cast(factor, x.dtype))
 ''',
     "_sech": '''
 def _sech(u):
@@ -363,7 +386,12 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     trainable = [p.name for p in act.trainable_params]
     printer = TFPrinter()
     ops = TensorOps(
-        "tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True, saturation=saturation_thresholds(derivation)
+        "tf.where",
+        "tf.math.is_nan",
+        printer.typed,
+        reuse_masks=True,
+        saturation=saturation_thresholds(derivation),
+        clamped=clamped_forms(derivation),
     )
     wide_f, wide_grad = _float32_in_float64([derivation.forward]), _float32_in_float64(derivation.gradients)
     functions = [
