@@ -24,25 +24,35 @@ wall-clock time: on a machine that other work shares, a thread that waits for a 
 wall-clock time but no CPU time, so the ratios move less from run to run; they then count
 the work done, not how soon it is done (XLA runs a loop on two threads).
 
-Memory kept for backward is not measured: TensorFlow's CPU allocator keeps freed memory, so
-neither the resident memory nor tf.config.experimental.get_memory_info (zero on CPU) shows
-what a tape holds. By construction the generated function's gradient closure holds x and
-the parameters only, where TF's autodiff holds the inputs of each op that needs them.
+Then the memory each variant keeps for the backward pass, eager: the tensors that one
+forward under a tape creates and that are still alive once the caller has dropped the
+output, while the tape is alive (x and the parameters not counted), in multiples of the
+size of x. TensorFlow's CPU allocator keeps freed memory, so neither the resident memory
+nor tf.config.experimental.get_memory_info (zero on CPU) shows what a tape holds; the
+tensors are found instead by an op callback that takes a weak reference to every output
+an eager op creates, and told apart by their buffers (an identity shares its input's
+buffer). A tf.custom_gradient function (the generated ones, tf.nn.silu) keeps its own
+output: TensorFlow's wrapper holds it for the structure of the gradient; the generated
+gradient closure holds nothing else (x and the parameters), where autodiff holds what each
+op's gradient needs (sigmoid's output, tanh's, erf's inputs).
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import platform
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
+from tensorflow.python.framework import op_callbacks  # noqa: E402
 
 from symact.testing import load_module  # noqa: E402
 
@@ -63,6 +73,37 @@ def _fwd_bwd(fn: Callable[..., tf.Tensor], params: tuple[tf.Tensor, ...]) -> Cal
         return tape.gradient(y, [x, *params])
 
     return once
+
+
+def _address(t: tf.Tensor) -> int:
+    """The address of a CPU tensor's buffer (0 for an empty one)."""
+    return t._numpy().__array_interface__["data"][0] if t.shape.num_elements() else 0
+
+
+def kept_for_backward(fn: Callable[..., tf.Tensor], x: tf.Tensor, params: tuple[tf.Tensor, ...]) -> int:
+    """Bytes of the tensors that one eager forward of ``fn`` under a tape creates and the
+    tape still holds once the output is dropped; buffers of x and the parameters (which
+    an identity may share) are not counted, each buffer once."""
+    made: list[weakref.ref[tf.Tensor]] = []
+
+    def record(op_type, inputs, attrs, outputs, op_name=None, graph=None):  # noqa: ANN001, ANN202
+        if graph is None:
+            made.extend(weakref.ref(t) for t in outputs)
+
+    tape = tf.GradientTape()
+    with tape:
+        tape.watch([x, *params])
+        op_callbacks.add_op_callback(record)
+        try:
+            y = fn(x, *params)
+        finally:
+            op_callbacks.remove_op_callback(record)
+    del y
+    gc.collect()
+    held = {_address(tf.convert_to_tensor(t)) for t in (x, *params)}
+    alive = {_address(t): t.shape.num_elements() * t.dtype.size for r in made if (t := r()) is not None}
+    del tape
+    return sum(size for address, size in alive.items() if address not in held)
 
 
 def main(n: int, repeat: int, cpu_time: bool = False) -> None:
@@ -126,6 +167,14 @@ def main(n: int, repeat: int, cpu_time: bool = False) -> None:
             ratio = f"{gen / native:8.2f}x" if native else f"{'-':>9}"
             print(f"{name:11} {mode:5} {gen:8.4f} {auto:10.4f} {native_s} {gen / auto:8.2f}x {ratio}")
     print("/autodiff, /built-in: generated time over that time (below 1: the generated one is faster)")
+    print()
+    print("memory kept for backward (eager), in multiples of the size of x")
+    print("{:11} {:>9} {:>9} {:>9}".format("", "generated", "autodiff", "built-in"))
+    size = n * x.dtype.size
+    for name, variants in cases.items():
+        kept = {v: kept_for_backward(fn, x, params) / size for v, (fn, params) in variants.items()}
+        cells = [f"{kept[v]:9.2f}" if v in kept else f"{'-':>9}" for v in ("generated", "autodiff", "built-in")]
+        print(f"{name:11} {' '.join(cells)}")
 
 
 if __name__ == "__main__":

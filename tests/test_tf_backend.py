@@ -454,6 +454,30 @@ def test_clamped_sign_split_gives_the_limits_and_finite_second_derivatives(tf, d
             assert np.isnan(first[-1]) and np.isnan(second[-1])
 
 
+@requires_tf
+@pytest.mark.parametrize("n", [1000, 70000])
+def test_memory_kept_for_backward_is_no_more_than_autodiff_or_the_built_in(tf, n):
+    """What a tape holds after one eager forward, as benchmarks/tf_vs_native.py measures it
+    (op by op below _COMPILE_FROM elements, compiled from it): the generated functions keep
+    their own output (TensorFlow's custom_gradient wrapper holds it) and nothing else, no
+    more than autodiff of the same composite (sigmoid's or tanh's output, gelu's four
+    intermediates) or the built-in (tf.nn.silu: its sigmoid and its output)."""
+    bench = load_module(ROOT / "benchmarks" / "tf_vs_native.py", "symact_bench_tf_vs_native")
+    swish, gelu, mish = _tf_ops("swish"), _tf_ops("gelu"), _tf_ops("mish")
+    x = tf.random.stateless_uniform((n,), seed=(0, 1), minval=-8.0, maxval=8.0)
+    beta, size = tf.Variable(1.5), n * 4
+    cases = {
+        "silu": [(lambda t: swish.swish(t, 1.0), ()), (lambda t: t * tf.math.sigmoid(t), ()), (tf.nn.silu, ())],
+        "swish": [(swish.swish, (beta,)), (lambda t, b: t * tf.math.sigmoid(b * t), (beta,))],
+        "gelu": [(gelu.gelu, ()), (lambda t: 0.5 * t * (1.0 + tf.math.erf(t * 0.7071067811865476)), ())],
+        "mish": [(mish.mish, ()), (lambda t: t * tf.math.tanh(tf.math.softplus(t)), ())],
+    }
+    for name, ((generated, params), *others) in cases.items():
+        kept = bench.kept_for_backward(generated, x, params)
+        assert kept == size, (name, kept / size)
+        assert all(bench.kept_for_backward(fn, x, ps) >= kept for fn, ps in others), name
+
+
 @pytest.mark.parametrize(
     ("replacements", "reduced", "paired"),
     [
