@@ -883,6 +883,60 @@ def test_accuracy_harness_measures_the_tf_path_and_builtin():
     assert all(s.points > 0 for s in builtin.values())
 
 
+def test_float64_formulas_of_float32_inputs_take_float32_exponentials():
+    """Note [erfc for float32 computed in float64]: gelu's float64 formulas for float32
+    inputs compute e^(-x^2/2) with _exp_w (float32's exp and the rounding's residual),
+    one per formula; the float64 formulas of float64 inputs keep tf.math.exp."""
+    (gelu,) = [a for a in load_definitions(ROOT / "definitions" / "gelu.py") if a.name == "gelu"]
+    source = render_tf_ops(derive(gelu), "# header", "")
+    wide = source[source.index("def _f_tf_w(") : source.index("def _compute_dtype(")]
+    native = source[source.index("def _f_tf(") : source.index("def _f_tf_w(")]
+    assert wide.count("_exp_w(") == 2 and "tf.math.exp(" not in wide
+    assert "_exp_w(" not in native and "def _exp_w(z):" in source
+
+
+@requires_tf
+def test_exp_w_is_float32_accurate_for_non_positive_arguments(tf):
+    """_exp_w(z) for float64 z <= 0: within an ULP of float32 of e^z (float32's exp of the
+    rounded argument, times the residual's factor, exact to float64), 0 below float32's
+    range, NaN for NaN; its gradient is itself, to a few ULPs of float32 (and float32's
+    smallest normal number)."""
+    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")
+    z = np.concatenate([-np.logspace(-8, np.log10(87.0), 4001), [0.0, -1e-300, -200.0, -np.inf, np.nan]])
+    zt = tf.constant(z)
+    with tf.GradientTape() as tape:
+        tape.watch(zt)
+        y = ops._exp_w(zt)
+    slope = tape.gradient(y, zt).numpy()
+    y = y.numpy()
+    finite = z > -87.0
+    true = np.exp(z[finite])
+    np.testing.assert_allclose(y[finite], true, rtol=2.0**-23, atol=0)
+    np.testing.assert_allclose(slope[finite], true, rtol=2.0**-19, atol=2.0**-126)
+    assert y[-3] == 0.0 and y[-2] == 0.0 and np.isnan(y[-1])
+
+
+@requires_tf
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_gelu_float32_computed_in_float64_at_infinities(tf, dtype):
+    """The float64 formulas of float32 (and float16) inputs at ±inf: f(+inf) = +inf (the
+    erfcx fit is 0 there: its (a - k)/(a + k) is 1 - 2k/(a + k), not inf*0), f(-inf) = -0,
+    gradients 1 and 0, NaN for NaN, eager and under XLA."""
+    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")
+
+    def value_and_gradient(xs):
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            y = ops.gelu(xs)
+        return y, tape.gradient(y, xs)
+
+    xs = tf.constant([math.inf, -math.inf, math.nan], dtype=dtype)
+    for run in (value_and_gradient, tf.function(value_and_gradient, jit_compile=True)):
+        y, g = (t.numpy() for t in run(xs))
+        assert y[0] == math.inf and y[1] == 0.0 and g[0] == 1.0 and g[1] == 0.0
+        assert np.isnan(y[2]) and np.isnan(g[2])
+
+
 @requires_tf
 def test_gelu_float32_computed_in_float64_second_order(tf):
     """Note [erfc for float32 computed in float64]: float32 gelu runs erfc as

@@ -67,7 +67,7 @@ FUNCTIONS = {
 }
 
 #: Functions printed as a call to a helper defined in the generated file.
-HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid", "Erfcx": "_erfcx_w"}
+HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid", "Erfcx": "_erfcx_w", "ExpW": "_exp_w"}
 
 
 #: Functions whose TF float32 kernels are polynomial approximations several ULPs off, more
@@ -122,6 +122,18 @@ def _saturated_product(x, factor, lo, hi):
 
     return clamped(x, tf.cast(factor, x.dtype))
 ''',
+    "_exp_w": '''
+def _exp_w(z):
+    # e^z for z <= 0 in the float64 arithmetic of float32 inputs computed in float64, to
+    # float32 accuracy: float32's exp of z rounded to float32, times 1 plus that rounding's
+    # residual, exact in float64 (Note [erfc for float32 computed in float64] in
+    # symact.emit.tf). Its TF gradient is the same product, in float32's precision. z is
+    # first clamped at -200, where float32's exp is 0 already, so that -inf has no
+    # residual inf - inf = NaN (ClipByValue passes NaN, and its gradient).
+    z = tf.raw_ops.ClipByValue(t=z, clip_value_min=tf.constant(-200.0, z.dtype), clip_value_max=tf.constant(0.0, z.dtype))
+    h = tf.cast(z, tf.float32)
+    return tf.cast(tf.math.exp(h), z.dtype) * (1.0 + (z - tf.cast(h, z.dtype)))
+''',
     "_sech": '''
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
@@ -147,6 +159,12 @@ def _sech(u):
 # erfc. The erfcx helper is a tf.custom_gradient whose gradient is its exact derivative,
 # so second order does not differentiate the fit; |u| is a where on u >= 0, whose
 # derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is 0).
+# Their exponentials of a non-positive argument (e^(-x^2/2), the e^(-u^2) of erfc) are
+# float32's exp (_exp_w), of the argument rounded to float32, times 1 plus the rounding's
+# residual: float64's exp is a longer polynomial at half the vector width, and float32's
+# is within an ULP of float32 for the float32 result these formulas round to (a
+# non-positive argument: no overflow; below float32's smallest normal the result rounds
+# to 0 in float32 all the same).
 
 
 def _erfcx_w_source() -> str:
@@ -161,7 +179,8 @@ def _erfcx_w_source() -> str:
         "    # G a Chebyshev fit (Weideman's form; the float64 kernels' _erfcx_w). Its derivative",
         "    # 2a*erfcx(a) - 2/sqrt(pi) is the gradient, exact and differentiable again.",
         f"    w = 1.0 / (a + {k!r})",
-        f"    z = (a - {k!r}) * w",
+        "    # (a - k)/(a + k) as 1 - 2k/(a + k): 1 at a = inf (where (a - k)*w is inf*0), y = 0",
+        f"    z = 1.0 - {2 * k!r} * w",
         *horner,
         "    y = q * w",
         "",
@@ -179,7 +198,8 @@ def _erfc_narrowed(quantity: Quantity) -> Quantity | None:
     """Note [erfc for float32 computed in float64]: ``quantity`` with every erfc(u) written
     as e^(−u²)·erfcx(|u|) (2 minus that for u < 0), |u| as where(u >= 0, u, −u) so that its
     derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is
-    0); None when it calls no erfc."""
+    0), and every exponential of a non-positive argument as float32's (ExpW); None when it
+    calls no erfc."""
 
     def split(u: sp.Expr) -> sp.Expr:
         # as symact.elementary.erfc_through_erfcx, with |u| as a where on the same condition
@@ -187,7 +207,10 @@ def _erfc_narrowed(quantity: Quantity) -> Quantity | None:
         return sp.Piecewise((scaled, u >= 0), (2 - scaled, True))
 
     def rewrite(expr: sp.Expr) -> sp.Expr:
-        return expr.replace(lambda e: isinstance(e, (Erfc, sp.erfc)), lambda e: split(e.args[0]))
+        expr = expr.replace(lambda e: isinstance(e, (Erfc, sp.erfc)), lambda e: split(e.args[0]))
+        return expr.replace(
+            lambda e: isinstance(e, (sp.exp, Exp)) and e.args[0].is_nonpositive is True, lambda e: ExpW(e.args[0])
+        )
 
     branches = tuple(dataclasses.replace(b, expr=rewrite(b.expr)) for b in quantity.branches)
     if all(new.expr == old.expr for new, old in zip(branches, quantity.branches)):
@@ -225,6 +248,13 @@ class Reciprocal(sp.Function):
 # same number (NaN included) and the same derivative (e^u >= 0, so the gradient of the
 # maximum passes to it), which the simplifier does not see through: one operation instead
 # of twenty. (Printed as exp(2u) the square would be the second exponential again.)
+
+
+class ExpW(sp.Function):
+    """e^u printed as ``_exp_w(u)``: float32's exp in float64 formulas (Note [erfc for
+    float32 computed in float64])."""
+
+    nargs = 1
 
 
 class KeptExp(sp.Function):

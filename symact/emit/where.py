@@ -216,7 +216,7 @@ def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
 #: Functions whose value is NaN at a NaN argument, as printed (the helpers included).
 _NAN_IN_NAN_OUT = frozenset({
     "exp", "Exp", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Erfcx", "Softplus", "Sigmoid", "sech", "Abs",
+    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Erfcx", "Softplus", "Sigmoid", "sech", "Abs", "ExpW",
 })
 
 
