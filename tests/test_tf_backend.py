@@ -30,7 +30,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from symact import Activation, Param, load_definitions, x
 from symact.cli import main
 from symact.derive import Branch, Derivation, Quantity, derive
-from symact.emit.saturation import saturation_thresholds
+from symact.emit.saturation import clamped_forms, saturation_thresholds
 from symact.emit.tf import TFPrinter, render_tf_ops
 from symact.emit.where import _propagates_nan, exps_multiplied
 from symact.errors import UnsupportedFunctionError
@@ -400,6 +400,82 @@ def test_saturation_clamp_gives_the_limits_and_zero_second_derivatives(tf, dtype
         np.testing.assert_array_equal(first[n : 2 * n], 0.0)
         np.testing.assert_array_equal(second[: 2 * n], 0.0)
         assert np.isnan(first[-1]) and np.isnan(second[-1])
+
+
+def test_clamped_sign_split_of_swish():
+    """Note [One side of a sign split, clamped]: swish' (a sign split on beta*x, whose
+    values at x = ±inf a clamp of x cannot give) is its form in e^(beta*x) on beta*x clamped
+    to [-128, 32] in float32, [-1024, 64] in float64; no comparison with ±inf, no select.
+    Quantities whose split variable is x itself (mish) keep the clamp of x."""
+    (swish,) = load_definitions(ROOT / "definitions" / "swish.py")
+    (mish,) = load_definitions(ROOT / "definitions" / "mish.py")
+    found = clamped_forms(derive(swish))
+    assert set(found) == {"d_x"} and found["d_x"].u == swish.params[0] * x
+    assert (found["d_x"].lower, found["d_x"].upper) == ((-128.0, -1024.0), (32.0, 64.0))
+    assert clamped_forms(derive(mish)) == {}
+    source = render_tf_ops(derive(swish), "# header", "")
+    gradient = source[source.index("def _grad_tf(") : source.index("def _compute_dtype(")]
+    d_x = gradient[: gradient.index("_d_x =")]
+    assert "_us0 = _saturated_product(x, beta, (-128.0, -1024.0), (32.0, 64.0))" in d_x
+    assert "math.inf" not in d_x and "tf.where" not in d_x and d_x.count("tf.math.exp(") == 1
+
+
+@requires_tf
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_clamped_sign_split_gives_the_limits_and_finite_second_derivatives(tf, dtype):
+    """swish' on beta*x clamped: exactly 1 and 0 at every x beyond the clamp, ±inf included,
+    for every beta in its range; second derivatives finite (0 beyond the clamp); NaN stays
+    NaN; eager and under XLA."""
+    ops = _tf_ops("swish")
+    big = [40.0, 100.0, 1100.0, 1e10, 1e30, math.inf]
+    points = tf.constant([*big, *(-v for v in big), math.nan], dtype=dtype)
+
+    def both(xs, beta):
+        with tf.GradientTape(persistent=True) as outer:
+            outer.watch([xs, beta])
+            with tf.GradientTape() as inner:
+                inner.watch([xs, beta])
+                y = ops.swish(xs, beta)
+            first = inner.gradient(y, xs)
+        return first, outer.gradient(first, xs), outer.gradient(first, beta)
+
+    for beta in (1.0, 0.1, 4.0):
+        b = tf.fill(points.shape, tf.constant(beta, dtype=dtype))
+        for run in (both, tf.function(both, jit_compile=True)):
+            first, second, mixed = (t.numpy() for t in run(points, b))
+            n = len(big)
+            above = [v * beta >= (32.0 if dtype == "float32" else 64.0) for v in big]
+            below = [v * beta >= (128.0 if dtype == "float32" else 1024.0) for v in big]
+            np.testing.assert_array_equal(first[:n][above], 1.0)
+            np.testing.assert_array_equal(first[n : 2 * n][below], 0.0)
+            np.testing.assert_array_equal(second[: 2 * n][above + below], 0.0)
+            assert sum(above) >= 3 and sum(below) >= 2
+            assert np.isfinite(second[:-1]).all() and np.isfinite(mixed[:-1]).all()
+            assert np.isnan(first[-1]) and np.isnan(second[-1])
+
+
+@requires_tf
+@pytest.mark.parametrize("n", [1000, 70000])
+def test_memory_kept_for_backward_is_no_more_than_autodiff_or_the_built_in(tf, n):
+    """What a tape holds after one eager forward, as benchmarks/tf_vs_native.py measures it
+    (op by op below _COMPILE_FROM elements, compiled from it): the generated functions keep
+    their own output (TensorFlow's custom_gradient wrapper holds it) and nothing else, no
+    more than autodiff of the same composite (sigmoid's or tanh's output, gelu's four
+    intermediates) or the built-in (tf.nn.silu: its sigmoid and its output)."""
+    bench = load_module(ROOT / "benchmarks" / "tf_vs_native.py", "symact_bench_tf_vs_native")
+    swish, gelu, mish = _tf_ops("swish"), _tf_ops("gelu"), _tf_ops("mish")
+    x = tf.random.stateless_uniform((n,), seed=(0, 1), minval=-8.0, maxval=8.0)
+    beta, size = tf.Variable(1.5), n * 4
+    cases = {
+        "silu": [(lambda t: swish.swish(t, 1.0), ()), (lambda t: t * tf.math.sigmoid(t), ()), (tf.nn.silu, ())],
+        "swish": [(swish.swish, (beta,)), (lambda t, b: t * tf.math.sigmoid(b * t), (beta,))],
+        "gelu": [(gelu.gelu, ()), (lambda t: 0.5 * t * (1.0 + tf.math.erf(t * 0.7071067811865476)), ())],
+        "mish": [(mish.mish, ()), (lambda t: t * tf.math.tanh(tf.math.softplus(t)), ())],
+    }
+    for name, ((generated, params), *others) in cases.items():
+        kept = bench.kept_for_backward(generated, x, params)
+        assert kept == size, (name, kept / size)
+        assert all(bench.kept_for_backward(fn, x, ps) >= kept for fn, ps in others), name
 
 
 @pytest.mark.parametrize(
@@ -805,6 +881,60 @@ def test_accuracy_harness_measures_the_tf_path_and_builtin():
     builtin = measure_tf_builtin(derivation, reduced=True)
     assert builtin is not None and set(builtin) == {(d, q) for d in ("float32", "float64") for q in ("f", "d_x")}
     assert all(s.points > 0 for s in builtin.values())
+
+
+def test_float64_formulas_of_float32_inputs_take_float32_exponentials():
+    """Note [erfc for float32 computed in float64]: gelu's float64 formulas for float32
+    inputs compute e^(-x^2/2) with _exp_w (float32's exp and the rounding's residual),
+    one per formula; the float64 formulas of float64 inputs keep tf.math.exp."""
+    (gelu,) = [a for a in load_definitions(ROOT / "definitions" / "gelu.py") if a.name == "gelu"]
+    source = render_tf_ops(derive(gelu), "# header", "")
+    wide = source[source.index("def _f_tf_w(") : source.index("def _compute_dtype(")]
+    native = source[source.index("def _f_tf(") : source.index("def _f_tf_w(")]
+    assert wide.count("_exp_w(") == 2 and "tf.math.exp(" not in wide
+    assert "_exp_w(" not in native and "def _exp_w(z):" in source
+
+
+@requires_tf
+def test_exp_w_is_float32_accurate_for_non_positive_arguments(tf):
+    """_exp_w(z) for float64 z <= 0: within an ULP of float32 of e^z (float32's exp of the
+    rounded argument, times the residual's factor, exact to float64), 0 below float32's
+    range, NaN for NaN; its gradient is itself, to a few ULPs of float32 (and float32's
+    smallest normal number)."""
+    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")
+    z = np.concatenate([-np.logspace(-8, np.log10(87.0), 4001), [0.0, -1e-300, -200.0, -np.inf, np.nan]])
+    zt = tf.constant(z)
+    with tf.GradientTape() as tape:
+        tape.watch(zt)
+        y = ops._exp_w(zt)
+    slope = tape.gradient(y, zt).numpy()
+    y = y.numpy()
+    finite = z > -87.0
+    true = np.exp(z[finite])
+    np.testing.assert_allclose(y[finite], true, rtol=2.0**-23, atol=0)
+    np.testing.assert_allclose(slope[finite], true, rtol=2.0**-19, atol=2.0**-126)
+    assert y[-3] == 0.0 and y[-2] == 0.0 and np.isnan(y[-1])
+
+
+@requires_tf
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_gelu_float32_computed_in_float64_at_infinities(tf, dtype):
+    """The float64 formulas of float32 (and float16) inputs at ±inf: f(+inf) = +inf (the
+    erfcx fit is 0 there: its (a - k)/(a + k) is 1 - 2k/(a + k), not inf*0), f(-inf) = -0,
+    gradients 1 and 0, NaN for NaN, eager and under XLA."""
+    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")
+
+    def value_and_gradient(xs):
+        with tf.GradientTape() as tape:
+            tape.watch(xs)
+            y = ops.gelu(xs)
+        return y, tape.gradient(y, xs)
+
+    xs = tf.constant([math.inf, -math.inf, math.nan], dtype=dtype)
+    for run in (value_and_gradient, tf.function(value_and_gradient, jit_compile=True)):
+        y, g = (t.numpy() for t in run(xs))
+        assert y[0] == math.inf and y[1] == 0.0 and g[0] == 1.0 and g[1] == 0.0
+        assert np.isnan(y[2]) and np.isnan(g[2])
 
 
 @requires_tf

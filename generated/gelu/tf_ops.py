@@ -93,7 +93,8 @@ def _erfcx_w(a):
     # G a Chebyshev fit (Weideman's form; the float64 kernels' _erfcx_w). Its derivative
     # 2a*erfcx(a) - 2/sqrt(pi) is the gradient, exact and differentiable again.
     w = 1.0 / (a + 2.9129506302439405)
-    z = (a - 2.9129506302439405) * w
+    # (a - k)/(a + k) as 1 - 2k/(a + k): 1 at a = inf (where (a - k)*w is inf*0), y = 0
+    z = 1.0 - 5.825901260487881 * w
     q = tf.constant(2.882070314845565e-05, a.dtype)
     q = q * z + 3.285306495279261e-05
     q = q * z + -0.0003139517402131093
@@ -112,6 +113,18 @@ def _erfcx_w(a):
         return upstream * (2.0 * a * y - 1.1283791670955126)
 
     return y, gradient
+
+
+def _exp_w(z):
+    # e^z for z <= 0 in the float64 arithmetic of float32 inputs computed in float64, to
+    # float32 accuracy: float32's exp of z rounded to float32, times 1 plus that rounding's
+    # residual, exact in float64 (Note [erfc for float32 computed in float64] in
+    # symact.emit.tf). Its TF gradient is the same product, in float32's precision. z is
+    # first clamped at -200, where float32's exp is 0 already, so that -inf has no
+    # residual inf - inf = NaN (ClipByValue passes NaN, and its gradient).
+    z = tf.raw_ops.ClipByValue(t=z, clip_value_min=tf.constant(-200.0, z.dtype), clip_value_max=tf.constant(0.0, z.dtype))
+    h = tf.cast(z, tf.float32)
+    return tf.cast(tf.math.exp(h), z.dtype) * (1.0 + (z - tf.cast(h, z.dtype)))
 
 
 def _saturated(x, lo, hi):
@@ -143,14 +156,14 @@ def _f_tf_w(x):
     _xs0 = _saturated(x, (-16.0, -64.0), None)
     _t0 = 0.7071067811865476*_xs0
     _t1 = (1.4142135623730951*_xs0 <= 0.0)
-    _t2 = tf.math.exp(-0.5*(_xs0*_xs0))*_erfcx_w(tf.where(_t1, -_t0, _t0))
+    _t2 = _erfcx_w(tf.where(_t1, -_t0, _t0))*_exp_w(-0.5*(_xs0*_xs0))
     _f = 0.5*_xs0*tf.where(_t1, _t2, 2.0 - _t2)
     return _f
 
 
 def _grad_tf_w(x):
     _xs0 = _saturated(x, (-16.0, -64.0), (16.0, 64.0))
-    _t0 = tf.math.exp(-0.5*(_xs0*_xs0))
+    _t0 = _exp_w(-0.5*(_xs0*_xs0))
     _t1 = 0.7071067811865476*_xs0
     _t2 = (1.4142135623730951*_xs0 <= 0.0)
     _t3 = _t0*_erfcx_w(tf.where(_t2, -_t1, _t1))

@@ -92,6 +92,29 @@ TRAINABLE = ('beta',)
 _TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "float64": 2.0**-1022}
 
 
+def _saturated_product(x, factor, lo, hi):
+    # factor*x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute
+    # dtype (Note [One side of a sign split, clamped] in symact.emit.saturation). Its
+    # gradient is that of the clamp and the product with both taken branch-local: 0 beyond
+    # the bounds, where x may be +-inf and TF's gradient of the product would take 0*inf =
+    # NaN for factor; NaN where the product is NaN. It is TF operations, differentiable again.
+    wide = x.dtype == tf.float64
+    lower, upper = tf.constant(lo[wide], x.dtype), tf.constant(hi[wide], x.dtype)
+
+    @tf.custom_gradient
+    def clamped(x, factor):
+        product = factor * x
+
+        def gradient(upstream):
+            inside = ~((product < lower) | (product > upper))
+            through = tf.where(inside, upstream, 0.0)
+            return through * factor, _sum_to(through * tf.where(inside, x, 0.0), tf.shape(factor))
+
+        return tf.raw_ops.ClipByValue(t=product, clip_value_min=lower, clip_value_max=upper), gradient
+
+    return clamped(x, tf.cast(factor, x.dtype))
+
+
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
     # would then take 0*inf = NaN; this form has neither. A reciprocal times 2e^-|u|, not a
@@ -119,26 +142,16 @@ def _f_tf(x, beta):
 
 
 def _grad_tf(x, beta):
+    _us0 = _saturated_product(x, beta, (-128.0, -1024.0), (32.0, 64.0))
+    _t0 = tf.math.exp(_us0)
+    _t1 = _t0 + 1.0
+    _d_x = _t0*(_t1 + _us0)/(_t1*_t1)
     _c0 = (x == math.inf)
     _c1 = (x == -math.inf)
     _e1 = _c0 | _c1
-    _c2 = (beta*x >= 0.0)
-    _e2 = _e1 | _c2
     _x0 = tf.where(~_e1, x, 0.0)
-    _t0 = beta*_x0
-    _t1 = -_t0
-    _t2 = tf.math.exp(-tf.where(_c2, _t0, _t1))
-    _t3 = _t2 + 1.0
-    _t4 = _t2*(1.0/(_t3*_t3))
-    _d_x_2 = _t4*(-_t1 - _t3) + 1.0
-    _d_x_3 = _t4*(_t0 + _t3)
-    _d_x = tf.where(_c0, tf.constant(1.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), tf.where(_c2, _d_x_2, _d_x_3)))
-    _c3 = (x == math.inf)
-    _c4 = (x == -math.inf)
-    _e4 = _c3 | _c4
-    _x1 = tf.where(~_e4, x, 0.0)
-    _d_beta_2 = 0.25*(_x1*_x1)*(_sech(0.5*beta*_x1)*_sech(0.5*beta*_x1))
-    _d_beta = tf.where(_c3, tf.constant(0.0, x.dtype), tf.where(_c4, tf.constant(0.0, x.dtype), _d_beta_2))
+    _d_beta_2 = 0.25*(_x0*_x0)*(_sech(0.5*beta*_x0)*_sech(0.5*beta*_x0))
+    _d_beta = tf.where(_c0, tf.constant(0.0, x.dtype), tf.where(_c1, tf.constant(0.0, x.dtype), _d_beta_2))
     return _d_x, _d_beta
 
 

@@ -28,17 +28,18 @@ saturation clamp (Note [Saturation clamp]
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import mpmath
 import numpy as np
 import sympy as sp
 
-from ..derive import Derivation, Quantity
+from ..derive import _EQUAL_MAX, _EQUAL_P99, Derivation, Quantity
 from ..functions import AtInfinity, diff_ae
-from ..numeric import mp_function, np_function
-from ..spec import x
+from ..numeric import metric_scores, mp_function, np_function, p99
+from ..spec import Param, x
 
-__all__ = ["Thresholds", "saturation_thresholds"]
+__all__ = ["ClampedForm", "Thresholds", "clamped_forms", "saturation_thresholds"]
 
 #: Per side (+1 for +inf, −1 for −inf): (T for float32, T for float64).
 Thresholds = dict[int, tuple[float, float]]
@@ -144,3 +145,149 @@ def saturation_thresholds(derivation: Derivation, quantities: Sequence[Quantity]
         if found:
             out[q.name] = found
     return out
+
+
+# Note [One side of a sign split, clamped]
+# swish′ = σ(βx)·(1 + βx·σ(−βx)) is printed as a sign split on u = βx: one form in e^(−u)
+# for u >= 0, one in e^u for u < 0, so that no exponential overflows; and, since its
+# formulas are in βx, the saturation clamp of x does not apply (its T would depend on β),
+# so the values at x = ±inf are comparisons with ±inf and selects. Under XLA each of these
+# operations costs time in the fused loop (Note [Masks reused under XLA] in
+# symact.emit.where): the comparisons, the or, the select of a branch-local input, the
+# selects of the limits, the select of the split's side and the second form come to more
+# than the formula itself.
+# Often one side's form alone is right for every u once u is clamped: the form in e^u
+# is finite for every u up to some T⁺ (where e^u, or its square, would overflow), and by
+# then has reached its limit at +inf; below −T⁻ its e^u is 0 and it has reached its limit
+# at −inf. Where u is x times parameters that are positive (their admissible range, or
+# positive=True), u → ±inf exactly where x → ±inf, so that form evaluated on
+# u clamped to [−T⁻, T⁺] gives every branch at once: the limits at ±inf (the form's
+# values at the ends, checked to be exactly them in each compute dtype), the other side
+# (checked to be as accurate there as the error bounds allow, with u's own condition
+# number), and NaN for NaN (the clamp passes NaN). One product, one clamp and one formula,
+# no select. Differentiated (second order), it is the form's derivative inside and 0
+# beyond the ends, where the quantity has stopped changing at the dtype's precision; the
+# clamp of the product has a gradient of its own (the TensorFlow helper
+# _saturated_product), taken branch-local, because the framework's gradient of β·x with
+# respect to β is x times the clamp's 0 beyond the ends, NaN at x = ±inf.
+# A parameter outside its admissible range is computed by the same formula: for β < 0 that
+# is the true derivative (u → ∓inf as x → ±inf), for β = 0 at x = ±inf it is NaN (0·inf).
+
+
+@dataclass(frozen=True)
+class ClampedForm:
+    """Note [One side of a sign split, clamped]: a quantity computed as ``expr`` of ``u``
+    (the symbol ``variable`` standing for u) on u clamped to [lower, upper]; each bound a
+    pair (float32, float64)."""
+
+    u: sp.Expr
+    variable: sp.Symbol
+    expr: sp.Expr
+    lower: tuple[float, float]
+    upper: tuple[float, float]
+
+
+#: The candidate ends of the clamp of u: powers of two (the smallest that holds is taken).
+_U_CANDIDATES = tuple(2.0**k for k in range(15))
+
+
+def _positive_multiple(u: sp.Expr, params: Sequence[Param]) -> bool:
+    """Whether ``u`` is x times a positive constant and positive parameters (by their
+    admissible range or positive=True), so that u → ±inf exactly where x → ±inf."""
+    ratio = sp.simplify(u / x)
+    if x in ratio.free_symbols or not ratio.free_symbols <= set(params):
+        return False
+    coefficient, rest = ratio.as_coeff_Mul()
+    factors = rest.as_powers_dict() if rest != 1 else {}
+    return bool(coefficient > 0) and all(
+        base in params and exponent.is_Integer and (base.positive or base.admissible_range()[0] > 0)
+        for base, exponent in factors.items()
+    )
+
+
+def _limit_reached(form: sp.Expr, u: sp.Symbol, limit: float, t: float, dtype: type) -> bool:
+    """Whether ``form`` has reached ``limit`` at u = t and beyond in ``dtype``: the value
+    computed in the dtype is exactly the limit, and the true value rounds to it at t and at
+    points beyond (at two working precisions), with u times its derivative below half an
+    ULP of the limit (a rounding of u no longer moves it)."""
+    computed = np_function(form, [u])
+    with np.errstate(all="ignore"):
+        if not np.all(np.asarray(computed(np.array([t], dtype=dtype))) == limit):
+            return False
+    value, slope = mp_function(form, [u]), mp_function(diff_ae(form, u), [u])
+    info = np.finfo(dtype)
+    scale = mpmath.mpf(max(abs(limit), float(info.tiny))) * mpmath.mpf(float(info.eps)) / 4
+    sign = 1 if t > 0 else -1
+    for point in [abs(t) * k for k in _BEYOND if abs(t) * k < _FARTHEST]:
+        for dps in _PRECISIONS:
+            with mpmath.workdps(dps):
+                at = mpmath.mpf(sign * point)
+                try:
+                    v, d = value(at), slope(at)
+                except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+                    return False
+                if not (_rounds_to(v, limit, dtype) and isinstance(d, mpmath.mpf) and abs(at * d) < scale):
+                    return False
+    return True
+
+
+def _accurate(form: sp.Expr, u: sp.Symbol, lower: float, upper: float, dtype: type) -> bool:
+    """Whether ``form`` is finite and as accurate as derive counts two forms equal (a few
+    roundings inside the error bounds) at points spread over [lower, upper] in ``dtype``,
+    the metric taking u's own condition number (the quantity's, in x and the parameters,
+    is at least that)."""
+    rng = np.random.default_rng(4321)
+    magnitudes = np.logspace(-6, np.log10(max(-lower, upper)), 200)
+    points = np.concatenate([np.linspace(lower, upper, 801), rng.uniform(lower, upper, 400), magnitudes, -magnitudes])
+    points = np.unique(points[(points >= lower) & (points <= upper)].astype(dtype))
+    scores = metric_scores(form, form, [u], [(float(v),) for v in points], dtype)
+    return bool(np.all(np.isfinite(scores)) and scores.max() <= _EQUAL_MAX and p99(scores) <= _EQUAL_P99)
+
+
+def _clamp_bounds(form: sp.Expr, u: sp.Symbol, limits: dict[int, float], dtype: type) -> tuple[float, float] | None:
+    """(lower, upper) of the clamp of u for one compute dtype, or None."""
+    ends = []
+    for sign in (-1, 1):
+        t = next((c for c in _U_CANDIDATES if _limit_reached(form, u, limits[sign], sign * c, dtype)), None)
+        if t is None:
+            return None
+        ends.append(sign * t)
+    lower, upper = ends
+    return (lower, upper) if _accurate(form, u, lower, upper, dtype) else None
+
+
+def _clamped_form(quantity: Quantity, params: Sequence[Param]) -> ClampedForm | None:
+    """Note [One side of a sign split, clamped] for one quantity, or None."""
+    conds = quantity.conditions
+    limits = {int(c.args[1]): b.expr for c, b in zip(conds, quantity.branches) if isinstance(c, AtInfinity)}
+    split = conds[-2] if len(conds) >= 2 else None
+    if (
+        len(conds) != 4
+        or not all(isinstance(c, AtInfinity) and c.args[0] == x for c in conds[:2])
+        or set(limits) != {-1, 1}
+        or not all(v.is_Number and v.is_finite for v in limits.values())
+        or not isinstance(split, sp.GreaterThan)
+        or split.args[1] != 0
+        or conds[-1] != sp.true
+        or not _positive_multiple(split.args[0], params)
+    ):
+        return None
+    u = split.args[0]
+    variable = sp.Symbol("_u", real=True)
+    for branch in reversed(quantity.branches[2:]):  # the form in e^u first: the negative side
+        form = branch.expr.subs(u, variable)
+        if form.free_symbols != {variable}:
+            continue
+        found = [_clamp_bounds(form, variable, {s: float(v) for s, v in limits.items()}, d) for d in _DTYPES]
+        if all(f is not None for f in found):
+            (lo32, hi32), (lo64, hi64) = found  # type: ignore[misc]
+            return ClampedForm(u, variable, form, (lo32, lo64), (hi32, hi64))
+    return None
+
+
+def clamped_forms(derivation: Derivation) -> dict[str, ClampedForm]:
+    """Per quantity name, its clamped one-sided form (Note [One side of a sign split,
+    clamped]); a quantity without one is left out."""
+    params = derivation.activation.params
+    found = {q.name: _clamped_form(q, params) for q in derivation.quantities}
+    return {name: c for name, c in found.items() if c is not None}

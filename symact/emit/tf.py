@@ -28,7 +28,7 @@ from ..elementary import _ERFCX_W_TERMS, _erfcx_g_coefficients
 from ..errors import UnsupportedFunctionError
 from ..functions import Erfc, Erfcx, Exp
 from ..names import class_name
-from .saturation import saturation_thresholds
+from .saturation import clamped_forms, saturation_thresholds
 from .templates import docstring_text, render
 from .where import TensorOps, TensorPrinter, branch_function, constraint
 
@@ -67,7 +67,7 @@ FUNCTIONS = {
 }
 
 #: Functions printed as a call to a helper defined in the generated file.
-HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid", "Erfcx": "_erfcx_w"}
+HELPERS = {"sech": "_sech", "Sigmoid": "_sigmoid", "Erfcx": "_erfcx_w", "ExpW": "_exp_w"}
 
 
 #: Functions whose TF float32 kernels are polynomial approximations several ULPs off, more
@@ -99,6 +99,41 @@ def _saturated(x, lo, hi):
     upper = tf.constant(math.inf if hi is None else hi[wide], x.dtype)
     return tf.raw_ops.ClipByValue(t=x, clip_value_min=lower, clip_value_max=upper)
 ''',
+    "_saturated_product": '''
+def _saturated_product(x, factor, lo, hi):
+    # factor*x clamped to [lo, hi], each a pair of bounds (float32, float64) for the compute
+    # dtype (Note [One side of a sign split, clamped] in symact.emit.saturation). Its
+    # gradient is that of the clamp and the product with both taken branch-local: 0 beyond
+    # the bounds, where x may be +-inf and TF's gradient of the product would take 0*inf =
+    # NaN for factor; NaN where the product is NaN. It is TF operations, differentiable again.
+    wide = x.dtype == tf.float64
+    lower, upper = tf.constant(lo[wide], x.dtype), tf.constant(hi[wide], x.dtype)
+
+    @tf.custom_gradient
+    def clamped(x, factor):
+        product = factor * x
+
+        def gradient(upstream):
+            inside = ~((product < lower) | (product > upper))
+            through = tf.where(inside, upstream, 0.0)
+            return through * factor, _sum_to(through * tf.where(inside, x, 0.0), tf.shape(factor))
+
+        return tf.raw_ops.ClipByValue(t=product, clip_value_min=lower, clip_value_max=upper), gradient
+
+    return clamped(x, tf.cast(factor, x.dtype))
+''',
+    "_exp_w": '''
+def _exp_w(z):
+    # e^z for z <= 0 in the float64 arithmetic of float32 inputs computed in float64, to
+    # float32 accuracy: float32's exp of z rounded to float32, times 1 plus that rounding's
+    # residual, exact in float64 (Note [erfc for float32 computed in float64] in
+    # symact.emit.tf). Its TF gradient is the same product, in float32's precision. z is
+    # first clamped at -200, where float32's exp is 0 already, so that -inf has no
+    # residual inf - inf = NaN (ClipByValue passes NaN, and its gradient).
+    z = tf.raw_ops.ClipByValue(t=z, clip_value_min=tf.constant(-200.0, z.dtype), clip_value_max=tf.constant(0.0, z.dtype))
+    h = tf.cast(z, tf.float32)
+    return tf.cast(tf.math.exp(h), z.dtype) * (1.0 + (z - tf.cast(h, z.dtype)))
+''',
     "_sech": '''
 def _sech(u):
     # 1/cosh(u) as 2e^-|u|/(1 + e^-2|u|): cosh overflows for large |u|, and TF's gradient
@@ -124,6 +159,12 @@ def _sech(u):
 # erfc. The erfcx helper is a tf.custom_gradient whose gradient is its exact derivative,
 # so second order does not differentiate the fit; |u| is a where on u >= 0, whose
 # derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is 0).
+# Their exponentials of a non-positive argument (e^(-x^2/2), the e^(-u^2) of erfc) are
+# float32's exp (_exp_w), of the argument rounded to float32, times 1 plus the rounding's
+# residual: float64's exp is a longer polynomial at half the vector width, and float32's
+# is within an ULP of float32 for the float32 result these formulas round to (a
+# non-positive argument: no overflow; below float32's smallest normal the result rounds
+# to 0 in float32 all the same).
 
 
 def _erfcx_w_source() -> str:
@@ -138,7 +179,8 @@ def _erfcx_w_source() -> str:
         "    # G a Chebyshev fit (Weideman's form; the float64 kernels' _erfcx_w). Its derivative",
         "    # 2a*erfcx(a) - 2/sqrt(pi) is the gradient, exact and differentiable again.",
         f"    w = 1.0 / (a + {k!r})",
-        f"    z = (a - {k!r}) * w",
+        "    # (a - k)/(a + k) as 1 - 2k/(a + k): 1 at a = inf (where (a - k)*w is inf*0), y = 0",
+        f"    z = 1.0 - {2 * k!r} * w",
         *horner,
         "    y = q * w",
         "",
@@ -156,7 +198,8 @@ def _erfc_narrowed(quantity: Quantity) -> Quantity | None:
     """Note [erfc for float32 computed in float64]: ``quantity`` with every erfc(u) written
     as e^(−u²)·erfcx(|u|) (2 minus that for u < 0), |u| as where(u >= 0, u, −u) so that its
     derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is
-    0); None when it calls no erfc."""
+    0), and every exponential of a non-positive argument as float32's (ExpW); None when it
+    calls no erfc."""
 
     def split(u: sp.Expr) -> sp.Expr:
         # as symact.elementary.erfc_through_erfcx, with |u| as a where on the same condition
@@ -164,7 +207,10 @@ def _erfc_narrowed(quantity: Quantity) -> Quantity | None:
         return sp.Piecewise((scaled, u >= 0), (2 - scaled, True))
 
     def rewrite(expr: sp.Expr) -> sp.Expr:
-        return expr.replace(lambda e: isinstance(e, (Erfc, sp.erfc)), lambda e: split(e.args[0]))
+        expr = expr.replace(lambda e: isinstance(e, (Erfc, sp.erfc)), lambda e: split(e.args[0]))
+        return expr.replace(
+            lambda e: isinstance(e, (sp.exp, Exp)) and e.args[0].is_nonpositive is True, lambda e: ExpW(e.args[0])
+        )
 
     branches = tuple(dataclasses.replace(b, expr=rewrite(b.expr)) for b in quantity.branches)
     if all(new.expr == old.expr for new, old in zip(branches, quantity.branches)):
@@ -202,6 +248,13 @@ class Reciprocal(sp.Function):
 # same number (NaN included) and the same derivative (e^u >= 0, so the gradient of the
 # maximum passes to it), which the simplifier does not see through: one operation instead
 # of twenty. (Printed as exp(2u) the square would be the second exponential again.)
+
+
+class ExpW(sp.Function):
+    """e^u printed as ``_exp_w(u)``: float32's exp in float64 formulas (Note [erfc for
+    float32 computed in float64])."""
+
+    nargs = 1
 
 
 class KeptExp(sp.Function):
@@ -363,7 +416,12 @@ def render_tf_ops(derivation: Derivation, header: str, formulas: str) -> str:
     trainable = [p.name for p in act.trainable_params]
     printer = TFPrinter()
     ops = TensorOps(
-        "tf.where", "tf.math.is_nan", printer.typed, reuse_masks=True, saturation=saturation_thresholds(derivation)
+        "tf.where",
+        "tf.math.is_nan",
+        printer.typed,
+        reuse_masks=True,
+        saturation=saturation_thresholds(derivation),
+        clamped=clamped_forms(derivation),
     )
     wide_f, wide_grad = _float32_in_float64([derivation.forward]), _float32_in_float64(derivation.gradients)
     functions = [

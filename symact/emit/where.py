@@ -29,7 +29,7 @@ from .printer import (
     integer_power,
     print_or_fail,
 )
-from .saturation import Thresholds
+from .saturation import ClampedForm, Thresholds
 
 __all__ = ["TensorOps", "TensorPrinter", "branch_function", "constraint", "exps_multiplied", "gradient_safe"]
 
@@ -185,6 +185,9 @@ class TensorOps:
     #: value at ±inf is had by clamping x, with their thresholds (float32, float64); the
     #: clamp is printed as a call to the helper ``_saturated``. Empty: never.
     saturation: Mapping[str, Thresholds] = field(default_factory=dict)
+    #: Note [One side of a sign split, clamped] in symact.emit.saturation: per quantity
+    #: name, the one formula it is computed by on its clamped split variable. Empty: never.
+    clamped: Mapping[str, ClampedForm] = field(default_factory=dict)
 
 
 def gradient_safe(expr: sp.Expr) -> sp.Expr:
@@ -213,7 +216,7 @@ def _needs_nan_guard(branches: int, expr: sp.Expr) -> bool:
 #: Functions whose value is NaN at a NaN argument, as printed (the helpers included).
 _NAN_IN_NAN_OUT = frozenset({
     "exp", "Exp", "expm1", "log", "log1p", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Erfcx", "Softplus", "Sigmoid", "sech", "Abs",
+    "tanh", "asinh", "acosh", "atanh", "erf", "erfc", "Erfc", "Erfcx", "Softplus", "Sigmoid", "sech", "Abs", "ExpW",
 })
 
 
@@ -456,12 +459,13 @@ def branch_function(
     custom-gradient op), whose unselected branches may be inf or NaN as ``where`` drops
     them: every branch runs on x itself, which saves a select per branch.
     """
-    act = derivation.activation
-    where = f"activation {act.name!r}"
+    where = f"activation {derivation.activation.name!r}"
     body: list[str] = []
     count = [0, 0, 0]  # conditions, branch-local inputs, clamped inputs
     guarded = False
     for whole in group_branches(quantities):
+        if _clamped(whole, printer, ops, body, count, where):
+            continue
         chain = len(whole.conditions)
         # Note [Saturation clamp]: the branches at ±inf that a clamp of x replaces are left
         # out, and the rest run on the clamped input (`source`), else on x
@@ -512,7 +516,33 @@ def branch_function(
                 chain > 1 and ops.reuse_masks and _propagates_nan(group.conditions, exprs_of[-1][k], source)
             ):
                 guarded = _nan_guard(qname, guarded, ops, body)
-    return _function_text(name, act.params, [q.name for q in quantities], single, body)
+    return _function_text(name, derivation.activation.params, [q.name for q in quantities], single, body)
+
+
+def _clamped(
+    group: BranchGroup, printer: TensorPrinter, ops: TensorOps, body: list[str], count: list[int], where: str
+) -> bool:
+    """Note [One side of a sign split, clamped] in symact.emit.saturation: for a chain of
+    one quantity that has a clamped form whose formula gives NaN for NaN, append to ``body``
+    the clamp of u (the helper ``_saturated_product``) and the quantity as that formula of
+    it, and return True; else False, appending nothing."""
+    form = ops.clamped.get(group.names[0]) if len(group.names) == 1 else None
+    source = sp.Symbol(f"_us{count[2]}", real=True)
+    expr = None if form is None else gradient_safe(form.expr.xreplace({form.variable: source}))
+    if form is None or expr is None or not _nan_in_nan_out(expr, source):
+        return False
+    count[2] += 1
+    printer.helpers.add("_saturated_product")
+    (lo32, lo64), (hi32, hi64) = form.lower, form.upper
+    bounds = f"({printer.const(lo32)}, {printer.const(lo64)}), ({printer.const(hi32)}, {printer.const(hi64)})"
+    factor = print_or_fail(printer, sp.simplify(form.u / x), where)
+    body.append(f"{source} = _saturated_product(x, {factor}, {bounds})")
+    replacements, (reduced,) = cse_branch([expr])
+    paired = exps_multiplied(replacements, [reduced])
+    for sym, e in replacements:
+        body.append(f"{sym} = {print_or_fail(printer, printer.shared(e, sym in paired), where)}")
+    body.append(f"_{group.names[0]} = {print_or_fail(printer, reduced, where)}")
+    return True
 
 
 def _nan_guard(qname: str, guarded: bool, ops: TensorOps, body: list[str]) -> bool:
