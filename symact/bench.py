@@ -194,9 +194,14 @@ def parse_modes(text: str) -> list[str]:
 def _composite_source(act: Any) -> tuple[str | None, str]:
     """``def composite(x, <params>)`` returning the definition's formula in torch ops, as
     written (no stable rewrite): what a user would write without symact."""
+    import sympy as sp
+
     from .emit.torch import _HELPER_SOURCE, TorchPrinter
     from .errors import UnsupportedFunctionError
 
+    if all(sp.simplify(sp.diff(act.expr, s)) == 0 for s in act.expr.free_symbols):
+        # piecewise constant: autograd records no graph for it, so it has no backward to time
+        return None, "no composite: f is piecewise constant, so autograd has no backward for it"
     printer = TorchPrinter()
     try:
         body = printer.doprint(act.expr)

@@ -80,6 +80,16 @@ def test_the_composite_is_the_definition_printed_in_torch_ops():
     assert namespace["composite"](t, torch.tensor(0.5)).tolist() == [-1.0, 3.0]
 
 
+@pytest.mark.slow
+def test_a_piecewise_constant_activation_is_timed_without_a_composite():
+    """A pulse of constants has no autograd graph: no composite row to time (it used to
+    stop the whole measuring process), and the generated op is still timed."""
+    cases = catalog_cases(["spike_pulse"], ROOT / "definitions", ROOT / "generated")
+    assert cases[0].composite is None and "piecewise constant" in cases[0].note
+    doc = json.loads(as_json(run(cases, Options(sizes=[100], dtypes=["float32"], repeat=1, modes=["user"], compile=False))))
+    assert doc["rows"] and all(set(r["times"]) == {"generated", "copy"} for r in doc["rows"])
+
+
 def _row(mode, label, dtype, size, pass_, times):
     stats = {v: {"best": t, "median": t * 1.5, "samples": [t, t * 2]} for v, t in times.items()}
     gen = stats["generated"]
