@@ -144,8 +144,8 @@ def _gradx_f64(x, sigma):
 # loops that call them. Errors of the float32 versions against 50-digit references: exp
 # below 1 ULP; "_w" versions compute in float64 to float32 accuracy (for float32
 # quantities computed in float64); the float64 versions are below 1 ULP, as libm. _fma(a,
-# b, c) is a*b + c rounded once (LLVM's fma intrinsic): the polynomial steps use it,
-# nothing else is fused.
+# b, c) is a*b + c rounded once (LLVM's fma intrinsic): the polynomial steps use it; no
+# other arithmetic is fused.
 
 
 @numba.extending.intrinsic

@@ -114,7 +114,7 @@ def _grad_w(x):
 # exp below 1 ULP, erfc 1; "_w" versions compute in float64 to float32 accuracy (for
 # float32 quantities computed in float64); the float64 versions are below 1 ULP, as libm.
 # _fma(a, b, c) is a*b + c rounded once (LLVM's fma intrinsic): the polynomial steps use
-# it, nothing else is fused.
+# it; no other arithmetic is fused.
 
 
 @numba.extending.intrinsic

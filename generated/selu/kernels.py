@@ -103,7 +103,7 @@ def _grad_f64(x):
 # exp below 1 ULP, expm1 0.5 (expm1 computes in float64 and rounds once); "_w" versions
 # compute in float64 to float32 accuracy (for float32 quantities computed in float64); the
 # float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's
-# fma intrinsic): the polynomial steps use it, nothing else is fused.
+# fma intrinsic): the polynomial steps use it; no other arithmetic is fused.
 
 
 @numba.extending.intrinsic

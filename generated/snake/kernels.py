@@ -153,7 +153,8 @@ def _gradx_w(x, alpha):
 # cos compute in float64 and round once); "_w" versions compute in float64 to float32
 # accuracy (for float32 quantities computed in float64); the float64 versions are below 1
 # ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's fma intrinsic): the
-# polynomial steps use it, nothing else is fused.
+# polynomial steps use it, and so do the exact error terms of the sin and cos reductions;
+# no other arithmetic is fused.
 
 
 @numba.extending.intrinsic

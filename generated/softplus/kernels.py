@@ -131,7 +131,7 @@ def _gradx_f64(x, beta):
 # exp below 1 ULP, log1p 0.5 (log1p computes in float64 and rounds once); "_w" versions
 # compute in float64 to float32 accuracy (for float32 quantities computed in float64); the
 # float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's
-# fma intrinsic): the polynomial steps use it, nothing else is fused.
+# fma intrinsic): the polynomial steps use it; no other arithmetic is fused.
 
 
 @numba.extending.intrinsic

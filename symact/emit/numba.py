@@ -92,7 +92,9 @@ def elementary_note(names: list[str]) -> str:
         f"against 50-digit references: {errors}; "
         '"_w" versions compute in float64 to float32 accuracy (for float32 quantities computed in float64); '
         "the float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once "
-        "(LLVM's fma intrinsic): the polynomial steps use it, nothing else is fused."
+        "(LLVM's fma intrinsic): the polynomial steps use it"
+        + (", and so do the exact error terms of the sin and cos reductions" if {"sin", "cos"} & set(shown) else "")
+        + "; no other arithmetic is fused."
     )
     return "\n".join("# " + line for line in textwrap.wrap(text, 88))
 
