@@ -92,13 +92,29 @@ class References:
     kappas: dict[str, list[Any]]
 
 
+# Note [References computed once]
+# The 50-digit references dominate a measurement's time (mpmath's erf and erfc at 50 digits
+# take most of gelu's), and each backend of one run (the kernels, the torch-op formulas, the
+# TF functions, the built-ins beside them) is scored on the same inputs. So the references
+# of a quantity at a set of inputs are kept for the derivation they were computed for, and
+# reused while it is the same object; a few derivations are kept, the oldest dropped first.
+_REFERENCE_CACHE: dict[tuple[int, str, tuple[int, ...], bytes], tuple[Derivation, list[Any], list[Any]]] = {}
+_REFERENCE_CACHE_SIZE = 64
+
+
 def references(derivation: Derivation, points: np.ndarray, quantities: Sequence[str] | None = None) -> References:
     act = derivation.activation
     symbols = (x, *act.params)
     values: dict[str, list[Any]] = {}
     kappas: dict[str, list[Any]] = {}
+    points = np.ascontiguousarray(points, dtype=np.float64)
     for q in derivation.quantities:
         if quantities is not None and q.name not in quantities:
+            continue
+        key = (id(derivation), q.name, points.shape, points.tobytes())
+        cached = _REFERENCE_CACHE.get(key)
+        if cached is not None and cached[0] is derivation:
+            values[q.name], kappas[q.name] = cached[1], cached[2]
             continue
         exact = mp_function(q.exact, symbols)
         printed = mp_function(q.identity, symbols)
@@ -115,6 +131,9 @@ def references(derivation: Derivation, points: np.ndarray, quantities: Sequence[
             ks.append(kappa_at(partials, v, at))
         values[q.name] = vs
         kappas[q.name] = ks
+        while len(_REFERENCE_CACHE) >= _REFERENCE_CACHE_SIZE:
+            del _REFERENCE_CACHE[next(iter(_REFERENCE_CACHE))]
+        _REFERENCE_CACHE[key] = (derivation, vs, ks)
     return References(["x", *(p.name for p in act.params)], points, values, kappas)
 
 

@@ -58,7 +58,7 @@ _SEEN: list[str] = []
 
 
 @pytest.mark.slow
-@settings(max_examples=10, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(
     name=_NAMES,
     doc=_DOCS,
