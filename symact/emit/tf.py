@@ -148,34 +148,33 @@ def _sech(u):
 }
 
 # Note [float32 erfc through a float64 erfcx fit]
-# TF's float32 erfc misses the accuracy bound, and its float64 erfc is exact to float64 and
-# costly under XLA: three rational approximations, each with a division, evaluated for
+# TF's float32 erfc misses the accuracy bound, and its float64 erfc is exact to float64
+# and costly under XLA: three rational approximations, each with a division, evaluated for
 # every element and selected. A quantity that calls erfc has a second version of its
 # formulas for float32 (and float16, bfloat16) inputs (_f_tf_w, _grad_tf_w), with erfc(u)
 # as e^(-u^2)*erfcx(|u|) (2 minus that for u < 0): as symact.elementary.erfc_through_erfcx
-# does for the kernels, which also lets CSE share e^(-u^2) with an equal exp already in the
-# formula (gelu' = Phi(x) + x*phi(x) computes e^(-x^2/2) once). Those formulas run in
+# does for the kernels, which also lets CSE share e^(-u^2) with an equal exp already in
+# the formula (gelu' = Phi(x) + x*phi(x) computes e^(-x^2/2) once). Those formulas run in
 # float32, TF's float32 exp included, except the erfcx fit, the one part where float32
 # arithmetic misses the bound: _erfcx_w casts its argument to float64, evaluates the fit
 # the float64 kernels' _erfcx_w use (one division) and rounds the result to float32 once.
-# So the float64 region is the smallest group of operations that needs it, where computing
-# the whole formula in float64 cost gelu's gradient about half its time under XLA (float64
-# arithmetic runs at half the vector width, and its exp is a longer polynomial); all of it
-# in float32, a float32 erfcx fit included, was measured over the bound (golden p99 3.0 to
-# 3.4 against 2). The erfcx helper is a tf.custom_gradient whose gradient is its exact
-# derivative 2a*erfcx(a) - 2/sqrt(pi), in float64 too (it cancels for large a), so second
-# order does not differentiate the fit; |u| is a where on u >= 0, whose derivative at
-# u = 0 is that of the side selected there (TF's gradient of abs at 0 is 0). float64
-# inputs keep TF's erfc. The derive step's float32_via_float64 of such a quantity (the
-# kernels' decision, on a stricter bar than the bound) is not what TF follows: the
+# So the float64 region is the smallest group of operations that needs it: the whole
+# formula in float64 took a quarter more time for gelu's gradient under XLA (float64
+# arithmetic runs at half the vector width), and all of it in float32, a float32 erfcx fit
+# included, misses the bound. The erfcx helper is a tf.custom_gradient whose gradient is
+# its exact derivative 2a*erfcx(a) - 2/sqrt(pi), in float64 too (it cancels for large a),
+# so second order does not differentiate the fit; |u| is a where on u >= 0, whose
+# derivative at u = 0 is that of the side selected there (TF's gradient of abs at 0 is 0).
+# float64 inputs keep TF's erfc. The derive step's float32_via_float64 of such a quantity
+# (the kernels' decision, on a stricter bar than the bound) is not what TF follows: the
 # generated golden tests hold the float32 result to the bound.
 # Where the rewritten formulas still call a function whose TF float32 kernel misses the
-# bound (erf, tanh, expm1), they run in float64 as a whole, as before, with their
-# exponentials of a non-positive argument as float32's exp of the argument rounded to
-# float32, times 1 plus the rounding's residual (_exp_w): float64's exp is a longer
-# polynomial at half the vector width, and float32's is within an ULP of float32 for the
-# float32 result these formulas round to (a non-positive argument: no overflow; below
-# float32's smallest normal the result rounds to 0 in float32 all the same).
+# bound (erf, tanh, expm1), they run in float64 as a whole, with their exponentials of a
+# non-positive argument as float32's exp of the argument rounded to float32, times 1 plus
+# the rounding's residual (_exp_w): float64's exp is a longer polynomial at half the
+# vector width, and float32's is within an ULP of float32 for the float32 result these
+# formulas round to (a non-positive argument: no overflow; below float32's smallest normal
+# the result rounds to 0 in float32 all the same).
 
 
 def _erfcx_w_source() -> str:
