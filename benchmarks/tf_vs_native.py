@@ -7,7 +7,8 @@ beta, the time of one forward and one backward (a tf.GradientTape around the cal
 gradient of the sum with respect to x and any trainable parameter) of
 
 - generated: generated/<name>/tf_ops.py, the tf.custom_gradient function (silu is the
-  generated swish with beta = 1 as a constant);
+  generated swish with beta = 1.0 passed as a Python number, which a tf.function traces as
+  a constant, as the autodiff formula's own);
 - autodiff: the textbook formula in TF ops, its gradient derived by TF's autodiff;
 - built-in: tf.nn.silu, tf.nn.gelu(approximate=False) (TensorFlow has no mish op);
 
@@ -71,10 +72,10 @@ def _tf_ops(name: str, root: Path = ROOT):
 def _generated(root: Path, beta: tf.Variable) -> dict[str, tuple[Callable[..., tf.Tensor], tuple[tf.Tensor, ...]]]:
     """The generated function of each case, from the checkout at ``root``."""
     mish, swish, gelu = _tf_ops("mish", root), _tf_ops("swish", root), _tf_ops("gelu", root)
-    one = tf.constant(1.0)
     return {
         "mish": (mish.mish, ()),
-        "silu": (lambda t: swish.swish(t, one), ()),
+        # beta as a Python number, as the composite's 1: a constant in a traced function
+        "silu": (lambda t: swish.swish(t, 1.0), ()),
         "gelu": (gelu.gelu, ()),
         "swish+beta": (swish.swish, (beta,)),
     }

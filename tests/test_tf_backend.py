@@ -883,25 +883,51 @@ def test_accuracy_harness_measures_the_tf_path_and_builtin():
     assert all(s.points > 0 for s in builtin.values())
 
 
-def test_float64_formulas_of_float32_inputs_take_float32_exponentials():
-    """Note [erfc for float32 computed in float64]: gelu's float64 formulas for float32
-    inputs compute e^(-x^2/2) with _exp_w (float32's exp and the rounding's residual),
-    one per formula; the float64 formulas of float64 inputs keep tf.math.exp."""
+def test_gelu_float32_formulas_compute_only_the_erfcx_fit_in_float64():
+    """Note [float32 erfc through a float64 erfcx fit]: gelu's formulas for float32 inputs
+    run in float32 (float32's exp of -x^2/2, one per formula), with erfc as
+    e^(-u^2)*erfcx(|u|) and only the erfcx fit in float64; float64 inputs keep TF's erfc."""
     (gelu,) = [a for a in load_definitions(ROOT / "definitions" / "gelu.py") if a.name == "gelu"]
     source = render_tf_ops(derive(gelu), "# header", "")
+    narrow = source[source.index("def _f_tf_w(") : source.index("def _compute_dtype(")]
+    native = source[source.index("def _f_tf(") : source.index("def _f_tf_w(")]
+    helper = source[source.index("def _erfcx_w(") : source.index("def _saturated(")]
+    assert "_WIDE_F = False" in source and "_WIDE_GRAD = False" in source
+    assert narrow.count("tf.math.exp(") == 2 and narrow.count("_erfcx_w(") == 2 and "tf.math.erfc(" not in narrow
+    assert "_erfcx_w(" not in native and "tf.math.erfc(" in native and "_exp_w" not in source
+    assert "b = tf.cast(a, tf.float64)" in helper and "return tf.cast(y, a.dtype), gradient" in helper
+
+
+def _erfc_and_tanh(tmp_path: Path):
+    """A formula that calls erfc and tanh, printed as given, its tf_ops.py and the module."""
+    act = Activation(name="erfc_tanh", expr=x * sp.erfc(-x) / 2 + sp.tanh(x))
+    source = render_tf_ops(_as_printed(act), "# header", "")
+    folder = tmp_path / "erfc_tanh"
+    folder.mkdir()
+    (folder / "tf_ops.py").write_text(source)
+    return source, folder
+
+
+def test_erfc_beside_tanh_computes_float32_in_float64_with_float32_exponentials(tmp_path):
+    """Note [float32 erfc through a float64 erfcx fit]: a formula that still calls tanh once
+    erfc is rewritten computes float32 inputs in float64 as a whole, its exponentials of a
+    non-positive argument as _exp_w (float32's exp and the rounding's residual)."""
+    source, _ = _erfc_and_tanh(tmp_path)
     wide = source[source.index("def _f_tf_w(") : source.index("def _compute_dtype(")]
     native = source[source.index("def _f_tf(") : source.index("def _f_tf_w(")]
-    assert wide.count("_exp_w(") == 2 and "tf.math.exp(" not in wide
+    assert "_WIDE_F = True" in source and "_WIDE_GRAD = True" in source
+    assert wide.count("_exp_w(") == 2 and "tf.math.exp(" not in wide and "_erfcx_w(" in wide
     assert "_exp_w(" not in native and "def _exp_w(z):" in source
 
 
 @requires_tf
-def test_exp_w_is_float32_accurate_for_non_positive_arguments(tf):
+def test_exp_w_is_float32_accurate_for_non_positive_arguments(tf, tmp_path):
     """_exp_w(z) for float64 z <= 0: within an ULP of float32 of e^z (float32's exp of the
     rounded argument, times the residual's factor, exact to float64), 0 below float32's
     range, NaN for NaN; its gradient is itself, to a few ULPs of float32 (and float32's
     smallest normal number)."""
-    ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")
+    _, folder = _erfc_and_tanh(tmp_path)
+    ops = _tf_ops("erfc_tanh", folder)
     z = np.concatenate([-np.logspace(-8, np.log10(87.0), 4001), [0.0, -1e-300, -200.0, -np.inf, np.nan]])
     zt = tf.constant(z)
     with tf.GradientTape() as tape:
@@ -918,9 +944,9 @@ def test_exp_w_is_float32_accurate_for_non_positive_arguments(tf):
 
 @requires_tf
 @pytest.mark.parametrize("dtype", ["float16", "float32"])
-def test_gelu_float32_computed_in_float64_at_infinities(tf, dtype):
-    """The float64 formulas of float32 (and float16) inputs at ±inf: f(+inf) = +inf (the
-    erfcx fit is 0 there: its (a - k)/(a + k) is 1 - 2k/(a + k), not inf*0), f(-inf) = -0,
+def test_gelu_float32_at_infinities(tf, dtype):
+    """The formulas of float32 (and float16) inputs at ±inf: f(+inf) = +inf (the erfcx fit
+    is 0 there: its (a - k)/(a + k) is 1 - 2k/(a + k), not inf*0), f(-inf) = -0,
     gradients 1 and 0, NaN for NaN, eager and under XLA."""
     ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")
 
@@ -938,11 +964,11 @@ def test_gelu_float32_computed_in_float64_at_infinities(tf, dtype):
 
 
 @requires_tf
-def test_gelu_float32_computed_in_float64_second_order(tf):
-    """Note [erfc for float32 computed in float64]: float32 gelu runs erfc as
-    e^(-u^2)*erfcx(|u|) in float64; its gradient, differentiated again by TF (the erfcx
-    helper's gradient is exact), gives gelu'' = phi(x)*(2 - x^2), at x = 0 too (where the
-    |u| is a where, not abs, whose gradient at 0 would be 0), eager and under XLA."""
+def test_gelu_float32_second_order(tf):
+    """Note [float32 erfc through a float64 erfcx fit]: float32 gelu runs erfc as
+    e^(-u^2)*erfcx(|u|), the erfcx fit in float64; its gradient, differentiated again by TF
+    (the erfcx helper's gradient is exact), gives gelu'' = phi(x)*(2 - x^2), at x = 0 too
+    (where the |u| is a where, not abs, whose gradient at 0 would be 0), eager and under XLA."""
     # the module's usual name: loading it under another would register a second Gelu class
     # with Keras, which the generated save/load test would then get back
     ops = load_module(GENERATED / "gelu" / "tf_ops.py", "symact_generated_gelu_tf_ops")

@@ -125,8 +125,9 @@ def _compute_dtype(dtype, wide=False):
 
 
 #: Whether f and the gradients compute float32 inputs in float64: where the kernels do, and
-#: where the stable form calls erf, erfc, tanh or expm1, whose TF float32 kernels are a few
-#: ULPs off.
+#: where the stable form calls erf, tanh or expm1, whose TF float32 kernels are a few ULPs
+#: off; a formula that calls erfc computes only its erfcx fit in float64 (Note [float32
+#: erfc through a float64 erfcx fit] in symact.emit.tf).
 _WIDE_F = False
 _WIDE_GRAD = False
 

@@ -88,14 +88,17 @@ _TINY = {"float16": 2.0**-14, "bfloat16": 2.0**-126, "float32": 2.0**-126, "floa
 
 @tf.custom_gradient
 def _erfcx_w(a):
-    # e^(a^2)*erfc(a) for a >= 0 to float32 accuracy (relative error below 1.5e-8), in
-    # the float64 arithmetic of float32 inputs computed in float64: G((a - k)/(a + k))/(a + k),
-    # G a Chebyshev fit (Weideman's form; the float64 kernels' _erfcx_w). Its derivative
-    # 2a*erfcx(a) - 2/sqrt(pi) is the gradient, exact and differentiable again.
-    w = 1.0 / (a + 2.9129506302439405)
-    # (a - k)/(a + k) as 1 - 2k/(a + k): 1 at a = inf (where (a - k)*w is inf*0), y = 0
+    # e^(a^2)*erfc(a) for a >= 0 to float32 accuracy (relative error below 1.5e-8),
+    # computed in float64 and rounded to the dtype of a once (Note [float32 erfc through
+    # a float64 erfcx fit] in symact.emit.tf): G((a - k)/(a + k))/(a + k), G a Chebyshev
+    # fit (Weideman's form; the float64 kernels' _erfcx_w). Its derivative
+    # 2a*erfcx(a) - 2/sqrt(pi) is the gradient, in float64 too (it cancels for large a),
+    # exact and differentiable again.
+    b = tf.cast(a, tf.float64)
+    w = 1.0 / (b + 2.9129506302439405)
+    # (b - k)/(b + k) as 1 - 2k/(b + k): 1 at b = inf (where (b - k)*w is inf*0), y = 0
     z = 1.0 - 5.825901260487881 * w
-    q = tf.constant(2.882070314845565e-05, a.dtype)
+    q = tf.constant(2.882070314845565e-05, tf.float64)
     q = q * z + 3.285306495279261e-05
     q = q * z + -0.0003139517402131093
     q = q * z + -0.00013441368305166092
@@ -110,21 +113,9 @@ def _erfcx_w(a):
     y = q * w
 
     def gradient(upstream):
-        return upstream * (2.0 * a * y - 1.1283791670955126)
+        return upstream * tf.cast(2.0 * b * y - 1.1283791670955126, a.dtype)
 
-    return y, gradient
-
-
-def _exp_w(z):
-    # e^z for z <= 0 in the float64 arithmetic of float32 inputs computed in float64, to
-    # float32 accuracy: float32's exp of z rounded to float32, times 1 plus that rounding's
-    # residual, exact in float64 (Note [erfc for float32 computed in float64] in
-    # symact.emit.tf). Its TF gradient is the same product, in float32's precision. z is
-    # first clamped at -200, where float32's exp is 0 already, so that -inf has no
-    # residual inf - inf = NaN (ClipByValue passes NaN, and its gradient).
-    z = tf.raw_ops.ClipByValue(t=z, clip_value_min=tf.constant(-200.0, z.dtype), clip_value_max=tf.constant(0.0, z.dtype))
-    h = tf.cast(z, tf.float32)
-    return tf.cast(tf.math.exp(h), z.dtype) * (1.0 + (z - tf.cast(h, z.dtype)))
+    return tf.cast(y, a.dtype), gradient
 
 
 def _saturated(x, lo, hi):
@@ -156,14 +147,14 @@ def _f_tf_w(x):
     _xs0 = _saturated(x, (-16.0, -64.0), None)
     _t0 = 0.7071067811865476*_xs0
     _t1 = (1.4142135623730951*_xs0 <= 0.0)
-    _t2 = _erfcx_w(tf.where(_t1, -_t0, _t0))*_exp_w(-0.5*(_xs0*_xs0))
+    _t2 = tf.math.exp(-0.5*(_xs0*_xs0))*_erfcx_w(tf.where(_t1, -_t0, _t0))
     _f = 0.5*_xs0*tf.where(_t1, _t2, 2.0 - _t2)
     return _f
 
 
 def _grad_tf_w(x):
     _xs0 = _saturated(x, (-16.0, -64.0), (16.0, 64.0))
-    _t0 = _exp_w(-0.5*(_xs0*_xs0))
+    _t0 = tf.math.exp(-0.5*(_xs0*_xs0))
     _t1 = 0.7071067811865476*_xs0
     _t2 = (1.4142135623730951*_xs0 <= 0.0)
     _t3 = _t0*_erfcx_w(tf.where(_t2, -_t1, _t1))
@@ -179,10 +170,11 @@ def _compute_dtype(dtype, wide=False):
 
 
 #: Whether f and the gradients compute float32 inputs in float64: where the kernels do, and
-#: where the stable form calls erf, erfc, tanh or expm1, whose TF float32 kernels are a few
-#: ULPs off.
-_WIDE_F = True
-_WIDE_GRAD = True
+#: where the stable form calls erf, tanh or expm1, whose TF float32 kernels are a few ULPs
+#: off; a formula that calls erfc computes only its erfcx fit in float64 (Note [float32
+#: erfc through a float64 erfcx fit] in symact.emit.tf).
+_WIDE_F = False
+_WIDE_GRAD = False
 
 
 #: Note [Compiled formulas]: whether the formulas run compiled by XLA, and from which input
@@ -211,7 +203,7 @@ def _compiled(fn):
 def _forward(x, *params):
     """f by TF ops, in the compute dtype, returned in the dtype of x."""
     dtype = _compute_dtype(x.dtype, _WIDE_F)
-    return tf.cast((_f_tf if dtype == x.dtype else _f_tf_w)(tf.cast(x, dtype), *(tf.cast(p, dtype) for p in params)), x.dtype)
+    return tf.cast((_f_tf if x.dtype == tf.float64 else _f_tf_w)(tf.cast(x, dtype), *(tf.cast(p, dtype) for p in params)), x.dtype)
 
 
 def _sum_to(t, shape):
@@ -227,7 +219,7 @@ def _gradients(upstream, x, *params):
     differentiable (Note [Second order])."""
     dtype = _compute_dtype(x.dtype, _WIDE_GRAD)
     g = tf.cast(upstream, dtype)
-    d = (_grad_tf if dtype == x.dtype else _grad_tf_w)(tf.cast(x, dtype), *(tf.cast(p, dtype) for p in params))
+    d = (_grad_tf if x.dtype == tf.float64 else _grad_tf_w)(tf.cast(x, dtype), *(tf.cast(p, dtype) for p in params))
     grads = [tf.cast(g * d[0], x.dtype)]
     for k, name in enumerate(TRAINABLE):
         p = params[PARAMS.index(name)]
