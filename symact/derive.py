@@ -456,6 +456,14 @@ def _safe_x(cond: sp.Basic, exprs: list[sp.Expr], act: Activation) -> float | No
 # REMOVABLE_MAX_OPS operations (a size limit: Note [Budgets never change output]); the
 # limits come from SymPy's leading term on each side.
 REMOVABLE_MAX_OPS = 24
+
+# Note [Complex candidate points]
+# The candidate points are roots SymPy gives in terms of the params, and a root that
+# SymPy cannot prove complex may still be complex at the params' values: x² + x + p has
+# the roots (−1 ± sqrt(1 − 4p))/2, complex for every p > 1/4. Such a point is no
+# singularity of a real formula there, and no float can be near it; a point that is not
+# real at every sampled param is skipped (the removable singularities here, the
+# singularities the audit names), not evaluated as a float.
 #: What SymPy raises when it cannot expand or solve something; the caller then does without.
 _SYMPY_GAVE_UP = (
     sp.PoleError, sp.PolynomialError, NotImplementedError, ValueError, TypeError, ZeroDivisionError,
@@ -565,6 +573,8 @@ def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.
     out = []
     init = {p: p.init for p in act.params}
     for point in _singular_points(expr):
+        if not _real_for_samples(point, act):
+            continue
         try:
             written = expr.subs(x, point).subs(init)
         except _SYMPY_GAVE_UP:
@@ -584,6 +594,20 @@ def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.
             continue
         out.append((point, sp.simplify(limits[0])))
     return out
+
+
+def _real_for_samples(point: sp.Expr, act: Activation) -> bool:
+    """Whether ``point`` is a real number at every sampled param. A root in the params
+    (−1/2 + sqrt(1 − 4p)/2 of x² + x + p) can be real for some params and complex for
+    others; see Note [Complex candidate points]."""
+    for values in _samples(act):
+        try:
+            value = complex(point.subs(values).evalf())
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return False
+        if value.imag != 0 or not math.isfinite(value.real):
+            return False
+    return True
 
 
 def _inside_near(cond: sp.Basic, point: sp.Expr, side: int, act: Activation) -> bool:

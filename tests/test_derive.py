@@ -195,6 +195,15 @@ def test_removable_points_are_looked_for_in_polynomial_targets_only():
     assert sorted(_singular_points(sp.sin(x - 1) / (x**2 - 1)), key=float) == [-1, 1]
 
 
+def test_a_candidate_point_that_is_complex_at_a_sampled_param_is_no_removable_singularity():
+    """The roots (−1 ± sqrt(1 − 4p))/2 of x² + x + p are complex at the init p = 1:
+    derive looked for a limit beside them and failed with "Cannot convert complex to float"
+    (Note [Complex candidate points])."""
+    p = Param("p", init=1.0, positive=True)
+    d = derive(Activation(name="cpole", expr=1 / (x**2 + x + p), params=[p]))
+    assert not any(b.cond.has(sp.Eq) for q in d.quantities for b in q.branches)
+
+
 def test_a_limit_sympy_cannot_take_leaves_the_value_at_infinity_undecided():
     # SymPy's limit of this form as x -> -oo raises PolynomialError (from a quartic's roots
     # inside its sign test): the value at -inf stays as the formula gives it, no crash
