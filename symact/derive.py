@@ -794,11 +794,28 @@ def _limit_at(expr: sp.Expr, end: sp.Expr) -> sp.Expr:
     >>> _limit_at(sp.exp(-x) + sp.tanh(x) + 1, sp.oo)
     2
     """
+    waves = [
+        node for node in expr.atoms(sp.sin, sp.cos)
+        if node.args[0].has(x) and sp.limit(node.args[0], x, end) in (sp.oo, -sp.oo)
+    ]
+    if waves:  # Note [Oscillation at infinite inputs]
+        held = {node: sp.Dummy("w", real=True) for node in waves}
+        value = _limit_at(expr.xreplace(held), end)
+        return sp.nan if value.has(*held.values()) else value
     if isinstance(expr, sp.Add):
         parts = [sp.limit(term, x, end) for term in expr.args]
         if not any(_unfinished(v) for v in parts):
             return sp.Add(*parts)
     return sp.limit(expr, x, end)
+
+
+# Note [Oscillation at infinite inputs]
+# sin(u) and cos(u) have no limit as u → ±∞, and SymPy's limit of a formula holding one
+# (sqrt(p + cos(log((p + x)² + 1))²) and its derivatives) works with bounds on them and
+# can run for minutes to find that there is none. Such a call is held as a real symbol w
+# instead: where the limit does not depend on w (e^(−x)·sin(x) → 0·w = 0) it is the limit
+# for every value the call takes; where it does, there is none, and the value at that
+# infinity stays as the formula gives it (NaN, as the reference).
 
 
 def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
