@@ -32,7 +32,15 @@ from sympy.functions.elementary.trigonometric import TrigonometricFunction
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
 from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, probe_points
-from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, fraction_forms, sign_split, t_rational
+from .rewrite import (
+    CANCELLATION_REPAIRS,
+    COMBINE_MAX_OPS,
+    apply_rewrites,
+    exp_basis,
+    fraction_forms,
+    sign_split,
+    t_rational,
+)
 from .spec import Activation, Param, x
 
 __all__ = ["Branch", "Kind", "Quantity", "Derivation", "derive", "cost", "pieces", "real_roots", "SIMPLIFY_MAX_OPS"]
@@ -286,6 +294,23 @@ def _more_accurate64(new: list[tuple[int, float, float]], old: list[tuple[int, f
     )
 
 
+def _improves(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Whether a candidate is worth its place: better (:func:`_better`) and no worse, or,
+    where float64 misses its p99 bound, more accurate in float64 (:func:`_more_accurate64`;
+    Note [Fewer roundings in float64] in symact.rewrite)."""
+    return (_better(new, old) and _no_worse(new, old)) or (_tight64(old) and _more_accurate64(new, old))
+
+
+# Note [Sign split over one denominator]
+# The sign split (symact.rewrite.sign_split) writes softplus(u) as u + softplus(−u) for
+# u ≥ 0, so that terms growing like u can cancel symbolically; but a derivative's terms
+# often cancel only across a quotient's numerator (−2x(p + x)σ(x)S(x) + x(S² + 1) +
+# (p + x)(S² + 1) with S ≈ x: the x³ parts cancel, from numbers near 1e12 at x = 1e4,
+# thousands of ULPs off). Over one denominator with the numerator multiplied out
+# (symact.rewrite.fraction_forms) those parts cancel before any rounding; the split and
+# each such form of it are measured, and the most accurate of those that pay is kept.
+
+
 def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
@@ -297,14 +322,19 @@ def _choose(
 
     A simplified form is kept when it is no less accurate and cheaper, or more accurate
     where the printed form misses the bounds; a sign split
-    (see :func:`~symact.rewrite.sign_split`) or a cancellation repair
+    (see :func:`~symact.rewrite.sign_split`), or one of its fraction forms (Note [Sign
+    split over one denominator]), when it is more accurate; a cancellation repair
     (:data:`~symact.rewrite.CANCELLATION_REPAIRS`; one that splits into regimes only for a
     formula that holds on the whole line, ``whole``: a branch the user wrote is that user's
-    regime) when it is more accurate; the one-exp form
+    regime) when it is more accurate, or no less accurate and cheaper; the one-exp form
     (:func:`~symact.rewrite.exp_basis`) when it is no less accurate and cheaper, or more
-    accurate where the printed form misses the bounds (it cannot overflow).
+    accurate where the printed form misses the bounds (it cannot overflow). For the sign
+    split and the repairs "more accurate" includes, where float64 misses its p99 bound,
+    more accurate in float64 (:func:`_more_accurate64`): float64 has no wider type to fall
+    back on.
     """
     Scores = list[tuple[int, float, float]]
+    first = printed
     try:
         baseline: Scores = _measure(exact, printed, act)
     except _UNMEASURABLE:
@@ -317,10 +347,17 @@ def _choose(
         if scores is not None and _no_worse(scores, baseline) and (cost(simpler) < cost(printed) or _needed(scores, baseline)):
             printed, baseline = simpler, scores
     split = sign_split(printed)
-    if split is not None:
-        scores = _measure(exact, split, act)
-        if _better(scores, baseline) and _no_worse(scores, baseline):
-            printed, baseline = split, scores
+    if split is not None:  # Note [Sign split over one denominator]
+        chosen: tuple[sp.Expr, Scores] | None = None
+        for candidate in (split, *fraction_forms(split)):
+            try:
+                scores = _measure(exact, candidate, act)
+            except _UNMEASURABLE:
+                continue
+            if _improves(scores, baseline) and (chosen is None or _total(scores) < _total(chosen[1])):
+                chosen = (candidate, scores)
+        if chosen is not None:
+            printed, baseline = chosen
     for repair in CANCELLATION_REPAIRS:  # kept where better
         if repair.splits and not whole:
             continue
@@ -331,7 +368,7 @@ def _choose(
             scores = _measure(exact, candidate, act)
         except _UNMEASURABLE:
             continue
-        if _better(scores, baseline) and _no_worse(scores, baseline):
+        if _improves(scores, baseline) or (_no_worse(scores, baseline) and cost(candidate) < cost(printed)):
             printed, baseline = candidate, scores
     if _tight64(baseline):  # Note [Fewer roundings in float64] in symact.rewrite
         for candidate in fraction_forms(printed):
@@ -340,6 +377,14 @@ def _choose(
             except _UNMEASURABLE:
                 continue
             if _more_accurate64(scores, baseline):
+                printed, baseline = candidate, scores
+    if _tight64(baseline):  # Note [Other roads to one fraction]
+        for candidate in _other_fractions(first, printed):
+            try:
+                scores = _measure(exact, candidate, act)
+            except _UNMEASURABLE:
+                continue
+            if all(s[0] == 0 for s in scores) and _more_accurate64(scores, baseline):
                 printed, baseline = candidate, scores
     one_exp = exp_basis(printed)
     if one_exp is not None:
@@ -355,6 +400,43 @@ def _choose(
         if best is not None:
             printed = best[0]
     return printed
+
+
+# Note [Other roads to one fraction]
+# The fraction forms of Note [Fewer roundings in float64] start from the form chosen so
+# far, which a repair may have multiplied out already (a quotient's derivative over
+# (x² + ((p + x)² + 1)²)², its numerator expanded into a dozen monomials of p and x, each
+# rounded). Where float64 still misses its p99 bound, the fraction forms of the formula as
+# first written are tried too, and simplified forms: of the formula as first written,
+# up to COMBINE_MAX_OPS operations (a derivative just over SIMPLIFY_MAX_OPS, left as
+# computed, whose simplified form groups the numerator around the shared denominator's
+# factor: half the roundings), and of the smallest fraction form. Only a candidate finite
+# at every probe point is kept: simplify may bring back what the rewrites took out
+# (e^(8x²)/cosh(4x²)², inf/inf for |x| > 3.3 in float32), which the one-exp form tried
+# next would repair in the original but cannot in that one. Size limits decide, as for
+# simplify itself (Note [Budgets never change output] in symact.budget).
+
+
+def _other_fractions(first: sp.Expr, chosen: sp.Expr) -> list[sp.Expr]:
+    """Candidates for Note [Other roads to one fraction]: the fraction forms of ``first``,
+    and the simplified forms of ``first`` and of the smallest of them, without ``chosen``."""
+    if isinstance(first, sp.Piecewise):
+        return []
+    out = [f for f in fraction_forms(first) if f != chosen]
+    seeds = [first] if sp.count_ops(first) <= COMBINE_MAX_OPS else []
+    if out:
+        smallest = min(out, key=lambda f: (sp.count_ops(f), sp.default_sort_key(f)))
+        if sp.count_ops(smallest) <= SIMPLIFY_MAX_OPS:
+            seeds.append(smallest)
+    for seed in seeds:
+        opaque, values = _opaque_sum_arguments(seed)
+        try:
+            simpler = apply_rewrites(sp.simplify(opaque).xreplace(values))
+        except (sp.PolynomialError, NotImplementedError, RecursionError):
+            continue
+        if simpler not in (seed, chosen) and simpler not in out:
+            out.append(simpler)
+    return out
 
 
 def _as_branches(expr: sp.Basic) -> sp.Basic:

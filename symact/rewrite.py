@@ -494,6 +494,46 @@ def _log_difference(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Add), fix)
 
 
+def _hyperbolic_log(expr: sp.Expr) -> sp.Expr:
+    """A hyperbolic function of a logarithm is a rational function of its argument: with
+    v = log(u), e^v = u, so cosh(v) = s/2, sech(v) = 2/s, sinh(v) = d/2 and tanh(v) = d/s
+    for s = u + 1/u and d = u − 1/u. As written, the log rounds to an absolute error of
+    about log(u)·ε, which the hyperbolic function turns into a relative error of up to
+    log(u)·ε: several ULPs once u is large (sech(log(1 + x²)) at x = 1e4, from
+    log(u) = 18.4), while the rational form rounds a few times, whatever u; u + 1/u
+    rather than (u² + 1)/u, which overflows for u past 1e19 in float32. For log1p(w),
+    u = 1 + w and d = w(w + 2)/(1 + w), exact for a small w.
+
+    >>> from symact import x
+    >>> _hyperbolic_log(sp.tanh(sp.log(x**2 + 2)))
+    (x**2 + 2 - 1/(x**2 + 2))/(x**2 + 2 + 1/(x**2 + 2))
+    >>> _hyperbolic_log(sp.sech(log1p(x**2)) ** 2)
+    4/(x**2 + 1 + 1/(x**2 + 1))**2
+    """
+
+    def fix(call: sp.Expr) -> sp.Expr:
+        v = call.args[0]
+        if isinstance(v, sp.log):
+            u = v.args[0]
+            d = u - 1 / u
+        elif isinstance(v, log1p):
+            w = v.args[0]
+            u = 1 + w
+            d = w * (w + 2) / u
+        else:
+            return call
+        s = u + 1 / u
+        if isinstance(call, sp.tanh):
+            return d / s
+        if isinstance(call, sp.sech):
+            return 2 / s
+        if isinstance(call, sp.cosh):
+            return s / 2
+        return d / 2  # sinh
+
+    return expr.replace(lambda e: isinstance(e, (sp.tanh, sp.sech, sp.cosh, sp.sinh)) and e.args[0].has(x), fix)
+
+
 #: Repairs of cancellations that only pay on some inputs: candidates the derivation
 #: measures and keeps where they are more accurate (never applied unconditionally).
 CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
@@ -512,6 +552,11 @@ CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
         "log-difference",
         "log(A) − log(B) of two logs that grow alike cancels; log1p((A − B)/B), A − B formed symbolically, does not",
         _log_difference,
+    ),
+    Rewrite(
+        "hyperbolic-log",
+        "tanh, sech, cosh or sinh of log(u) turns the log's rounding into a relative error of log(u)·ε; as a rational function of u it rounds a few times",
+        _hyperbolic_log,
     ),
     Rewrite(
         "conjugate",

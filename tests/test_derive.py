@@ -220,9 +220,10 @@ def test_a_sine_or_cosine_of_a_growing_argument_is_held_as_a_bounded_symbol_for_
     assert at_infinity == {"f": [], "d_x": [0, 0], "d_p": []}  # d_x = w·(bounded)·2(p + x)/((p + x)² + 1)
 
 
-def test_a_limit_sympy_cannot_take_leaves_the_value_at_infinity_undecided():
+def test_a_limit_sympy_cannot_take_is_taken_with_the_waves_held():
     # SymPy's limit of this form as x -> -oo raises PolynomialError (from a quartic's roots
-    # inside its sign test): the value at -inf stays as the formula gives it, no crash
+    # inside its sign test); with sin(p + x) and cos(p + x) held as bounded symbols (Note
+    # [Oscillation at infinite inputs]) it is 0 at both ends, whatever values they take
     from symact.derive import Branch, _infinite_inputs
 
     p = Param("p", init=1.0, positive=True)
@@ -231,7 +232,9 @@ def test_a_limit_sympy_cannot_take_leaves_the_value_at_infinity_undecided():
         (x**2 + 1) ** 2 * (s**2 + 1) ** 2
     )
     act = _act(form, [p])
-    assert _infinite_inputs([Branch(sp.true, form, 0.0)], act) == []
+    assert [(b.cond, b.expr) for b in _infinite_inputs([Branch(sp.true, form, 0.0)], act)] == [
+        (AtInfinity(x, 1), 0), (AtInfinity(x, -1), 0)
+    ]
 
 
 def test_a_sum_inside_a_hyperbolic_argument_is_simplified_as_one_symbol():
