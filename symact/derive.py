@@ -882,7 +882,13 @@ def _limit_at(expr: sp.Expr, end: sp.Expr) -> sp.Expr:
     ]
     if waves:  # Note [Oscillation at infinite inputs]
         held = {node: sp.Dummy("w", real=True) for node in waves}
-        value = _limit_at(expr.xreplace(held), end)
+        replaced = expr.xreplace(held)
+        if any(
+            isinstance(node, sp.Pow) and node.exp.is_negative and node.base.has(*held.values())
+            for node in sp.preorder_traversal(replaced)
+        ):
+            return sp.nan  # 1/(x·sin(x)): a call that passes through 0 may not divide
+        value = _limit_at(replaced, end)
         return sp.nan if value.has(*held.values()) else value
     if isinstance(expr, sp.Add):
         parts = [sp.limit(term, x, end) for term in expr.args]
@@ -897,7 +903,9 @@ def _limit_at(expr: sp.Expr, end: sp.Expr) -> sp.Expr:
 # can run for minutes to find that there is none. Such a call is held as a real symbol w
 # instead: where the limit does not depend on w (e^(−x)·sin(x) → 0·w = 0) it is the limit
 # for every value the call takes; where it does, there is none, and the value at that
-# infinity stays as the formula gives it (NaN, as the reference).
+# infinity stays as the formula gives it (NaN, as the reference). Not where w divides
+# (1/(x·sin(x)) → 0 for every fixed w ≠ 0, but sin(x) passes through 0 however large x):
+# there too, no limit.
 
 
 def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:
