@@ -423,18 +423,18 @@ def _other_fractions(first: sp.Expr, chosen: sp.Expr) -> list[sp.Expr]:
     if isinstance(first, sp.Piecewise):
         return []
     out = [f for f in fraction_forms(first) if f != chosen]
-    seeds = [first] if sp.count_ops(first) <= COMBINE_MAX_OPS else []
+    starts = [first] if sp.count_ops(first) <= COMBINE_MAX_OPS else []
     if out:
         smallest = min(out, key=lambda f: (sp.count_ops(f), sp.default_sort_key(f)))
         if sp.count_ops(smallest) <= SIMPLIFY_MAX_OPS:
-            seeds.append(smallest)
-    for seed in seeds:
-        opaque, values = _opaque_sum_arguments(seed)
+            starts.append(smallest)
+    for start in starts:
+        opaque, values = _opaque_sum_arguments(start)
         try:
             simpler = apply_rewrites(sp.simplify(opaque).xreplace(values))
         except (sp.PolynomialError, NotImplementedError, RecursionError):
             continue
-        if simpler not in (seed, chosen) and simpler not in out:
+        if simpler not in (start, chosen) and simpler not in out:
             out.append(simpler)
     return out
 
