@@ -34,7 +34,6 @@ from .functions import AtInfinity, diff_ae, expand_stable
 from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, probe_points
 from .rewrite import (
     CANCELLATION_REPAIRS,
-    COMBINE_MAX_OPS,
     apply_rewrites,
     exp_basis,
     fraction_forms,
@@ -407,36 +406,18 @@ def _choose(
 # far, which a repair may have multiplied out already (a quotient's derivative over
 # (x² + ((p + x)² + 1)²)², its numerator expanded into a dozen monomials of p and x, each
 # rounded). Where float64 still misses its p99 bound, the fraction forms of the formula as
-# first written are tried too, and simplified forms: of the formula as first written,
-# up to COMBINE_MAX_OPS operations (a derivative just over SIMPLIFY_MAX_OPS, left as
-# computed, whose simplified form groups the numerator around the shared denominator's
-# factor: half the roundings), and of the smallest fraction form. Only a candidate finite
-# at every probe point is kept: simplify may bring back what the rewrites took out
-# (e^(8x²)/cosh(4x²)², inf/inf for |x| > 3.3 in float32), which the one-exp form tried
-# next would repair in the original but cannot in that one. Size limits decide, as for
-# simplify itself (Note [Budgets never change output] in symact.budget).
+# first written are tried too (the denominator kept as a product of short sums: a third
+# fewer roundings there). Only a candidate finite at every probe point is kept, as the
+# one-exp form tried next repairs an overflow only in the forms it recognises. Not
+# simplify on them: seconds per quantity, for little.
 
 
 def _other_fractions(first: sp.Expr, chosen: sp.Expr) -> list[sp.Expr]:
     """Candidates for Note [Other roads to one fraction]: the fraction forms of ``first``,
-    and the simplified forms of ``first`` and of the smallest of them, without ``chosen``."""
+    without ``chosen``."""
     if isinstance(first, sp.Piecewise):
         return []
-    out = [f for f in fraction_forms(first) if f != chosen]
-    starts = [first] if sp.count_ops(first) <= COMBINE_MAX_OPS else []
-    if out:
-        smallest = min(out, key=lambda f: (sp.count_ops(f), sp.default_sort_key(f)))
-        if sp.count_ops(smallest) <= SIMPLIFY_MAX_OPS:
-            starts.append(smallest)
-    for start in starts:
-        opaque, values = _opaque_sum_arguments(start)
-        try:
-            simpler = apply_rewrites(sp.simplify(opaque).xreplace(values))
-        except (sp.PolynomialError, NotImplementedError, RecursionError):
-            continue
-        if simpler not in (start, chosen) and simpler not in out:
-            out.append(simpler)
-    return out
+    return [f for f in fraction_forms(first) if f != chosen]
 
 
 def _as_branches(expr: sp.Basic) -> sp.Basic:
