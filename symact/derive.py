@@ -310,6 +310,26 @@ def _improves(new: list[tuple[int, float, float]], old: list[tuple[int, float, f
 # each such form of it are measured, and the most accurate of those that pay is kept.
 
 
+def _split_by_sign(
+    exact: sp.Expr, printed: sp.Expr, baseline: list[tuple[int, float, float]], act: Activation
+) -> tuple[sp.Expr, list[tuple[int, float, float]]]:
+    """The sign split of ``printed``, or one of its fraction forms, where one improves on
+    it (the most accurate of those that do), with its scores; else ``printed`` and
+    ``baseline``. See Note [Sign split over one denominator]."""
+    split = sign_split(printed)
+    if split is None:
+        return printed, baseline
+    chosen = (printed, baseline)
+    for candidate in (split, *fraction_forms(split)):
+        try:
+            scores = _measure(exact, candidate, act)
+        except _UNMEASURABLE:
+            continue
+        if _improves(scores, baseline) and (chosen[0] is printed or _total(scores) < _total(chosen[1])):
+            chosen = (candidate, scores)
+    return chosen
+
+
 def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
@@ -345,18 +365,7 @@ def _choose(
             scores = None
         if scores is not None and _no_worse(scores, baseline) and (cost(simpler) < cost(printed) or _needed(scores, baseline)):
             printed, baseline = simpler, scores
-    split = sign_split(printed)
-    if split is not None:  # Note [Sign split over one denominator]
-        chosen: tuple[sp.Expr, Scores] | None = None
-        for candidate in (split, *fraction_forms(split)):
-            try:
-                scores = _measure(exact, candidate, act)
-            except _UNMEASURABLE:
-                continue
-            if _improves(scores, baseline) and (chosen is None or _total(scores) < _total(chosen[1])):
-                chosen = (candidate, scores)
-        if chosen is not None:
-            printed, baseline = chosen
+    printed, baseline = _split_by_sign(exact, printed, baseline, act)
     for repair in CANCELLATION_REPAIRS:  # kept where better
         if repair.splits and not whole:
             continue
