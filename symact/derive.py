@@ -32,7 +32,14 @@ from sympy.functions.elementary.trigonometric import TrigonometricFunction
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
 from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, probe_points
-from .rewrite import CANCELLATION_REPAIRS, apply_rewrites, exp_basis, fraction_forms, sign_split, t_rational
+from .rewrite import (
+    CANCELLATION_REPAIRS,
+    apply_rewrites,
+    exp_basis,
+    fraction_forms,
+    sign_split,
+    t_rational,
+)
 from .spec import Activation, Param, x
 
 __all__ = ["Branch", "Kind", "Quantity", "Derivation", "derive", "cost", "pieces", "real_roots", "SIMPLIFY_MAX_OPS"]
@@ -286,6 +293,43 @@ def _more_accurate64(new: list[tuple[int, float, float]], old: list[tuple[int, f
     )
 
 
+def _improves(new: list[tuple[int, float, float]], old: list[tuple[int, float, float]]) -> bool:
+    """Whether a candidate is worth its place: better (:func:`_better`) and no worse, or,
+    where float64 misses its p99 bound, more accurate in float64 (:func:`_more_accurate64`;
+    Note [Fewer roundings in float64] in symact.rewrite)."""
+    return (_better(new, old) and _no_worse(new, old)) or (_tight64(old) and _more_accurate64(new, old))
+
+
+# Note [Sign split over one denominator]
+# The sign split (symact.rewrite.sign_split) writes softplus(u) as u + softplus(−u) for
+# u ≥ 0, so that terms growing like u can cancel symbolically; but a derivative's terms
+# often cancel only across a quotient's numerator (−2x(p + x)σ(x)S(x) + x(S² + 1) +
+# (p + x)(S² + 1) with S ≈ x: the x³ parts cancel, from numbers near 1e12 at x = 1e4,
+# thousands of ULPs off). Over one denominator with the numerator multiplied out
+# (symact.rewrite.fraction_forms) those parts cancel before any rounding; the split and
+# each such form of it are measured, and the most accurate of those that pay is kept.
+
+
+def _split_by_sign(
+    exact: sp.Expr, printed: sp.Expr, baseline: list[tuple[int, float, float]], act: Activation
+) -> tuple[sp.Expr, list[tuple[int, float, float]]]:
+    """The sign split of ``printed``, or one of its fraction forms, where one improves on
+    it (the most accurate of those that do), with its scores; else ``printed`` and
+    ``baseline``. See Note [Sign split over one denominator]."""
+    split = sign_split(printed)
+    if split is None:
+        return printed, baseline
+    chosen = (printed, baseline)
+    for candidate in (split, *fraction_forms(split)):
+        try:
+            scores = _measure(exact, candidate, act)
+        except _UNMEASURABLE:
+            continue
+        if _improves(scores, baseline) and (chosen[0] is printed or _total(scores) < _total(chosen[1])):
+            chosen = (candidate, scores)
+    return chosen
+
+
 def _total(scores: list[tuple[int, float, float]]) -> float:
     return sum(1e6 * s[0] + s[1] + 4 * s[2] for s in scores)
 
@@ -297,14 +341,19 @@ def _choose(
 
     A simplified form is kept when it is no less accurate and cheaper, or more accurate
     where the printed form misses the bounds; a sign split
-    (see :func:`~symact.rewrite.sign_split`) or a cancellation repair
+    (see :func:`~symact.rewrite.sign_split`), or one of its fraction forms (Note [Sign
+    split over one denominator]), when it is more accurate; a cancellation repair
     (:data:`~symact.rewrite.CANCELLATION_REPAIRS`; one that splits into regimes only for a
     formula that holds on the whole line, ``whole``: a branch the user wrote is that user's
-    regime) when it is more accurate; the one-exp form
+    regime) when it is more accurate, or no less accurate and cheaper; the one-exp form
     (:func:`~symact.rewrite.exp_basis`) when it is no less accurate and cheaper, or more
-    accurate where the printed form misses the bounds (it cannot overflow).
+    accurate where the printed form misses the bounds (it cannot overflow). For the sign
+    split and the repairs "more accurate" includes, where float64 misses its p99 bound,
+    more accurate in float64 (:func:`_more_accurate64`): float64 has no wider type to fall
+    back on.
     """
     Scores = list[tuple[int, float, float]]
+    first = printed
     try:
         baseline: Scores = _measure(exact, printed, act)
     except _UNMEASURABLE:
@@ -316,11 +365,7 @@ def _choose(
             scores = None
         if scores is not None and _no_worse(scores, baseline) and (cost(simpler) < cost(printed) or _needed(scores, baseline)):
             printed, baseline = simpler, scores
-    split = sign_split(printed)
-    if split is not None:
-        scores = _measure(exact, split, act)
-        if _better(scores, baseline) and _no_worse(scores, baseline):
-            printed, baseline = split, scores
+    printed, baseline = _split_by_sign(exact, printed, baseline, act)
     for repair in CANCELLATION_REPAIRS:  # kept where better
         if repair.splits and not whole:
             continue
@@ -331,7 +376,7 @@ def _choose(
             scores = _measure(exact, candidate, act)
         except _UNMEASURABLE:
             continue
-        if _better(scores, baseline) and _no_worse(scores, baseline):
+        if _improves(scores, baseline) or (_no_worse(scores, baseline) and cost(candidate) < cost(printed)):
             printed, baseline = candidate, scores
     if _tight64(baseline):  # Note [Fewer roundings in float64] in symact.rewrite
         for candidate in fraction_forms(printed):
@@ -340,6 +385,14 @@ def _choose(
             except _UNMEASURABLE:
                 continue
             if _more_accurate64(scores, baseline):
+                printed, baseline = candidate, scores
+    if _tight64(baseline):  # Note [Other roads to one fraction]
+        for candidate in _other_fractions(first, printed):
+            try:
+                scores = _measure(exact, candidate, act)
+            except _UNMEASURABLE:
+                continue
+            if all(s[0] == 0 for s in scores) and _more_accurate64(scores, baseline):
                 printed, baseline = candidate, scores
     one_exp = exp_basis(printed)
     if one_exp is not None:
@@ -355,6 +408,25 @@ def _choose(
         if best is not None:
             printed = best[0]
     return printed
+
+
+# Note [Other roads to one fraction]
+# The fraction forms of Note [Fewer roundings in float64] start from the form chosen so
+# far, which a repair may have multiplied out already (a quotient's derivative over
+# (x² + ((p + x)² + 1)²)², its numerator expanded into a dozen monomials of p and x, each
+# rounded). Where float64 still misses its p99 bound, the fraction forms of the formula as
+# first written are tried too (the denominator kept as a product of short sums: a third
+# fewer roundings there). Only a candidate finite at every probe point is kept, as the
+# one-exp form tried next repairs an overflow only in the forms it recognises. Not
+# simplify on them: seconds per quantity, for little.
+
+
+def _other_fractions(first: sp.Expr, chosen: sp.Expr) -> list[sp.Expr]:
+    """Candidates for Note [Other roads to one fraction]: the fraction forms of ``first``,
+    without ``chosen``."""
+    if isinstance(first, sp.Piecewise):
+        return []
+    return [f for f in fraction_forms(first) if f != chosen]
 
 
 def _as_branches(expr: sp.Basic) -> sp.Basic:
@@ -456,6 +528,14 @@ def _safe_x(cond: sp.Basic, exprs: list[sp.Expr], act: Activation) -> float | No
 # REMOVABLE_MAX_OPS operations (a size limit: Note [Budgets never change output]); the
 # limits come from SymPy's leading term on each side.
 REMOVABLE_MAX_OPS = 24
+
+# Note [Complex candidate points]
+# The candidate points are roots SymPy gives in terms of the params, and a root that
+# SymPy cannot prove complex may still be complex at the params' values: x² + x + p has
+# the roots (−1 ± sqrt(1 − 4p))/2, complex for every p > 1/4. Such a point is no
+# singularity of a real formula there, and no float can be near it; a point that is not
+# real at every sampled param is skipped (the removable singularities here, the
+# singularities the audit names), not evaluated as a float.
 #: What SymPy raises when it cannot expand or solve something; the caller then does without.
 _SYMPY_GAVE_UP = (
     sp.PoleError, sp.PolynomialError, NotImplementedError, ValueError, TypeError, ZeroDivisionError,
@@ -565,6 +645,8 @@ def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.
     out = []
     init = {p: p.init for p in act.params}
     for point in _singular_points(expr):
+        if not _real_for_samples(point, act):
+            continue
         try:
             written = expr.subs(x, point).subs(init)
         except _SYMPY_GAVE_UP:
@@ -584,6 +666,20 @@ def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.
             continue
         out.append((point, sp.simplify(limits[0])))
     return out
+
+
+def _real_for_samples(point: sp.Expr, act: Activation) -> bool:
+    """Whether ``point`` is a real number at every sampled param. A root in the params
+    (−1/2 + sqrt(1 − 4p)/2 of x² + x + p) can be real for some params and complex for
+    others; see Note [Complex candidate points]."""
+    for values in _samples(act):
+        try:
+            value = complex(point.subs(values).evalf())
+        except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+            return False
+        if value.imag != 0 or not math.isfinite(value.real):
+            return False
+    return True
 
 
 def _inside_near(cond: sp.Basic, point: sp.Expr, side: int, act: Activation) -> bool:
@@ -770,11 +866,36 @@ def _limit_at(expr: sp.Expr, end: sp.Expr) -> sp.Expr:
     >>> _limit_at(sp.exp(-x) + sp.tanh(x) + 1, sp.oo)
     2
     """
+    waves = [
+        node for node in expr.atoms(sp.sin, sp.cos)
+        if node.args[0].has(x) and sp.limit(node.args[0], x, end) in (sp.oo, -sp.oo)
+    ]
+    if waves:  # Note [Oscillation at infinite inputs]
+        held = {node: sp.Dummy("w", real=True) for node in waves}
+        replaced = expr.xreplace(held)
+        if any(
+            isinstance(node, sp.Pow) and node.exp.is_negative and node.base.has(*held.values())
+            for node in sp.preorder_traversal(replaced)
+        ):
+            return sp.nan  # 1/(x·sin(x)): a call that passes through 0 may not divide
+        value = _limit_at(replaced, end)
+        return sp.nan if value.has(*held.values()) else value
     if isinstance(expr, sp.Add):
         parts = [sp.limit(term, x, end) for term in expr.args]
         if not any(_unfinished(v) for v in parts):
             return sp.Add(*parts)
     return sp.limit(expr, x, end)
+
+
+# Note [Oscillation at infinite inputs]
+# sin(u) and cos(u) have no limit as u → ±∞, and SymPy's limit of a formula holding one
+# (sqrt(p + cos(log((p + x)² + 1))²) and its derivatives) works with bounds on them and
+# can run for minutes to find that there is none. Such a call is held as a real symbol w
+# instead: where the limit does not depend on w (e^(−x)·sin(x) → 0·w = 0) it is the limit
+# for every value the call takes; where it does, there is none, and the value at that
+# infinity stays as the formula gives it (NaN, as the reference). Not where w divides
+# (1/(x·sin(x)) → 0 for every fixed w ≠ 0, but sin(x) passes through 0 however large x):
+# there too, no limit.
 
 
 def _infinite_inputs(branches: list[Branch], act: Activation) -> list[Branch]:

@@ -450,6 +450,90 @@ def _exp_offset(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Add), fix)
 
 
+def _log_argument(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """``term`` as (k, A) with term = k·log(A) (log1p(u) as log(1 + u)), k free of x."""
+    k, f = term.as_independent(x, as_Add=False)
+    if isinstance(f, sp.log):
+        return k, f.args[0]
+    if isinstance(f, log1p):
+        return k, 1 + f.args[0]
+    return None
+
+
+def _log_difference(expr: sp.Expr) -> sp.Expr:
+    """k·log(A) − k·log(B) subtracts two logs that grow alike (log(1 + x²) − log(1 + x²/9)
+    is 2.197 at x = −1e4, from two numbers near 18.4: three ULPs of them are nine of the
+    result). It is k·log1p((A − B)/B), where A − B is formed symbolically (8x²/9): where
+    its terms cancel there, the quotient rounds once or twice and log1p keeps its digits
+    for a small one. Only where A − B has fewer terms than A or B (else nothing cancels
+    before rounding).
+
+    >>> from symact import x
+    >>> _log_difference(log1p(x**2) - log1p(x**2 / 9) + x)
+    x + log1p(8*x**2/(x**2 + 9))
+    >>> _log_difference(sp.log(x**2 + 1) - sp.log(x + 3))
+    -log(x + 3) + log(x**2 + 1)
+    """
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        if not isinstance(add, sp.Add) or not add.has(x):
+            return add
+        logs = [(t, _log_argument(t)) for t in add.args]
+        found = [(t, kv) for t, kv in logs if kv is not None]
+        for t, (k, a) in found:
+            for u, (m, b) in found:
+                if u is t or sp.expand(k + m) != 0 or k.could_extract_minus_sign():
+                    continue
+                gap = sp.expand(a - b)
+                if len(sp.Add.make_args(gap)) >= max(len(sp.Add.make_args(sp.expand(e))) for e in (a, b)):
+                    continue
+                ratio = sp.factor_terms(sp.together(gap / b))
+                return add - t - u + k * log1p(ratio)
+        return add
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), fix)
+
+
+def _hyperbolic_log(expr: sp.Expr) -> sp.Expr:
+    """A hyperbolic function of a logarithm is a rational function of its argument: with
+    v = log(u), e^v = u, so cosh(v) = s/2, sech(v) = 2/s, sinh(v) = d/2 and tanh(v) = d/s
+    for s = u + 1/u and d = u − 1/u. As written, the log rounds to an absolute error of
+    about log(u)·ε, which the hyperbolic function turns into a relative error of up to
+    log(u)·ε: several ULPs once u is large (sech(log(1 + x²)) at x = 1e4, from
+    log(u) = 18.4), while the rational form rounds a few times, whatever u; u + 1/u
+    rather than (u² + 1)/u, which overflows for u past 1e19 in float32. For log1p(w),
+    u = 1 + w and d = w(w + 2)/(1 + w), exact for a small w.
+
+    >>> from symact import x
+    >>> _hyperbolic_log(sp.tanh(sp.log(x**2 + 2)))
+    (x**2 + 2 - 1/(x**2 + 2))/(x**2 + 2 + 1/(x**2 + 2))
+    >>> _hyperbolic_log(sp.sech(log1p(x**2)) ** 2)
+    4/(x**2 + 1 + 1/(x**2 + 1))**2
+    """
+
+    def fix(call: sp.Expr) -> sp.Expr:
+        v = call.args[0]
+        if isinstance(v, sp.log):
+            u = v.args[0]
+            d = u - 1 / u
+        elif isinstance(v, log1p):
+            w = v.args[0]
+            u = 1 + w
+            d = w * (w + 2) / u
+        else:
+            return call
+        s = u + 1 / u
+        if isinstance(call, sp.tanh):
+            return d / s
+        if isinstance(call, sp.sech):
+            return 2 / s
+        if isinstance(call, sp.cosh):
+            return s / 2
+        return d / 2  # sinh
+
+    return expr.replace(lambda e: isinstance(e, (sp.tanh, sp.sech, sp.cosh, sp.sinh)) and e.args[0].has(x), fix)
+
+
 #: Repairs of cancellations that only pay on some inputs: candidates the derivation
 #: measures and keeps where they are more accurate (never applied unconditionally).
 CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
@@ -463,6 +547,16 @@ CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
         "exp-offset",
         "c + k·e^u cancels where k·e^u ≈ −c; −c·expm1(u + log(−k/c)) does not",
         _exp_offset,
+    ),
+    Rewrite(
+        "log-difference",
+        "log(A) − log(B) of two logs that grow alike cancels; log1p((A − B)/B), A − B formed symbolically, does not",
+        _log_difference,
+    ),
+    Rewrite(
+        "hyperbolic-log",
+        "tanh, sech, cosh or sinh of log(u) turns the log's rounding into a relative error of log(u)·ε; as a rational function of u it rounds a few times",
+        _hyperbolic_log,
     ),
     Rewrite(
         "conjugate",

@@ -324,6 +324,19 @@ def test_pole_outside_the_active_branch_is_listed_but_not_an_error():
     assert entry["x"] == "3" and entry["active"] == "never"
 
 
+def test_a_candidate_point_that_is_complex_for_some_params_is_judged_where_it_is_real():
+    """x² + x + p has the roots (−1 ± sqrt(1 − 4p))/2, complex at the init p = 1; where
+    SymPy gives no leading term (exp(−1/u) at u = 0) the audit approached the point
+    numerically at every setting and failed with "Cannot convert complex to float" (as
+    generate did when it asked for the cause of a refusal). It judges the point at the
+    settings where it is real (p < 1/4), and nowhere else."""
+    p = Param("p", init=1.0, positive=True)
+    act = Activation(name="cpole", expr=sp.exp(-1 / (x**2 + x + p)), params=[p])
+    found = causes(act, derive(act))
+    assert {f.where["quantity"] for f in found if f.code == "singularity"} == {"f", "d_x", "d_p"}
+    assert all("p=0.001" in f.message for f in found if f.code == "singularity")
+
+
 # -------------------------------------------------------- boundaries and kinks
 
 

@@ -10,7 +10,7 @@ import sympy as sp
 
 from symact import Activation, Param, x
 from symact.derive import derive
-from symact.functions import Sigmoid, Softplus
+from symact.functions import AtInfinity, Sigmoid, Softplus
 from symact.numeric import np_function
 
 
@@ -195,9 +195,37 @@ def test_removable_points_are_looked_for_in_polynomial_targets_only():
     assert sorted(_singular_points(sp.sin(x - 1) / (x**2 - 1)), key=float) == [-1, 1]
 
 
+def test_a_candidate_point_that_is_complex_at_a_sampled_param_is_no_removable_singularity():
+    """The roots (−1 ± sqrt(1 − 4p))/2 of x² + x + p are complex at the init p = 1:
+    derive looked for a limit beside them and failed with "Cannot convert complex to float"
+    (Note [Complex candidate points])."""
+    p = Param("p", init=1.0, positive=True)
+    d = derive(Activation(name="cpole", expr=1 / (x**2 + x + p), params=[p]))
+    assert not any(b.cond.has(sp.Eq) for q in d.quantities for b in q.branches)
+
+
+def test_a_sine_or_cosine_of_a_growing_argument_is_held_as_a_bounded_symbol_for_limits():
+    """SymPy's limit of sqrt(p + cos(log((p + x)² + 1))²)'s derivatives at ±oo ran for
+    minutes to find none (Note [Oscillation at infinite inputs]); held as a symbol, the
+    cosine makes the limit depend on it: none, at once. Where the limit does not depend on
+    it, that is the limit."""
+    from symact.derive import _limit_at
+
+    assert _limit_at(sp.exp(-x) * sp.sin(x), sp.oo) == 0
+    assert _limit_at(1 + sp.sin(2 * x), sp.oo) is sp.nan
+    assert _limit_at(x * sp.sin(1 / x), sp.oo) == 1  # the argument tends to 0: SymPy's own limit
+    p = Param("p", init=1.0, positive=True)
+    d = derive(Activation(name="wave", expr=sp.sqrt(p + sp.cos(sp.log((p + x) ** 2 + 1)) ** 2), params=[p]))
+    assert not any(b.cond.has(AtInfinity) for q in d.quantities for b in q.branches)  # none: w divides in each
+    assert _limit_at(sp.sin(x) ** 2 / x, sp.oo) == 0
+    assert _limit_at(1 / (x * sp.sin(x)), sp.oo) is sp.nan  # sin(x) passes through 0 however large x
+
+
 def test_a_limit_sympy_cannot_take_leaves_the_value_at_infinity_undecided():
-    # SymPy's limit of this form as x -> -oo raises PolynomialError (from a quartic's roots
-    # inside its sign test): the value at -inf stays as the formula gives it, no crash
+    # SymPy's limit of this form as x -> -oo raised PolynomialError (from a quartic's roots
+    # inside its sign test); with sin(p + x) held as a symbol (Note [Oscillation at infinite
+    # inputs]) it divides, so there is no limit to take: the value at ±inf stays as the
+    # formula gives it, no crash
     from symact.derive import Branch, _infinite_inputs
 
     p = Param("p", init=1.0, positive=True)

@@ -19,9 +19,12 @@ from symact.rewrite import (
     _exp_offset,
     _expand_cancelling,
     _expm1,
+    _hyperbolic_log,
     _log1p,
+    _log_difference,
     _log_exp_plus,
     _one_minus_cos,
+    apply_rewrites,
     fraction_forms,
 )
 
@@ -204,4 +207,58 @@ def test_a_sum_of_rounded_fractions_has_a_one_fraction_form_that_rounds_less():
 def test_float64_forms_that_round_too_often_are_combined_until_within_the_bounds(expr):
     act = Activation(name="fraction", expr=expr, params=[p] if expr.has(p) else [])
     derivation = derive(act)
+    assert shortfalls(derivation, compute_golden(derivation)) == []
+
+
+def test_a_difference_of_logs_that_grow_alike_is_log1p_of_their_relative_gap():
+    # log(1 + x²) − log(1 + x²/9): 2.197 from two numbers near 18.4 at x = −1e4
+    f = log1p(x**2) - log1p(x**2 / 9)
+    repaired = _log_difference(f)
+    assert repaired == log1p(8 * x**2 / (x**2 + 9))
+    far = list(np.linspace(-1e4, -100.0, 60))
+    assert _worst(f, f, far) > 2
+    assert _worst(f, repaired, far) < 1.5
+    assert _log_difference(sp.log(x + 2) - sp.log(x**2 + 1)) == sp.log(x + 2) - sp.log(x**2 + 1)  # nothing cancels
+    # through derive: the branch x <= 0 of a definition missed float64's bounds as written
+    act = Activation(
+        name="logdiff",
+        expr=sp.Piecewise((sp.atan(x) - 2 * x, x > 0), (sp.log(x**2 + 1) - sp.log(x**2 / 9 + 1), True)),
+    )
+    derivation = derive(act)
+    assert shortfalls(derivation, compute_golden(derivation)) == []
+
+
+def test_a_hyperbolic_function_of_a_log_is_a_rational_function_of_its_argument():
+    # sech(log(1 + x²))² in the slope of tanh(log(1 + x²)): the log's rounding, 18.4·ε at
+    # x = 1e4, becomes a relative error of the sech
+    d = sp.diff(sp.tanh(sp.log(1 + x**2)), x)
+    written = apply_rewrites(d)  # as derive first prints it
+    assert written.has(sp.sech)
+    repaired = _hyperbolic_log(written)
+    assert not repaired.has(sp.sech, sp.log, log1p)
+    u = 1 + x**2
+    assert sp.simplify(_hyperbolic_log(sp.cosh(sp.log(u))) - (u + 1 / u) / 2) == 0
+    assert sp.simplify(_hyperbolic_log(sp.sinh(log1p(x**2))) - (u - 1 / u) / 2) == 0
+    assert _hyperbolic_log(sp.tanh(x + 1)) == sp.tanh(x + 1)  # not a log
+    far = list(np.linspace(-1e4, -1e3, 40)) + list(np.linspace(1e3, 1e4, 40))
+    assert _worst(d, written, far) > 2
+    assert _worst(d, repaired, far) < 1
+    # through derive: the slope met float64's bounds only in its rational form
+    act = Activation(name="tanhlog", expr=sp.tanh(sp.log(1 + x**2)))
+    derivation = derive(act)
+    assert not derivation.gradients[0].printed.has(sp.sech)
+    assert shortfalls(derivation, compute_golden(derivation)) == []
+
+
+def test_a_sign_split_is_measured_over_one_denominator_too():
+    # 2px(p + x)/(3(softplus(x)² + 1)): its slope's numerator, with softplus(x) ≈ x, has
+    # x³ parts that cancel from numbers near 1e12 at x = 1e4 (Note [Sign split over one
+    # denominator]); the split alone leaves them in separate terms
+    f = 2 * p * x * (p + x) / (3 * (sp.log(sp.exp(x) + 1) ** 2 + 1))
+    act = Activation(name="splitfrac", expr=f, params=[p])
+    derivation = derive(act)
+    d_x = derivation.gradients[0]
+    far = [(v, 0.89) for v in (1e4, 3e3, 1e3, 100.0, 30.0)]
+    assert float(np.max(metric_scores(d_x.exact, apply_rewrites(d_x.exact), (x, p), far, np.float64))) > 100
+    assert float(np.max(metric_scores(d_x.exact, d_x.printed, (x, p), far, np.float64))) < 2
     assert shortfalls(derivation, compute_golden(derivation)) == []

@@ -109,8 +109,19 @@ def _candidates(ctx: AuditContext, expr: sp.Expr, out: Outcome) -> list[tuple[sp
             out.undecided.append(f"poles of {node} are periodic; not listed")
     unique: dict[str, tuple[sp.Expr, str]] = {}
     for r, kind in found:
-        unique.setdefault(sp.sstr(r), (r, kind))
+        if any(_real_at(r, v) for v in ctx.settings):  # Note [Complex candidate points] in symact.derive
+            unique.setdefault(sp.sstr(r), (r, kind))
     return list(unique.values())
+
+
+def _real_at(point: sp.Expr, values: dict[sp.Symbol, float]) -> bool:
+    """Whether ``point`` is a finite real number with the params at ``values``: a root in
+    the params (−1/2 + sqrt(1 − 4p)/2) can be complex for some of them."""
+    try:
+        value = complex(point.subs(values).evalf())
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return False
+    return value.imag == 0 and math.isfinite(value.real)
 
 
 def _finding(
@@ -155,10 +166,12 @@ def _judge(ctx: AuditContext, branch: _Branch, point: sp.Expr, kind: str, out: S
         full = range_set(p)
         region = full if region == sp.true else sp.EmptySet
         where_text = set_text(p, region, full)
-    samples = _samples_in(ctx, region, p)
+    samples = [v for v in _samples_in(ctx, region, p) if _real_at(point, v)]
     edge = False
     if not samples:  # maybe the edge of the branch: evaluated on one side of the point
-        samples = [v for v in ctx.settings if any(_side_active(active, point, v, s) for s in (-1, 1))]
+        samples = [
+            v for v in ctx.settings if _real_at(point, v) and any(_side_active(active, point, v, s) for s in (-1, 1))
+        ]
         edge = bool(samples)
         if edge:
             region = range_set(p) if p is not None else sp.true
@@ -228,6 +241,8 @@ def _side_active(active: sp.Basic, point: sp.Expr, values: dict[sp.Symbol, float
 def _unbounded_near(ctx: AuditContext, expr: sp.Expr, point: sp.Expr, values: dict[sp.Symbol, float], side: int) -> bool:
     """Numeric evidence: ``expr`` is non-finite, or grows past 1e8, as x approaches
     ``point`` from ``side``."""
+    if not _real_at(point, values):
+        return False
     fn = mp_function(expr, ctx.symbols)
     at = float(point.subs(values))
     biggest = 0.0
