@@ -722,3 +722,20 @@ def test_sin_cos_numba_agrees_with_numpy_and_vectorizes(compiled_trig, name, sfx
     llvm = loop.inspect_llvm(loop.signatures[0])
     assert _vector_types(llvm) > 0
     assert re.search(r"@llvm\.fma\.v\d+f64", llvm)
+
+
+@pytest.mark.parametrize("sfx", ["f32", "w", "f64"])
+@pytest.mark.parametrize("name", ["_sin", "_cos"])
+def test_fast_sin_cos_are_the_full_ones_below_2_28(name, sfx):
+    """Note [Fast path for sin and cos]: the fast helpers give the full ones' bits wherever
+    |x| < 2^28, and NaN everywhere else (±inf and NaN included)."""
+    dtype = np.float32 if sfx == "f32" else np.float64
+    with np.errstate(over="ignore"):
+        xs = np.concatenate([_trig_grid(), [np.nan, np.inf, -np.inf, -0.0, 0.0]]).astype(dtype)
+    full = elementary.numpy_function(name, sfx)(xs)
+    fast = elementary.numpy_function(elementary.FAST[name], sfx)(xs)
+    small = np.abs(xs) < 2.0**28
+    assert small.sum() > 1000 and (~small).sum() > 500
+    assert np.array_equal(fast[small].view(np.uint8), full[small].view(np.uint8))
+    assert np.isnan(fast[~small]).all()
+
