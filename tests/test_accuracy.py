@@ -74,6 +74,21 @@ def test_the_harness_sees_cancellation():
     assert score(stable, refs, "d_x", np.float32).max <= 2
 
 
+def test_references_are_reused_only_for_the_same_derivation_and_inputs():
+    """Note [References computed once]: the same derivation at the same inputs gets the
+    same references back; another derivation of an equal definition, or other inputs, gets
+    its own, with equal values."""
+    act = Activation(name="t", expr=sp.tanh(x))
+    first, second = derive(act), derive(act)
+    points = sweep(first, np.float32, reduced=True)[:20]
+    a = references(first, points, quantities=["f"])
+    assert references(first, points.copy(), quantities=["f"]).values["f"] is a.values["f"]
+    b = references(second, points, quantities=["f"])
+    c = references(first, points[:10], quantities=["f"])
+    assert b.values["f"] is not a.values["f"] and b.values["f"] == a.values["f"]
+    assert c.values["f"] == a.values["f"][:10]
+
+
 def test_sweep_covers_the_specified_inputs():
     (act,) = load_definitions(ROOT / "definitions" / "swish.py")
     rows = sweep(derive(act), np.float32)
