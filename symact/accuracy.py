@@ -22,12 +22,12 @@ import mpmath
 import numpy as np
 
 from .derive import Derivation
-from .functions import diff_ae
 from .numeric import (
     cross_reference,
     error_metric,
     kappa_at,
     mp_function,
+    mp_partials,
     mp_reference_floats,
     p99,
 )
@@ -118,7 +118,7 @@ def references(derivation: Derivation, points: np.ndarray, quantities: Sequence[
             continue
         exact = mp_function(q.exact, symbols)
         printed = mp_function(q.identity, symbols)
-        partials = [mp_function(diff_ae(q.identity, s), symbols) for s in symbols]
+        partials = mp_partials(q.identity, symbols)
         vs, ks = [], []
         for row in points:
             at = [float(v) for v in row]

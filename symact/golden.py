@@ -21,7 +21,6 @@ import sympy as sp
 
 from .budget import phase
 from .derive import Derivation, Quantity
-from .functions import diff_ae
 from .numeric import (
     DIGITS,
     MAX_BOUND,
@@ -33,6 +32,7 @@ from .numeric import (
     error_metric,
     kappa_at,
     mp_function,
+    mp_partials,
     nan_references,
     np_function,
     p99,
@@ -184,7 +184,7 @@ def compute_golden(derivation: Derivation) -> Golden:
     quantities = derivation.quantities
     refs = [mp_function(q.exact, symbols) for q in quantities]
     stables = [mp_function(q.identity, symbols) for q in quantities]
-    partials = [[mp_function(diff_ae(q.identity, s), symbols) for s in symbols] for q in quantities]
+    partials = [mp_partials(q.identity, symbols) for q in quantities]
     user = {
         f"d_{var.name}": mp_function(expr, symbols) for var, expr in (act.derivative or {}).items()
     }

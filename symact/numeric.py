@@ -126,6 +126,30 @@ def mp_function(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Callable[..., An
     return sp.lambdify(list(symbols), expr, modules=[_MP_FUNCTIONS, "mpmath"])
 
 
+class Partials:
+    """The partials of an expression in each of its symbols, as functions of mpmath numbers
+    (see :func:`kappa_at`). ``together`` returns them all from one function whose common
+    subexpressions (a quotient's denominator, an exp every partial shares) are computed
+    once, by ``sympy.cse``: κ a few times cheaper than one function per partial. ``each``
+    has one function per partial, for a point where a shared subexpression fails: ``cse``
+    hoists subexpressions out of a Piecewise's branches, so 1/x² of a branch for x < −1
+    is evaluated, and divides by zero, at x = 0 as well."""
+
+    def __init__(self, expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> None:
+        self._symbols = list(symbols)
+        self._parts = [diff_ae(expr, s) for s in symbols]
+        self.together = sp.lambdify(self._symbols, self._parts, modules=[_MP_FUNCTIONS, "mpmath"], cse=True)
+
+    @functools.cached_property
+    def each(self) -> list[Callable[..., Any]]:
+        return [mp_function(p, self._symbols) for p in self._parts]
+
+
+def mp_partials(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> Partials:
+    """The partials of ``expr`` in each of ``symbols`` (:class:`Partials`)."""
+    return Partials(expr, symbols)
+
+
 _PRECISIONS = (DIGITS + 10, 2 * DIGITS + 20, 4 * DIGITS + 40, 8 * DIGITS + 80)
 _CROSS_PRECISIONS = tuple(60 * 2**k for k in range(6))  # 60 ... 1920 digits
 
@@ -409,10 +433,15 @@ def error_metric(computed, ref, kappa, dtype, absolute=None, ref_lo=0.0, expect_
     return score
 
 
-def kappa_at(partials: Sequence[Callable[..., Any]], value: Any, point: Sequence[float]) -> Any:
-    """κ of a quantity at ``point``: its partials (functions of mpmath numbers, ideally of the
+def kappa_at(partials: Partials, value: Any, point: Sequence[float]) -> Any:
+    """κ of a quantity at ``point``: its partials (:func:`mp_partials`, ideally of the
     stable printed form) at 60 digits; three significant digits are all κ needs."""
-    grads = [_at(d, point, _CROSS_PRECISIONS[0]) for d in partials]
+    at = _mp_point(tuple(float(v) for v in point))
+    with mpmath.workdps(_CROSS_PRECISIONS[0]):
+        try:
+            grads = [mpmath.mpmathify(g) for g in partials.together(*at)]
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError):
+            grads = [_at(d, point, _CROSS_PRECISIONS[0]) for d in partials.each]
     grads = [g.real if isinstance(g, mpmath.mpc) else g for g in grads]
     return condition_number(value, grads, [mpmath.mpf(v) for v in point])
 
@@ -447,7 +476,7 @@ def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tup
 
 #: Per quantity (exact formula, symbols): its mpmath functions and, per point, (reference,
 #: κ) or None where the reference is not a finite real number.
-_REFERENCES: dict[tuple[Any, ...], tuple[Any, list[Any], dict[tuple[float, ...], Any]]] = {}
+_REFERENCES: dict[tuple[Any, ...], tuple[Any, Partials, dict[tuple[float, ...], Any]]] = {}
 
 
 def _probe_references(
@@ -458,7 +487,7 @@ def _probe_references(
     of points it is measured on, uses the same references. κ as :func:`kappa_at` computes it."""
     key = (exact, tuple(symbols))
     if key not in _REFERENCES:
-        _REFERENCES[key] = (mp_function(exact, symbols), [mp_function(diff_ae(exact, s), symbols) for s in symbols], {})
+        _REFERENCES[key] = (mp_function(exact, symbols), mp_partials(exact, symbols), {})
     ref_fn, grads, known = _REFERENCES[key]
     refs, kappas, keep = [], [], []
     for i, pt in enumerate(points):

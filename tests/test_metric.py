@@ -192,3 +192,27 @@ def test_values_no_float_holds_are_told_apart_from_a_disagreement():
     assert numeric.below_floats(lambda *_: tiny, lambda *_: tiny * 3, (1.0,))
     assert not numeric.below_floats(lambda *_: tiny, lambda *_: mpmath.mpf(2) ** -1000, (1.0,))
     assert not numeric.below_floats(lambda *_: mpmath.mpf(1), lambda *_: mpmath.mpf(0), (1.0,))
+
+
+def test_kappa_from_shared_partials_equals_one_function_per_partial():
+    """κ's partials are computed together (common subexpressions once); where a shared
+    subexpression of another branch fails (1/x² of the x < −1 branch at x = 0), each
+    partial is computed alone, so κ is the same as from one function per partial."""
+    import sympy as sp
+
+    from symact import x
+    from symact.functions import diff_ae
+
+    b = sp.Symbol("b", positive=True)
+    expr = sp.Piecewise((b / (2 * -x * (1 + sp.sqrt(1 + b / x**2))), x < -1), ((x + sp.sqrt(x**2 + b)) / 2, True))
+    symbols = (x, b)
+    value_fn = numeric.mp_function(expr, symbols)
+    one_each = [numeric.mp_function(diff_ae(expr, s), symbols) for s in symbols]
+    together = numeric.mp_partials(expr, symbols)
+    for point in [(0.0, 4.0), (-3.0, 0.5), (2.5, 16.0), (-1e30, 4.0)]:
+        value = numeric.reference(value_fn, point)
+        grads = [numeric._at(d, point, 60) for d in one_each]
+        expected = numeric.condition_number(value, grads, [mpmath.mpf(v) for v in point])
+        got = numeric.kappa_at(together, value, point)
+        assert mpmath.almosteq(got, expected, rel_eps=mpmath.mpf(10) ** -40), (point, got, expected)
+    assert numeric.kappa_at(together, numeric.reference(value_fn, (0.0, 4.0)), (0.0, 4.0)) == 0.5

@@ -11,8 +11,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..functions import diff_ae
-from ..numeric import derivative_agrees, kappa_at, mp_function, reference
+from ..numeric import derivative_agrees, kappa_at, mp_function, mp_partials, reference
 from ..spec import x
 from .context import AuditContext, is_zero
 from .findings import Outcome
@@ -43,7 +42,7 @@ def _numeric_check(ctx: AuditContext, var: sp.Symbol, given: sp.Expr, true: sp.E
     lo, hi = ctx.act.domain
     xs = list(rng.uniform(lo, hi, 40)) + [lo, hi, 0.0, 1e-3, -1e-3, 30.0, -30.0]
     g_fn, t_fn = mp_function(given, ctx.symbols), mp_function(true, ctx.symbols)
-    partials = [mp_function(diff_ae(true, s), ctx.symbols) for s in ctx.symbols]
+    partials = mp_partials(true, ctx.symbols)
     count = 0
     for values in ctx.settings:
         for xv in xs:
