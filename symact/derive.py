@@ -31,7 +31,16 @@ from sympy.functions.elementary.trigonometric import TrigonometricFunction
 
 from .budget import phase
 from .functions import AtInfinity, diff_ae, expand_stable
-from .numeric import MAX_BOUND, P99_BOUND, metric_scores, np_function, p99, probe_points
+from .numeric import (
+    MAX_BOUND,
+    P99_BOUND,
+    metric_scores,
+    np_function,
+    p99,
+    probe_points,
+    probe_settings,
+    zero_points,
+)
 from .rewrite import (
     CANCELLATION_REPAIRS,
     apply_rewrites,
@@ -219,7 +228,24 @@ _UNMEASURABLE = (NameError, TypeError, AttributeError, KeyError)
 def _measure(exact: sp.Expr, printed: sp.Expr, act: Activation) -> list[tuple[int, float, float]]:
     """(points that are not finite, worst, 99th percentile of the error metric) in float32
     and in float64, over the probe points."""
-    return _measure_at(exact, printed, act, probe_points(act.domain, act.params))
+    return _measure_at(exact, printed, act, _probes(exact, act))
+
+
+#: Probe points per (quantity's exact formula, activation): see :func:`_probes`.
+_PROBES: dict[tuple[object, ...], list[tuple[float, ...]]] = {}
+
+
+def _probes(exact: sp.Expr, act: Activation) -> list[tuple[float, ...]]:
+    """The probe points of ``act`` and the points near the zeros of ``exact`` at its probe
+    settings (Note [Points near zeros] in symact.numeric)."""
+    settings = [[float(np.float32(v)) for v in s] for s in probe_settings(act.params)]
+    key = (exact, tuple(act.params), act.domain, tuple(map(tuple, settings)))
+    if key not in _PROBES:
+        if len(_PROBES) > 256:
+            _PROBES.clear()
+        near = zero_points(exact, (x, *act.params), act.domain, settings)
+        _PROBES[key] = sorted(set(probe_points(act.domain, act.params)) | set(near))
+    return _PROBES[key]
 
 
 def _measure_at(
@@ -1010,7 +1036,7 @@ _F32_MAX, _F32_P99 = 2.0, 1.5
 
 def _float32_via_float64(exact: sp.Expr, printed: sp.Expr, act: Activation) -> bool:
     symbols = (x, *act.params)
-    points = probe_points(act.domain, act.params)
+    points = _probes(exact, act)
     try:
         native = metric_scores(exact, printed, symbols, points, np.float32)
     except _UNMEASURABLE:

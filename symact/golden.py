@@ -38,6 +38,7 @@ from .numeric import (
     p99,
     reference,
     reference_floats,
+    zero_points,
 )
 from .spec import Activation, x
 
@@ -147,11 +148,14 @@ def _sample(derivation: Derivation) -> list[tuple[tuple[float, ...], str]]:
     points: list[tuple[tuple[float, ...], str]] = []
     with phase("golden points"):
         roots = _special_roots(derivation.quantities)
+    symbols = (x, *act.params)
     for setting in _param_settings(act, rng):
         values = dict(zip(act.params, setting))
         xs = [(_f32(v), "random") for v in rng.uniform(lo, hi, _RANDOM_X)]
         xs += [(_f32(lo), "domain-end"), (_f32(hi), "domain-end")]
         xs += _special_x(roots, values)
+        with phase("golden points"):  # Note [Points near zeros] in symact.numeric
+            xs += [(at[0], "zero") for q in derivation.quantities for at in zero_points(q.exact, symbols, (lo, hi), [setting], steps=(0,))]
         xs += [(_f32(s * m), "extreme") for m in _EXTREMES for s in (1.0, -1.0)]
         for xv, kind in xs:
             points.append(((xv, *setting), kind))

@@ -454,6 +454,13 @@ def condition_number(value: Any, partials: Sequence[Any], point: Sequence[Any]) 
     return num / abs(value)
 
 
+def probe_settings(params: Sequence[Any]) -> list[list[float]]:
+    """The parameter settings the probes use: the inits, then each param at each end of its
+    sampled range with the others at their inits."""
+    inits = [p.init for p in params]
+    return [inits] + [[*inits[:i], v, *inits[i + 1 :]] for i, p in enumerate(params) for v in p.sample_range()]
+
+
 def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tuple[float, ...]]:
     """Inputs that expose overflow and cancellation: the domain (densely at the params'
     init, coarsely at each end of each param's range), extremes and tiny values; all
@@ -466,12 +473,111 @@ def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tup
     spread = [v for v in np.concatenate([rng.uniform(-10, 10, 60), rng.uniform(-100, 100, 30)]) if lo <= v <= hi]
     dense = list(np.linspace(lo, hi, 121)) + special + spread
     coarse = list(np.linspace(lo, hi, 17)) + special + spread[::3]
-    inits = [p.init for p in params]
-    settings = [(inits, dense)] + [
-        ([*inits[:i], v, *inits[i + 1 :]], coarse) for i, p in enumerate(params) for v in p.sample_range()
-    ]
+    inits, *others = probe_settings(params)
+    settings = [(inits, dense)] + [(ps, coarse) for ps in others]
     points = {tuple(float(np.float32(v)) for v in (xv, *ps)) for ps, xs in settings for xv in xs}
     return sorted(points)
+
+
+# Note [Points near zeros]
+# A sum that cancels loses its digits where its value is near 0, and the metric forgives
+# that only in proportion to κ. At a zero where the quantity changes sign, κ grows like
+# 1/|x − x₀| and forgives the rounding of the terms; at a zero it only touches (1 + sin u
+# at u = −π/2, a double zero), κ grows like 1/|x − x₀|^½ while the error in ULPs grows like
+# 1/|x − x₀|, so the printed form fails there however well it does elsewhere: snake's
+# 1 + sin(2αx) was 34 off at x = −7.87, α = 0.1, and millions of times the bound a float32
+# step closer. Random and fixed probe points rarely fall that close. So the probes, and
+# the golden points, include points at and beside the zeros in x of each quantity: found
+# on a grid over the domain in float64 at each parameter setting (a sign change,
+# bisected; or a local minimum of |q| that reaches 0, narrowed by golden-section search),
+# the nearest to x = 0 first, each as its float32 neighbours 0, ±1 and ±256 steps away
+# for the derivation's probes, and as the nearest float32 alone among the golden points
+# (which score every quantity at every point: five points on one spot would weigh on the
+# 99th percentile of the quantities that do not vanish there).
+# A grid, not the clock, decides (Note [Budgets never change output] in symact.budget).
+
+#: The grid zero_x searches on, how many zeros it keeps per setting, and the float32
+#: steps from each zero that become points.
+ZERO_GRID, ZERO_KEEP, ZERO_STEPS = 4001, 2, (0, 1, -1, 256, -256)
+
+
+def zero_x(fn: Callable[[np.ndarray], Any], lo: float, hi: float) -> list[float]:
+    """The zeros of ``fn`` (a NumPy function of x) in [lo, hi], the ZERO_KEEP nearest to
+    x = 0; Note [Points near zeros]."""
+    xs = np.linspace(lo, hi, ZERO_GRID)
+
+    def at(v: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(fn(v), dtype=np.float64), v.shape)
+
+    q = at(xs)
+    ok = np.isfinite(q)
+    found: list[np.ndarray] = []
+    change = np.nonzero(ok[:-1] & ok[1:] & (np.sign(q[:-1]) * np.sign(q[1:]) < 0))[0]
+    if change.size:
+        a, b, qa = xs[change], xs[change + 1], q[change]
+        for _ in range(60):
+            m = 0.5 * (a + b)
+            left = np.sign(at(m)) == np.sign(qa)
+            a, b = np.where(left, m, a), np.where(left, b, m)
+        found.append(0.5 * (a + b))
+    mag = np.abs(q)
+    inner = np.nonzero(
+        ok[1:-1] & ok[:-2] & ok[2:] & (mag[1:-1] <= mag[:-2]) & (mag[1:-1] <= mag[2:])
+        & (mag[1:-1] < np.maximum(mag[:-2], mag[2:]))
+        & (np.sign(q[:-2]) * np.sign(q[1:-1]) >= 0) & (np.sign(q[1:-1]) * np.sign(q[2:]) >= 0)  # not bisected above
+    )[0] + 1
+    if inner.size:
+        a, b = xs[inner - 1], xs[inner + 1]
+        ratio = (math.sqrt(5) - 1) / 2
+        for _ in range(80):
+            c, d = b - ratio * (b - a), a + ratio * (b - a)
+            lower = np.abs(at(c)) < np.abs(at(d))
+            a, b = np.where(lower, a, c), np.where(lower, d, b)
+        m = 0.5 * (a + b)
+        reached = np.abs(at(m)) <= 1e-6 * np.maximum(mag[inner - 1], mag[inner + 1])
+        found.append(m[reached])
+    zeros = sorted({float(v) for v in np.concatenate(found)} if found else set(), key=abs)
+    return [v for v in zeros if abs(v) > 1e-9 and np.isfinite(v)][:ZERO_KEEP]  # x = 0: the fixed probes
+
+
+def near_zero_x(
+    fn: Callable[[np.ndarray], Any], lo: float, hi: float, steps: Sequence[int] = ZERO_STEPS
+) -> list[float]:
+    """Float32 inputs at and beside the zeros :func:`zero_x` finds, ``steps`` float32
+    steps away."""
+    out = []
+    for z in zero_x(fn, lo, hi):
+        base = np.float32(z)
+        step = float(np.spacing(base))
+        out += [float(np.float32(float(base) + k * step)) for k in steps]
+    return [v for v in dict.fromkeys(out) if lo <= v <= hi]
+
+
+def _at_params(fn: Callable[..., Any], params: Sequence[Any], xs: np.ndarray) -> Any:
+    return fn(xs, *params)
+
+
+def zero_points(
+    expr: sp.Expr, symbols: Sequence[sp.Symbol], domain: tuple[float, float], settings: Sequence[Sequence[float]],
+    steps: Sequence[int] = ZERO_STEPS,
+) -> list[tuple[float, ...]]:
+    """Points (x, *params) near the zeros in x of ``expr`` at each parameter setting, over
+    ``domain``, ``steps`` float32 steps from each; none where NumPy cannot evaluate it
+    (Note [Points near zeros])."""
+    try:
+        fn = np_function(expr, symbols)
+    except (NameError, TypeError, AttributeError, KeyError):
+        return []
+    points = []
+    for setting in settings:
+        ps = [np.float64(v) for v in setting]
+        try:
+            xs = near_zero_x(functools.partial(_at_params, fn, ps), *domain, steps)
+        except (NameError, TypeError, AttributeError, KeyError):
+            return []
+        points += [(xv, *(float(v) for v in setting)) for xv in xs]
+    return points
 
 
 #: Per quantity (exact formula, symbols): its mpmath functions and, per point, (reference,

@@ -271,6 +271,51 @@ def _one_minus_cos(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.Add), fix)
 
 
+def _one_plus_sin(expr: sp.Expr) -> sp.Expr:
+    """c ± c·sin(u) as c·(sin(u/2) ± cos(u/2))², c ± 2c·sin(v)·cos(v) as c·(sin(v) ± cos(v))²,
+    c + c·cos(u) as 2c·cos²(u/2): each cancels where the sine or cosine is near ∓1 (a
+    double zero), and the sum of two half-angle terms near ±1/√2 loses only what their
+    own roundings are worth there (Note [Points near zeros] in symact.numeric).
+
+    >>> from symact import x
+    >>> _one_plus_sin(1 + sp.sin(2*x))
+    (sin(x) + cos(x))**2
+    >>> _one_plus_sin(3 - 6*sp.sin(x)*sp.cos(x))
+    3*(sin(x) - cos(x))**2
+    >>> _one_plus_sin(2 + 2*sp.cos(x))
+    4*cos(x/2)**2
+    """
+
+    def term_form(term: sp.Expr, k: sp.Expr, constant: sp.Expr) -> sp.Expr | None:
+        if isinstance(term, sp.sin) and k in (constant, -constant):
+            half = term.args[0] / 2
+            return constant * (sp.sin(half) + sp.sign(k / constant) * sp.cos(half)) ** 2
+        if isinstance(term, sp.cos) and k == constant:
+            return 2 * constant * sp.cos(term.args[0] / 2) ** 2
+        if isinstance(term, sp.Mul) and len(term.args) == 2 and k in (2 * constant, -2 * constant):
+            sines = [a for a in term.args if isinstance(a, sp.sin)]
+            cosines = [a for a in term.args if isinstance(a, sp.cos)]
+            if len(sines) == 1 and len(cosines) == 1 and sines[0].args[0] == cosines[0].args[0]:
+                v = sines[0].args[0]
+                return constant * (sp.sin(v) + sp.sign(k / constant) * sp.cos(v)) ** 2
+        return None
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        if not isinstance(add, sp.Add):
+            return add
+        terms = add.as_coefficients_dict()
+        constant = terms.get(sp.S.One, sp.S.Zero)
+        if constant == 0:
+            return add
+        for term, k in terms.items():
+            form = term_form(term, k, constant)
+            if form is not None:
+                return add - constant - k * term + form
+        return add
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), fix)
+
+
 def _root_factor(term: sp.Expr) -> tuple[sp.Expr, sp.Expr, int] | None:
     """``term`` as (A, K, s) with term = K·sqrt(A)^s, s = ±1 and K free of sqrt(A)."""
     for factor in sp.Mul.make_args(term):
@@ -538,6 +583,11 @@ def _hyperbolic_log(expr: sp.Expr) -> sp.Expr:
 #: measures and keeps where they are more accurate (never applied unconditionally).
 CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
     Rewrite("one-minus-cos", "c − c·cos(u) loses every digit once u² < ε; 2c·sin²(u/2) does not", _one_minus_cos),
+    Rewrite(
+        "one-plus-sin",
+        "c + c·sin(u) (or c·(1 + 2·sin·cos), c·(1 + cos)) cancels near a double zero, where sin(u) ≈ −1; c·(sin(u/2) + cos(u/2))² does not",
+        _one_plus_sin,
+    ),
     Rewrite(
         "expand-cancelling",
         "terms that cancel over one denominator (p·x − x·(p + x), 1 − 1/(1 + x²)) round before they cancel; combined they do not",

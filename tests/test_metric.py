@@ -216,3 +216,26 @@ def test_kappa_from_shared_partials_equals_one_function_per_partial():
         got = numeric.kappa_at(together, value, point)
         assert mpmath.almosteq(got, expected, rel_eps=mpmath.mpf(10) ** -40), (point, got, expected)
     assert numeric.kappa_at(together, numeric.reference(value_fn, (0.0, 4.0)), (0.0, 4.0)) == 0.5
+
+
+def test_zeros_are_found_where_the_sign_changes_and_where_zero_is_only_touched():
+    """Note [Points near zeros]: zeros are bisected at a sign change and narrowed at a
+    local minimum of |q| that reaches 0; a minimum above 0 is none, x = 0 is left to the
+    fixed probes, and the nearest to x = 0 come first."""
+    import sympy as sp
+
+    from symact import x
+
+    def zeros(expr, lo=-8.0, hi=8.0):
+        fn = numeric.np_function(expr, (x,))
+        return numeric.zero_x(fn, lo, hi)
+
+    assert zeros(x - 0.3) == pytest.approx([0.3], abs=1e-12)
+    assert zeros(1 + sp.sin(x)) == pytest.approx([-np.pi / 2, -np.pi / 2 + 2 * np.pi], abs=1e-7)
+    assert zeros(1.5 + sp.sin(x)) == []
+    assert zeros(x * (x - 1)) == pytest.approx([1.0], abs=1e-12)
+    assert zeros(sp.exp(x)) == []
+    points = numeric.zero_points(1 + sp.sin(2 * x), (x,), (-8.0, 8.0), [[]], steps=(0, 1))
+    first, second = (np.float32(p[0]) for p in points[:2])
+    assert first == np.float32(-np.pi / 4) and abs(second - first) == np.spacing(np.float32(np.pi / 4))
+    assert all(float(np.float32(p[0])) == p[0] for p in points)

@@ -24,6 +24,7 @@ from symact.rewrite import (
     _log_difference,
     _log_exp_plus,
     _one_minus_cos,
+    _one_plus_sin,
     apply_rewrites,
     fraction_forms,
 )
@@ -47,6 +48,42 @@ def test_one_minus_cos_becomes_a_square_of_sine():
     small = [1e-8, 1e-5, 1e-3, -2e-4]
     assert _worst(1 - sp.cos(x), 1 - sp.cos(x), small) > 1e6
     assert _worst(1 - sp.cos(x), _one_minus_cos(1 - sp.cos(x)), small) < 2
+
+
+def test_one_plus_sin_becomes_a_square_of_half_angle_terms():
+    a = sp.Symbol("a", positive=True)
+    assert _one_plus_sin(1 + sp.sin(2 * a * x)) == (sp.sin(a * x) + sp.cos(a * x)) ** 2
+    assert _one_plus_sin(2 - 2 * sp.sin(x)) == 2 * (sp.sin(x / 2) - sp.cos(x / 2)) ** 2
+    assert _one_plus_sin(1 + 2 * sp.sin(x) * sp.cos(x)) == (sp.sin(x) + sp.cos(x)) ** 2
+    assert _one_plus_sin(3 + 3 * sp.cos(x) + x) == x + 6 * sp.cos(x / 2) ** 2
+    assert _one_plus_sin(1 + 2 * sp.sin(x)) == 1 + 2 * sp.sin(x)  # no double zero: left alone
+    assert _one_plus_sin(1 - sp.cos(x)) == 1 - sp.cos(x)  # one-minus-cos's case
+    # at and beside x = -pi/2, where 1 + sin(x) touches 0 (the nearest floats, then farther)
+    near = [-np.pi / 2 + d for d in (0.0, 2e-16, -4e-16, 1e-12, -1e-9, 1e-6, 3e-4)]
+    f = 1 + sp.sin(x)
+    assert _worst(f, f, near) > 1e6
+    assert _worst(f, _one_plus_sin(f), near) < 2
+
+
+def test_a_double_zero_is_found_and_its_cancellation_repaired():
+    """A periodic ripple's derivative 1 + sin(2ax) touches 0 once per period; the probes
+    and the golden points include points beside its zeros, where the printed form lost
+    every digit, and the derivation keeps the form that does not."""
+    a = Param("a", init=1.0, positive=True, bounds=(0.1, 10.0))
+    act = Activation(name="ripple", expr=x + sp.sin(a * x) ** 2 / a, params=[a])
+    derivation = derive(act)
+    d_x = next(q for q in derivation.quantities if q.name == "d_x")
+    assert not d_x.identity.has(sp.sin(2 * a * x)), d_x.identity
+    golden = compute_golden(derivation)
+    zeros = [pt["at"] for pt in golden.points if pt["kind"] == "zero"]
+    # -pi/(4a) at a = 0.1 and at a = 1 (each setting's zeros of 1 + sin(2ax), nearest x = 0 first)
+    assert any(abs(at[0] + np.pi / 4 / at[1]) < 1e-5 and at[1] == np.float32(0.1) for at in zeros), zeros
+    assert any(abs(at[0] + np.pi / 4) < 1e-6 and at[1] == 1.0 for at in zeros), zeros
+    assert shortfalls(derivation, golden) == []
+    printed = 1 + sp.sin(2 * a * x)  # as SymPy simplifies it
+    near = [(at[0], at[1]) for at in zeros]
+    before = metric_scores(d_x.exact, printed, (x, a), near, np.float64)
+    assert np.max(before) > 16
 
 
 def test_the_conjugate_is_a_regime_split_where_the_sum_cancels():

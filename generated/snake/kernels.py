@@ -14,7 +14,7 @@ Stable forms, branch by branch:
     f where AtInfinity(x, 1): oo
     f where AtInfinity(x, -1): -oo
     f: x + sin(alpha*x)**2/alpha
-    d_x: sin(2*alpha*x) + 1
+    d_x: (sin(alpha*x) + cos(alpha*x))**2
     d_alpha: (2*alpha*x*cos(alpha*x) - sin(alpha*x))*sin(alpha*x)/alpha**2
 
 forward(x, alpha) -> f, elementwise. backward(grad_out, x, alpha) -> (grad_x, grad_alpha),
@@ -95,10 +95,10 @@ def _grad_f64(x, alpha):
     if x != x:
         return np.nan, np.nan
     _t0 = alpha*x
-    _t1 = 2.0*_t0  # 2*alpha*x
-    _t2 = _sin_f64(_t0)  # sin(alpha*x)
-    _d_x = _sin_f64(_t1) + 1.0
-    _d_alpha = _t2*(_t1*_cos_f64(_t0) - _t2)/(alpha*alpha)
+    _t1 = _sin_f64(_t0)  # sin(alpha*x)
+    _t2 = _cos_f64(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    _d_alpha = _t1*(2.0*_t0*_t2 - _t1)/(alpha*alpha)
     return _d_x, _d_alpha
 
 
@@ -107,8 +107,9 @@ def _gradx_f64(x, alpha):
     if x != x:
         return np.nan
     _t0 = alpha*x
-    _t1 = 2.0*_t0  # 2*alpha*x
-    _d_x = _sin_f64(_t1) + 1.0
+    _t1 = _sin_f64(_t0)  # sin(alpha*x)
+    _t2 = _cos_f64(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
     return _d_x
 
 
@@ -129,10 +130,10 @@ def _grad_w(x, alpha):
     if x != x:
         return np.nan, np.nan
     _t0 = alpha*x
-    _t1 = 2.0*_t0  # 2*alpha*x
-    _t2 = _sin_w(_t0)  # sin(alpha*x)
-    _d_x = _sin_w(_t1) + 1.0
-    _d_alpha = _t2*(_t1*_cos_w(_t0) - _t2)/(alpha*alpha)
+    _t1 = _sin_w(_t0)  # sin(alpha*x)
+    _t2 = _cos_w(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    _d_alpha = _t1*(2.0*_t0*_t2 - _t1)/(alpha*alpha)
     return _d_x, _d_alpha
 
 
@@ -141,8 +142,9 @@ def _gradx_w(x, alpha):
     if x != x:
         return np.nan
     _t0 = alpha*x
-    _t1 = 2.0*_t0  # 2*alpha*x
-    _d_x = _sin_w(_t1) + 1.0
+    _t1 = _sin_w(_t0)  # sin(alpha*x)
+    _t2 = _cos_w(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
     return _d_x
 
 

@@ -14,7 +14,7 @@ Stable forms, branch by branch:
     f where AtInfinity(x, 1): oo
     f where AtInfinity(x, -1): -oo
     f: x + sin(alpha*x)**2/alpha
-    d_x: sin(2*alpha*x) + 1
+    d_x: (sin(alpha*x) + cos(alpha*x))**2
     d_alpha: (2*alpha*x*cos(alpha*x) - sin(alpha*x))*sin(alpha*x)/alpha**2
 
 Usage (copy this folder into a project, or import it as a package):
@@ -102,10 +102,10 @@ def _f_tf(x, alpha):
 
 def _grad_tf(x, alpha):
     _t0 = alpha*x
-    _t1 = 2.0*_t0
-    _t2 = tf.math.sin(_t0)
-    _d_x = tf.math.sin(_t1) + 1.0
-    _d_alpha = _t2*(_t1*tf.math.cos(_t0) - _t2)/(alpha*alpha)
+    _t1 = tf.math.sin(_t0)
+    _t2 = tf.math.cos(_t0)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    _d_alpha = _t1*(2.0*_t0*_t2 - _t1)/(alpha*alpha)
     return _d_x, _d_alpha
 
 
