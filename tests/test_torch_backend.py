@@ -274,6 +274,36 @@ def test_eager_calls_run_the_kernels_directly():
         assert type(ops.swish(xs, beta).grad_fn).__name__ != "_EagerFunctionBackward"
 
 
+@requires_torch
+def test_a_call_that_records_nothing_skips_autograd(monkeypatch):
+    """Note [Eager calls]: under no_grad, inference_mode, or with nothing requiring a
+    gradient, the forward kernel is called without an autograd.Function (same bits);
+    a gradient wanted, or a forward-mode level open, goes through it."""
+    import torch.autograd.forward_ad as fwAD
+
+    ops = _torch_ops("swish")
+    xs = torch.linspace(-6, 6, 50, dtype=torch.float32)
+    beta = torch.tensor(1.3)
+    expected = ops.swish(xs.clone().requires_grad_(), beta).detach()
+    calls = []
+    real_apply = ops._EagerFunction.apply
+    monkeypatch.setattr(ops._EagerFunction, "apply", lambda *a: calls.append(1) or real_apply(*a))
+    for context in (contextlib.nullcontext(), torch.no_grad(), torch.inference_mode()):
+        with context:
+            y = ops.swish(xs, beta)
+        assert y.grad_fn is None and not y.requires_grad
+        torch.testing.assert_close(y, expected, rtol=0, atol=0)
+    with torch.no_grad():
+        ops.swish(xs.clone().requires_grad_(), beta.clone().requires_grad_())
+    assert calls == []
+    y = ops.swish(xs, beta.clone().requires_grad_())
+    assert calls == [1] and y.grad_fn is not None
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(xs, torch.ones_like(xs))
+        tangent = fwAD.unpack_dual(ops.swish(dual, beta)).tangent
+    assert calls == [1, 1] and tangent is not None and torch.isfinite(tangent).all()
+
+
 def _inits(ops):
     module = getattr(ops, ops.__all__[1])()
     return [float(getattr(module, name).detach()[0]) for name in ops.PARAMS]

@@ -387,7 +387,9 @@ class _EagerFunction(torch.autograd.Function):
     more than the kernels themselves on small tensors. torch.compile, torch.func
     transforms (vmap, grad, jacrev, ...) and other devices go through the operators, which
     they need for tracing and batching. Forward mode (torch.autograd.forward_ad) works here
-    too."""
+    too. A call that records nothing (no gradient wanted, no forward-mode level open:
+    inference, torch.no_grad) calls the forward kernel without an autograd.Function, whose
+    own cost is about that of the kernel on a small tensor."""
 
     @staticmethod
     def forward(ctx, x, *params):
@@ -413,6 +415,15 @@ def _eager_kernels():
 
 
 _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: True)
+
+
+def _records(x, params):
+    """Whether an eager call must go through autograd: a gradient is wanted for x or a
+    parameter, or a forward-mode level is open (dual tensors have no requires_grad; a
+    torch that does not say counts as one)."""
+    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in params)):
+        return True
+    return getattr(torch.autograd.forward_ad, "_current_level", 0) >= 0
 
 
 _forward_op.register_autograd(_backward, setup_context=_setup_context)
@@ -500,6 +511,8 @@ def squareplus(x, b):
             return _forward_op(x, *params)  # inference: no autograd.Function to trace
         return _Function.apply(x, *params)
     if x.is_cpu and _eager_kernels():
+        if not _records(x, params):
+            return _forward_cpu(x, *params)  # Note [Eager calls]: nothing to record
         return _EagerFunction.apply(x, *params)  # Note [Eager calls]
     return _FunctionWithJvp.apply(x, *params)
 
