@@ -24,6 +24,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+import mpmath
 import numpy as np
 import sympy as sp
 from sympy.functions.elementary.hyperbolic import HyperbolicFunction
@@ -685,6 +686,8 @@ def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.
         )
         if not inside:
             continue
+        if _pole_at_init(expr, point, act):
+            continue
         sides = [side for side in (-1, 1) if _inside_near(cond, point, side, act)]
         found = [_limit_of(leading_order(expr, point, side)) for side in sides]
         limits = [v for v in found if v is not None]
@@ -692,6 +695,32 @@ def _removable(cond: sp.Basic, expr: sp.Expr, act: Activation) -> list[tuple[sp.
             continue
         out.append((point, sp.simplify(limits[0])))
     return out
+
+
+def _pole_at_init(expr: sp.Expr, point: sp.Expr, act: Activation) -> bool:
+    """Whether ``expr`` has a pole at ``point`` with the params at their inits: it grows
+    over ten thousand times from 1e-6 to 1e-12 away, on both sides (a removable point
+    tends to its limit, a log grows twofold). A cheap numeric answer (milliseconds)
+    before SymPy's leading term (up to a second on a large derivative), which could only
+    confirm that there is no finite limit: its order in t is then negative for generic
+    params (Note [Budgets never change output] in symact.budget: inputs, not the clock,
+    decide)."""
+    init = {p: p.init for p in act.params}
+    try:
+        at = complex(point.subs(init).evalf())
+        fn = sp.lambdify([x], expr.subs(init), modules="mpmath")
+    except _SYMPY_GAVE_UP + (TypeError, ValueError, NameError):
+        return False
+    if abs(at.imag) > 1e-12 or not math.isfinite(at.real):
+        return False
+    with mpmath.workdps(60):
+        try:
+            size = [[abs(fn(mpmath.mpf(at.real) + side * mpmath.mpf(d))) for d in ("1e-6", "1e-12")] for side in (-1, 1)]
+        except (ZeroDivisionError, ValueError, OverflowError, TypeError, NameError):
+            return False
+        return all(
+            mpmath.isfinite(near) and mpmath.isfinite(far) and far > 0 and near > 1e4 * far for far, near in size
+        )
 
 
 def _real_for_samples(point: sp.Expr, act: Activation) -> bool:

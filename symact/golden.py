@@ -149,13 +149,18 @@ def _sample(derivation: Derivation) -> list[tuple[tuple[float, ...], str]]:
     with phase("golden points"):
         roots = _special_roots(derivation.quantities)
     symbols = (x, *act.params)
-    for setting in _param_settings(act, rng):
+    settings = _param_settings(act, rng)
+    zeros: dict[tuple[float, ...], list[float]] = {s: [] for s in settings}
+    with phase("golden points"):  # Note [Points near zeros] in symact.numeric
+        for q in derivation.quantities:
+            for at in zero_points(q.exact, symbols, (lo, hi), settings, steps=(0,)):
+                zeros[tuple(at[1:])].append(at[0])
+    for setting in settings:
         values = dict(zip(act.params, setting))
         xs = [(_f32(v), "random") for v in rng.uniform(lo, hi, _RANDOM_X)]
         xs += [(_f32(lo), "domain-end"), (_f32(hi), "domain-end")]
         xs += _special_x(roots, values)
-        with phase("golden points"):  # Note [Points near zeros] in symact.numeric
-            xs += [(at[0], "zero") for q in derivation.quantities for at in zero_points(q.exact, symbols, (lo, hi), [setting], steps=(0,))]
+        xs += [(v, "zero") for v in zeros[setting]]
         xs += [(_f32(s * m), "extreme") for m in _EXTREMES for s in (1.0, -1.0)]
         for xv, kind in xs:
             points.append(((xv, *setting), kind))

@@ -501,61 +501,65 @@ def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tup
 ZERO_GRID, ZERO_KEEP, ZERO_STEPS = 4001, 2, (0, 1, -1, 256, -256)
 
 
+def _zeros(fn: Callable[..., Any], settings: np.ndarray, lo: float, hi: float) -> list[list[float]]:
+    """Per row of ``settings`` (parameter values), the zeros in x of ``fn(x, *params)`` in
+    [lo, hi], the ZERO_KEEP nearest to x = 0: all rows searched at once, as arrays."""
+    xs = np.linspace(lo, hi, ZERO_GRID)
+    cols = [settings[:, j] for j in range(settings.shape[1])]
+
+    def at(v: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(fn(v, *(c[rows] for c in cols)), dtype=np.float64), v.shape)
+
+    q = at(np.broadcast_to(xs, (len(settings), xs.size)), np.arange(len(settings))[:, None])
+    ok, mag, sign = np.isfinite(q), np.abs(q), np.sign(q)
+    found_rows, found_x = [], []
+    rows, ks = np.nonzero(ok[:, :-1] & ok[:, 1:] & (sign[:, :-1] * sign[:, 1:] < 0))
+    if rows.size:  # a sign change: bisect
+        a, b, qa = xs[ks], xs[ks + 1], sign[rows, ks]
+        for _ in range(48):
+            m = 0.5 * (a + b)
+            left = np.sign(at(m, rows)) == qa
+            a, b = np.where(left, m, a), np.where(left, b, m)
+        found_rows.append(rows)
+        found_x.append(0.5 * (a + b))
+    rows, ks = np.nonzero(
+        ok[:, 1:-1] & ok[:, :-2] & ok[:, 2:] & (mag[:, 1:-1] <= mag[:, :-2]) & (mag[:, 1:-1] <= mag[:, 2:])
+        & (mag[:, 1:-1] < np.maximum(mag[:, :-2], mag[:, 2:]))
+        & (sign[:, :-2] * sign[:, 1:-1] >= 0) & (sign[:, 1:-1] * sign[:, 2:] >= 0)  # not bisected above
+    )
+    if rows.size:  # a local minimum of |q|: narrow it, keep it if it reaches 0
+        a, b = xs[ks], xs[ks + 2]
+        ratio = (math.sqrt(5) - 1) / 2
+        for _ in range(56):
+            c, d = b - ratio * (b - a), a + ratio * (b - a)
+            lower = np.abs(at(c, rows)) < np.abs(at(d, rows))
+            a, b = np.where(lower, a, c), np.where(lower, d, b)
+        m = 0.5 * (a + b)
+        reached = np.abs(at(m, rows)) <= 1e-6 * np.maximum(mag[rows, ks], mag[rows, ks + 2])
+        found_rows.append(rows[reached])
+        found_x.append(m[reached])
+    per_row: list[set[float]] = [set() for _ in range(len(settings))]
+    for r, v in zip(np.concatenate(found_rows or [np.zeros(0, int)]), np.concatenate(found_x or [np.zeros(0)])):
+        if abs(v) > 1e-9 and math.isfinite(v):  # x = 0: the fixed probes
+            per_row[int(r)].add(float(v))
+    return [sorted(zs, key=abs)[:ZERO_KEEP] for zs in per_row]
+
+
 def zero_x(fn: Callable[[np.ndarray], Any], lo: float, hi: float) -> list[float]:
     """The zeros of ``fn`` (a NumPy function of x) in [lo, hi], the ZERO_KEEP nearest to
     x = 0; Note [Points near zeros]."""
-    xs = np.linspace(lo, hi, ZERO_GRID)
-
-    def at(v: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return np.broadcast_to(np.asarray(fn(v), dtype=np.float64), v.shape)
-
-    q = at(xs)
-    ok = np.isfinite(q)
-    found: list[np.ndarray] = []
-    change = np.nonzero(ok[:-1] & ok[1:] & (np.sign(q[:-1]) * np.sign(q[1:]) < 0))[0]
-    if change.size:
-        a, b, qa = xs[change], xs[change + 1], q[change]
-        for _ in range(60):
-            m = 0.5 * (a + b)
-            left = np.sign(at(m)) == np.sign(qa)
-            a, b = np.where(left, m, a), np.where(left, b, m)
-        found.append(0.5 * (a + b))
-    mag = np.abs(q)
-    inner = np.nonzero(
-        ok[1:-1] & ok[:-2] & ok[2:] & (mag[1:-1] <= mag[:-2]) & (mag[1:-1] <= mag[2:])
-        & (mag[1:-1] < np.maximum(mag[:-2], mag[2:]))
-        & (np.sign(q[:-2]) * np.sign(q[1:-1]) >= 0) & (np.sign(q[1:-1]) * np.sign(q[2:]) >= 0)  # not bisected above
-    )[0] + 1
-    if inner.size:
-        a, b = xs[inner - 1], xs[inner + 1]
-        ratio = (math.sqrt(5) - 1) / 2
-        for _ in range(80):
-            c, d = b - ratio * (b - a), a + ratio * (b - a)
-            lower = np.abs(at(c)) < np.abs(at(d))
-            a, b = np.where(lower, a, c), np.where(lower, d, b)
-        m = 0.5 * (a + b)
-        reached = np.abs(at(m)) <= 1e-6 * np.maximum(mag[inner - 1], mag[inner + 1])
-        found.append(m[reached])
-    zeros = sorted({float(v) for v in np.concatenate(found)} if found else set(), key=abs)
-    return [v for v in zeros if abs(v) > 1e-9 and np.isfinite(v)][:ZERO_KEEP]  # x = 0: the fixed probes
+    return _zeros(fn, np.zeros((1, 0)), lo, hi)[0]
 
 
-def near_zero_x(
-    fn: Callable[[np.ndarray], Any], lo: float, hi: float, steps: Sequence[int] = ZERO_STEPS
-) -> list[float]:
-    """Float32 inputs at and beside the zeros :func:`zero_x` finds, ``steps`` float32
-    steps away."""
+def _near(zeros: Sequence[float], lo: float, hi: float, steps: Sequence[int]) -> list[float]:
+    """Float32 inputs at and beside ``zeros``, ``steps`` float32 steps away."""
     out = []
-    for z in zero_x(fn, lo, hi):
+    for z in zeros:
         base = np.float32(z)
         step = float(np.spacing(base))
         out += [float(np.float32(float(base) + k * step)) for k in steps]
     return [v for v in dict.fromkeys(out) if lo <= v <= hi]
-
-
-def _at_params(fn: Callable[..., Any], params: Sequence[Any], xs: np.ndarray) -> Any:
-    return fn(xs, *params)
 
 
 def zero_points(
@@ -565,19 +569,18 @@ def zero_points(
     """Points (x, *params) near the zeros in x of ``expr`` at each parameter setting, over
     ``domain``, ``steps`` float32 steps from each; none where NumPy cannot evaluate it
     (Note [Points near zeros])."""
+    if not settings:
+        return []
     try:
         fn = np_function(expr, symbols)
+        zeros = _zeros(fn, np.array(settings, dtype=np.float64).reshape(len(settings), -1), *domain)
     except (NameError, TypeError, AttributeError, KeyError):
         return []
-    points = []
-    for setting in settings:
-        ps = [np.float64(v) for v in setting]
-        try:
-            xs = near_zero_x(functools.partial(_at_params, fn, ps), *domain, steps)
-        except (NameError, TypeError, AttributeError, KeyError):
-            return []
-        points += [(xv, *(float(v) for v in setting)) for xv in xs]
-    return points
+    return [
+        (xv, *(float(v) for v in setting))
+        for setting, found in zip(settings, zeros)
+        for xv in _near(found, *domain, steps)
+    ]
 
 
 #: Per quantity (exact formula, symbols): its mpmath functions and, per point, (reference,
