@@ -487,14 +487,16 @@ def probe_points(domain: tuple[float, float], params: Sequence[Any]) -> list[tup
 # 1/|x − x₀|, so the printed form fails there however well it does elsewhere: snake's
 # 1 + sin(2αx) was 34 off at x = −7.87, α = 0.1, and millions of times the bound a float32
 # step closer. Random and fixed probe points rarely fall that close. So the probes, and
-# the golden points, include points at and beside the zeros in x of each quantity: found
-# on a grid over the domain in float64 at each parameter setting (a sign change,
-# bisected; or a local minimum of |q| that reaches 0, narrowed by golden-section search),
-# the nearest to x = 0 first, each as its float32 neighbours 0, ±1 and ±256 steps away
-# for the derivation's probes, and as the nearest float32 alone among the golden points
-# (which score every quantity at every point: five points on one spot would weigh on the
-# 99th percentile of the quantities that do not vanish there).
-# A grid, not the clock, decides (Note [Budgets never change output] in symact.budget).
+# the golden points, include points at and beside the zeros in x that each quantity
+# touches without changing sign: found on a grid over the domain in float64 at each
+# parameter setting (a local minimum of |q| that reaches 0, narrowed by golden-section
+# search), the nearest to x = 0 first, each as its float32 neighbours 0, ±1 and ±256 steps
+# away for the derivation's probes, and as the nearest float32 alone among the golden
+# points (which score every quantity at every point: five points on one spot would weigh
+# on the 99th percentile of the quantities that do not vanish there). Zeros where the sign
+# changes are left out: κ forgives them, and points there only weigh on the other
+# quantities' percentiles. A grid, not the clock, decides (Note [Budgets never change
+# output] in symact.budget).
 
 #: The grid zero_x searches on, how many zeros it keeps per setting, and the float32
 #: steps from each zero that become points.
@@ -514,19 +516,10 @@ def _zeros(fn: Callable[..., Any], settings: np.ndarray, lo: float, hi: float) -
     q = at(np.broadcast_to(xs, (len(settings), xs.size)), np.arange(len(settings))[:, None])
     ok, mag, sign = np.isfinite(q), np.abs(q), np.sign(q)
     found_rows, found_x = [], []
-    rows, ks = np.nonzero(ok[:, :-1] & ok[:, 1:] & (sign[:, :-1] * sign[:, 1:] < 0))
-    if rows.size:  # a sign change: bisect
-        a, b, qa = xs[ks], xs[ks + 1], sign[rows, ks]
-        for _ in range(48):
-            m = 0.5 * (a + b)
-            left = np.sign(at(m, rows)) == qa
-            a, b = np.where(left, m, a), np.where(left, b, m)
-        found_rows.append(rows)
-        found_x.append(0.5 * (a + b))
     rows, ks = np.nonzero(
         ok[:, 1:-1] & ok[:, :-2] & ok[:, 2:] & (mag[:, 1:-1] <= mag[:, :-2]) & (mag[:, 1:-1] <= mag[:, 2:])
         & (mag[:, 1:-1] < np.maximum(mag[:, :-2], mag[:, 2:]))
-        & (sign[:, :-2] * sign[:, 1:-1] >= 0) & (sign[:, 1:-1] * sign[:, 2:] >= 0)  # not bisected above
+        & (sign[:, :-2] * sign[:, 2:] > 0)  # the same sign on both sides: touched, not crossed
     )
     if rows.size:  # a local minimum of |q|: narrow it, keep it if it reaches 0
         a, b = xs[ks], xs[ks + 2]
@@ -553,12 +546,16 @@ def zero_x(fn: Callable[[np.ndarray], Any], lo: float, hi: float) -> list[float]
 
 
 def _near(zeros: Sequence[float], lo: float, hi: float, steps: Sequence[int]) -> list[float]:
-    """Float32 inputs at and beside ``zeros``, ``steps`` float32 steps away."""
+    """Float32 inputs at and beside ``zeros``, ``steps`` float32 steps away; a zero that
+    is a float32 number itself (an exact zero, as at a rational x) is replaced by its
+    two neighbours: there the metric asks for an exact 0, which no rounded sum gives."""
     out = []
     for z in zeros:
         base = np.float32(z)
         step = float(np.spacing(base))
-        out += [float(np.float32(float(base) + k * step)) for k in steps]
+        exact = abs(float(base) - z) <= 1e-12 * max(1.0, abs(z))
+        ks = [k for k in steps if k != 0] or [1, -1] if exact else steps
+        out += [float(np.float32(float(base) + k * step)) for k in ks]
     return [v for v in dict.fromkeys(out) if lo <= v <= hi]
 
 

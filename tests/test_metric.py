@@ -218,10 +218,11 @@ def test_kappa_from_shared_partials_equals_one_function_per_partial():
     assert numeric.kappa_at(together, numeric.reference(value_fn, (0.0, 4.0)), (0.0, 4.0)) == 0.5
 
 
-def test_zeros_are_found_where_the_sign_changes_and_where_zero_is_only_touched():
-    """Note [Points near zeros]: zeros are bisected at a sign change and narrowed at a
-    local minimum of |q| that reaches 0; a minimum above 0 is none, x = 0 is left to the
-    fixed probes, and the nearest to x = 0 come first."""
+def test_zeros_that_are_touched_are_found_and_crossings_left_to_kappa():
+    """Note [Points near zeros]: a local minimum of |q| that reaches 0 without a sign
+    change is narrowed and kept; a minimum above 0, a sign change (which κ forgives) and
+    x = 0 (the fixed probes) are not; the nearest to x = 0 come first; a zero that is a
+    float32 number (an exact 0) gives its neighbours, not itself."""
     import sympy as sp
 
     from symact import x
@@ -230,12 +231,20 @@ def test_zeros_are_found_where_the_sign_changes_and_where_zero_is_only_touched()
         fn = numeric.np_function(expr, (x,))
         return numeric.zero_x(fn, lo, hi)
 
-    assert zeros(x - 0.3) == pytest.approx([0.3], abs=1e-12)
     assert zeros(1 + sp.sin(x)) == pytest.approx([-np.pi / 2, -np.pi / 2 + 2 * np.pi], abs=1e-7)
+    assert zeros((x - 0.7) ** 2 * (x + 3)) == pytest.approx([0.7], abs=1e-7)
     assert zeros(1.5 + sp.sin(x)) == []
-    assert zeros(x * (x - 1)) == pytest.approx([1.0], abs=1e-12)
+    assert zeros(x - 0.3) == []
+    assert zeros(x * (x - 1)) == []
+    assert zeros(x**2) == []
     assert zeros(sp.exp(x)) == []
     points = numeric.zero_points(1 + sp.sin(2 * x), (x,), (-8.0, 8.0), [[]], steps=(0, 1))
     first, second = (np.float32(p[0]) for p in points[:2])
     assert first == np.float32(-np.pi / 4) and abs(second - first) == np.spacing(np.float32(np.pi / 4))
     assert all(float(np.float32(p[0])) == p[0] for p in points)
+    exact = numeric.zero_points((x - 2.5) ** 2, (x,), (-8.0, 8.0), [[]], steps=(0,))
+    assert sorted(p[0] for p in exact) == [float(np.nextafter(np.float32(2.5), np.float32(0))), float(np.nextafter(np.float32(2.5), np.float32(3)))]
+    p = sp.Symbol("p", positive=True)
+    by_setting = numeric.zero_points(1 + sp.sin(p * x), (x, p), (-8.0, 8.0), [[1.0], [2.0]], steps=(0,))
+    assert [pt[1] for pt in by_setting] == [1.0, 1.0, 2.0, 2.0]
+    assert by_setting[2][0] == pytest.approx(-np.pi / 4, abs=1e-6)
