@@ -311,6 +311,37 @@ def test_fork_after_a_parallel_call(swish_kernels):
     assert sums == [float(parent.sum(dtype=np.float64))] * 2
 
 
+def test_a_range_the_pool_has_not_started_is_run_by_the_caller(swish_kernels, monkeypatch):
+    """Note [Threads]: with the pool's thread held up (as on a busy machine, where it may
+    wait to be scheduled), a threaded call does not wait for it: the caller takes back
+    the range the pool has not started, and the bits are those of a serial call."""
+    import concurrent.futures
+
+    calls = swish_kernels._calls
+    x = np.linspace(-5, 5, 3 * calls._PART_MIN, dtype=np.float32)
+    g = np.cos(x)
+    beta = np.array([1.3], np.float32)
+    monkeypatch.setattr(calls, "_threads", lambda: 2)
+    threaded = swish_kernels.forward(x, beta), swish_kernels.backward(g, x, beta)
+    stuck = concurrent.futures.ThreadPoolExecutor(1)
+    release = threading.Event()
+    stuck.submit(release.wait, 60)  # the pool's only thread is busy until released
+    monkeypatch.setattr(calls, "_executor", lambda: stuck)
+    try:
+        start = time.monotonic()
+        held = swish_kernels.forward(x, beta), swish_kernels.backward(g, x, beta)
+        assert time.monotonic() - start < 30
+    finally:
+        release.set()
+        stuck.shutdown()
+    monkeypatch.setattr(calls, "_threads", lambda: 1)
+    serial = swish_kernels.forward(x, beta), swish_kernels.backward(g, x, beta)
+    for outputs in (threaded, held):
+        assert np.array_equal(outputs[0], serial[0])
+        for a, b in zip(outputs[1], serial[1]):
+            assert np.array_equal(a, b)
+
+
 def _forward_sum(_: int) -> float:
     kernels = sys.modules["symact_generated_swish_kernels"]
     x = np.linspace(-5, 5, 1_000_000, dtype=np.float32)

@@ -308,12 +308,16 @@ def _sum_to(values, shape, full_shape):
 
 # Note [Threads]: the loops are serial Numba functions that release the GIL; _run gives
 # each thread of this module's pool one contiguous range of units (the caller's thread
-# takes the first); calls below _SERIAL_BELOW elements stay in the caller's thread. No
-# OpenMP runtime (unlike Numba's parallel loops): a fork() after a call is safe (the
-# child makes its own pool), idle threads do not spin, calls from many threads at once
-# are safe. numba.config.NUMBA_NUM_THREADS (the NUMBA_NUM_THREADS environment variable)
-# sets the thread count; results do not depend on it.
-_SERIAL_BELOW = 131072
+# takes the first), each range at least _PART_MIN elements, so a call of fewer than
+# 2 * _PART_MIN stays in the caller's thread. A range the pool has not started when the
+# caller finishes its own is taken back and run by the caller: on a busy machine, where
+# the pool's thread may wait milliseconds to be scheduled, a call never waits for it (at
+# worst it runs serially). No OpenMP runtime (unlike Numba's parallel loops): a fork()
+# after a call is safe (the child makes its own pool), idle threads do not spin, calls
+# from many threads at once are safe. numba.config.NUMBA_NUM_THREADS (the
+# NUMBA_NUM_THREADS environment variable) sets the thread count; results do not depend
+# on it, nor on which thread runs a range.
+_PART_MIN = 65536
 _pool, _pool_lock = None, threading.Lock()
 
 
@@ -343,20 +347,28 @@ def _run(loop, arrays, units, size, columns):
     """loop(*arrays, lo, hi, size, *columns) over all units, split into ranges lo:hi over
     threads when the work is large (Note [Threads])."""
     work = units * size
-    if work < 2 * _SERIAL_BELOW:  # one part at most: no need to ask for the thread count
+    if work < 2 * _PART_MIN:  # one part at most: no need to ask for the thread count
         loop(*arrays, 0, units, size, *columns)
         return
-    parts = min(_threads(), units, work // _SERIAL_BELOW)
+    parts = min(_threads(), units, work // _PART_MIN)
     if parts <= 1:
         loop(*arrays, 0, units, size, *columns)
         return
     ends = [units * i // parts for i in range(parts + 1)]
     pool = _executor()
-    futures = [pool.submit(loop, *arrays, lo, hi, size, *columns) for lo, hi in zip(ends[1:-1], ends[2:])]
+    ranges = list(zip(ends[1:-1], ends[2:]))
+    futures = [pool.submit(loop, *arrays, lo, hi, size, *columns) for lo, hi in ranges]
     try:
         loop(*arrays, ends[0], ends[1], size, *columns)
-    finally:
+    except BaseException:
         for future in futures:
+            if not future.cancel():
+                concurrent.futures.wait([future])
+        raise
+    for future, (lo, hi) in zip(futures, ranges):
+        if future.cancel():  # not started yet: run it here rather than wait for the pool
+            loop(*arrays, lo, hi, size, *columns)
+        else:
             future.result()
 
 
