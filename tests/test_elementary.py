@@ -239,6 +239,12 @@ def test_numpy_fma_rounds_once(dtype):
     assert (plain != got).any()  # a product and a sum rounded separately differ somewhere
 
 
+def _has_avx512() -> bool:
+    import llvmlite.binding as llvm
+
+    return bool(llvm.get_host_cpu_features().get("avx512f", False))
+
+
 def _vector_types(llvm: str) -> int:
     return len(re.findall(r"<\d+ x (?:float|double)>", llvm))
 
@@ -282,7 +288,13 @@ def test_generated_kernel_loops_vectorize(tmp_path, activation, params, dtype, l
     reduction included: Note [Vectorized reductions]) compile to SIMD code, with scalar
     parameters (units: chunks) and with a value per channel (here a row per element). Uses
     a copy in an empty folder, since Numba cannot show the code of functions it loaded
-    from its cache. ``loops``: the loops checked (all three when empty)."""
+    from its cache. ``loops``: the loops checked (all three when empty).
+
+    sin and cos: on a CPU without AVX-512 (a Zen 3 with AVX2, measured) LLVM leaves the
+    loops that call them scalar, the old and the new forms of snake's derivative alike:
+    checked only where the CPU has AVX-512."""
+    if activation == "snake" and not _has_avx512():
+        pytest.skip("LLVM vectorizes the sin and cos loops only with AVX-512; this CPU has none")
     for name in ("kernels.py", "_kernel_calls.py"):
         (tmp_path / name).write_text((ROOT / "generated" / activation / name).read_text())
     kernels = load_module(tmp_path / "kernels.py", f"symact_test_vector_{activation}_kernels")
