@@ -36,6 +36,7 @@ from .numeric import (
     MAX_BOUND,
     P99_BOUND,
     metric_scores,
+    mp_function,
     np_function,
     p99,
     probe_points,
@@ -708,8 +709,8 @@ def _pole_at_init(expr: sp.Expr, point: sp.Expr, act: Activation) -> bool:
     init = {p: p.init for p in act.params}
     try:
         at = complex(point.subs(init).evalf())
-        fn = sp.lambdify([x], expr.subs(init), modules="mpmath")
-    except _SYMPY_GAVE_UP + (TypeError, ValueError, NameError):
+        fn = mp_function(expr.subs(init), [x])
+    except _SYMPY_GAVE_UP + (TypeError, ValueError):
         return False
     if abs(at.imag) > 1e-12 or not math.isfinite(at.real):
         return False

@@ -277,3 +277,7 @@ def test_a_pole_is_told_from_a_removable_point_numerically_before_any_series():
     assert not _pole_at_init(sp.log(sp.Abs(x - p)), p, act)  # grows twofold only
     assert not _pole_at_init((p - 2) / (x - 1), sp.S.One, act)  # 0 at the init
     assert not _pole_at_init(1 / (x - 1), 1 + sp.I, act)  # not a real point
+    # the project's own stable building blocks evaluate too (no fallback to SymPy's series)
+    assert _pole_at_init(Sigmoid(x) / (x - 1), sp.S.One, act)
+    assert _pole_at_init(Softplus(x) / (x - p) ** 2, p, act)
+    assert not _pole_at_init((Sigmoid(x) - Sigmoid(p)) / (x - p), p, act)
