@@ -6,7 +6,8 @@ call the functions below instead: range reduction, a polynomial and exponent bit
 arithmetic, with no call and no data-dependent branch, which LLVM turns into SIMD code
 (AVX-512 or AVX2, whatever the machine has). Each function is one source text used twice:
 
-- printed into the generated ``kernels.py`` under ``@numba.njit(inline="always")``, and
+- printed into the generated ``kernels.py`` under ``@numba.njit(forceinline=True)``
+  (Note [Inlined by LLVM] in ``symact.emit.numba``), and
 - executed here with NumPy arrays (``numpy_functions``), so that the error measurements
   that choose a formula (``symact.derive``) and the accuracy harness see the same
   arithmetic, bit for bit, as the kernels (tests/test_elementary.py checks both).

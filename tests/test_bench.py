@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,18 @@ def test_memory_at_1e5_elements():
     # the output is kept after the forward: about one x (the resident set moves by pages)
     assert 0.5 <= rows["generated"]["kept"] / rows["generated"]["x_bytes"] <= 2
     assert "memory: growth of the resident set" in as_table(doc)
+
+
+@pytest.mark.slow
+def test_the_compile_time_benchmark_measures_ours_against_a_baseline():
+    """benchmarks/compile_time.py: a new process and an empty cache per measurement; the
+    baseline here is generated/ itself, so both columns time the same kernels."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "compile_time.py"), "leaky_relu", "--baseline", str(ROOT / "generated")],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split("|")[1:-1] for line in result.stdout.splitlines()[2:]]
+    assert [r[0].strip() for r in rows] == ["leaky_relu", "all"]
+    baseline, ours = (float(c.strip().removesuffix(" s")) for c in rows[0][1:3])
+    assert 0 < baseline < 600 and 0 < ours < 600

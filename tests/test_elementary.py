@@ -178,7 +178,7 @@ def _kernel_namespace() -> dict:
 def _numba_namespace() -> dict:
     namespace = _kernel_namespace()
     for name, sfx in elementary.closure([(n, s) for n in ("_exp", "_cosh", "_erfc") for s in SUFFIXES]):
-        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
+        source = '@numba.njit(forceinline=True, error_model="numpy")\n' + elementary.source(name, sfx)
         exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
     return namespace
 
@@ -472,7 +472,7 @@ def compiled_log_exp():
     namespace = _kernel_namespace()
     pairs = [(n, s) for n in ("_log1p", "_expm1") for s in ("f32", "w", "f64")]
     for name, sfx in elementary.closure(pairs):
-        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
+        source = '@numba.njit(forceinline=True, error_model="numpy")\n' + elementary.source(name, sfx)
         exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
     return {(name, sfx): _loop(namespace[f"{name}_{sfx}"]) for name, sfx in pairs}
 
@@ -612,7 +612,7 @@ def test_tanh_log_special_values(sfx):
 def test_tanh_log_numba_agrees_with_numpy_and_vectorizes(name, sfx):
     namespace = _kernel_namespace()
     for helper, s in elementary.closure([(name, sfx)]):
-        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(helper, s)
+        source = '@numba.njit(forceinline=True, error_model="numpy")\n' + elementary.source(helper, s)
         exec(compile(source, f"<{helper}_{s}>", "exec"), namespace)
     loop = _loop(namespace[f"{name}_{sfx}"])
     specials = np.array([np.nan, np.inf, -np.inf, -1.0, -0.0, 0.0], np.float32)
@@ -713,7 +713,7 @@ def compiled_trig():
     exec(compile(elementary.rempi_table_source(), "<_RPT>", "exec"), namespace)
     pairs = [(n, s) for n in ("_sin", "_cos") for s in ("f32", "w", "f64")]
     for name, sfx in elementary.closure(pairs):
-        source = '@numba.njit(inline="always", error_model="numpy")\n' + elementary.source(name, sfx)
+        source = '@numba.njit(forceinline=True, error_model="numpy")\n' + elementary.source(name, sfx)
         exec(compile(source, f"<{name}_{sfx}>", "exec"), namespace)
     return {(name, sfx): _loop(namespace[f"{name}_{sfx}"]) for name, sfx in pairs}
 

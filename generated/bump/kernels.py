@@ -54,10 +54,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # then the elementary functions they call. _grad returns (d_x, d_sigma); _gradx returns
 # d_x alone, with the subexpressions of _grad (the same bits). NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, sigma):
     if x != x:
         return np.float32(np.nan)
@@ -68,7 +70,7 @@ def _f_f32(x, sigma):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, sigma):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
@@ -84,7 +86,7 @@ def _grad_f32(x, sigma):
     return _d_x, _d_sigma
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, sigma):
     if x != x:
         return np.float32(np.nan)
@@ -98,7 +100,7 @@ def _gradx_f32(x, sigma):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, sigma):
     if x != x:
         return np.nan
@@ -109,7 +111,7 @@ def _f_f64(x, sigma):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, sigma):
     if x != x:
         return np.nan, np.nan
@@ -125,7 +127,7 @@ def _grad_f64(x, sigma):
     return _d_x, _d_sigma
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, sigma):
     if x != x:
         return np.nan
@@ -162,7 +164,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -182,12 +184,12 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -213,7 +215,7 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
@@ -241,7 +243,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -284,7 +286,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

@@ -50,10 +50,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # f and its gradients at one element x, one function per dtype (suffixes _f32, _f64),
 # then the elementary functions they call. _grad returns d_x. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, alpha):
     if x != x:
         return np.float32(np.nan)
@@ -64,7 +66,7 @@ def _f_f32(x, alpha):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, alpha):
     if x != x:
         return np.float32(np.nan)
@@ -75,7 +77,7 @@ def _grad_f32(x, alpha):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, alpha):
     if x != x:
         return np.nan
@@ -86,7 +88,7 @@ def _f_f64(x, alpha):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, alpha):
     if x != x:
         return np.nan
@@ -120,7 +122,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -140,12 +142,12 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -171,12 +173,12 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _expm1_f32(x):
     x = np.float64(x)
     p = 2.505210838544172e-08
@@ -196,7 +198,7 @@ def _expm1_f32(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _expm1_f64(x):
     xc = np.minimum(np.maximum(x, -40.0), 710.0)
     kf = np.floor(xc * 1.4426950408889634 + 0.5)
@@ -255,7 +257,7 @@ _f = _calls.by_dtype(lambda x, p: _f_f32(x, p[0]), lambda x, p: _f_f64(x, p[0]))
 _gradx = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""

@@ -61,10 +61,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # then the elementary functions they call. _grad returns (d_x, d_a, d_b, d_c); _gradx
 # returns d_x alone, with the subexpressions of _grad (the same bits). NaN in gives NaN
 # out, whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions
-# shared within a branch.
+# shared within a branch. forceinline=True: LLVM inlines each function into the loops,
+# which then vectorize (Numba's inline="always" gives the same code but compiles many
+# times slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, a, b, c):
     if x != x:
         return np.float32(np.nan)
@@ -72,7 +74,7 @@ def _f_f32(x, a, b, c):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, a, b, c):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan), np.float32(np.nan), np.float32(np.nan)
@@ -94,7 +96,7 @@ def _grad_f32(x, a, b, c):
     return _d_x, _d_a, _d_b, _d_c
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, a, b, c):
     if x != x:
         return np.float32(np.nan)
@@ -108,7 +110,7 @@ def _gradx_f32(x, a, b, c):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, a, b, c):
     if x != x:
         return np.nan
@@ -116,7 +118,7 @@ def _f_f64(x, a, b, c):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, a, b, c):
     if x != x:
         return np.nan, np.nan, np.nan, np.nan
@@ -138,7 +140,7 @@ def _grad_f64(x, a, b, c):
     return _d_x, _d_a, _d_b, _d_c
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, a, b, c):
     if x != x:
         return np.nan
@@ -175,7 +177,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -195,12 +197,12 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -226,7 +228,7 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
@@ -254,7 +256,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0], p[1], p[2]), lambda x, p
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0], p[1], p[2]), lambda x, p: _gradx_f64(x, p[0], p[1], p[2]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -297,7 +299,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

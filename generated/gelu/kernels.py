@@ -52,10 +52,12 @@ FLOAT32_VIA_FLOAT64 = ('d_x',)
 # then the elementary functions they call. _grad returns d_x. Suffix _w: float64
 # arithmetic for the float32 quantities computed in float64. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x):
     if x != x:
         return np.float32(np.nan)
@@ -65,14 +67,14 @@ def _f_f32(x):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _d_x = _grad_w(np.float64(x))
     return np.float32(_d_x)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x):
     if x != x:
         return np.nan
@@ -82,7 +84,7 @@ def _f_f64(x):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x):
     if x != x:
         return np.nan
@@ -94,7 +96,7 @@ def _grad_f64(x):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_w(x):
     if x != x:
         return np.nan
@@ -131,7 +133,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_w(x):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -151,7 +153,7 @@ def _exp_w(x):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _erfc_f32(x):
     x = np.float64(x)
     a = np.abs(x)
@@ -175,7 +177,7 @@ def _erfc_f32(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _expdw_f64(x, lo):
     x = np.minimum(np.maximum(x, -1000.0), 1000.0)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
@@ -217,7 +219,7 @@ def _expdw_f64(x, lo):
     return h, (s2 - h) + low, np.int64(kf)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _erfc_f64(x):
     a = np.abs(x)
     a = np.minimum(a, 28.0)
@@ -322,7 +324,7 @@ def _erfc_f64(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _erfcx_w(a):
     w = 1.0 / (a + 2.9129506302439405)
     z = (a - 2.9129506302439405) * w
@@ -341,7 +343,7 @@ def _erfcx_w(a):
     return q * w
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -367,7 +369,7 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
@@ -394,7 +396,7 @@ _f = _calls.by_dtype(lambda x, p: _f_f32(x), lambda x, p: _f_f64(x))
 _gradx = _calls.by_dtype(lambda x, p: _grad_f32(x), lambda x, p: _grad_f64(x))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""

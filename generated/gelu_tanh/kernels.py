@@ -54,10 +54,12 @@ FLOAT32_VIA_FLOAT64 = ('d_x',)
 # then the elementary functions they call. _grad returns d_x. Suffix _w: float64
 # arithmetic for the float32 quantities computed in float64. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x):
     if x != x:
         return np.float32(np.nan)
@@ -67,14 +69,14 @@ def _f_f32(x):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _d_x = _grad_w(np.float64(x))
     return np.float32(_d_x)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x):
     if x != x:
         return np.nan
@@ -84,7 +86,7 @@ def _f_f64(x):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x):
     if x != x:
         return np.nan
@@ -109,7 +111,7 @@ def _grad_f64(x):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_w(x):
     if x != x:
         return np.nan
@@ -157,7 +159,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -177,12 +179,12 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -208,12 +210,12 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_w(x):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -233,14 +235,14 @@ def _exp_w(x):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sigmoid_f32(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f32(-abs(u))
     return (np.float32(1.0) / (np.float32(1.0) + e)) if u >= np.float32(0.0) else (e / (np.float32(1.0) + e))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sigmoid_f64(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f64(-abs(u))
@@ -269,7 +271,7 @@ _f = _calls.by_dtype(lambda x, p: _f_f32(x), lambda x, p: _f_f64(x))
 _gradx = _calls.by_dtype(lambda x, p: _grad_f32(x), lambda x, p: _grad_f64(x))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""

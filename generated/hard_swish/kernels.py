@@ -52,10 +52,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # f and its gradients at one element x, one function per dtype (suffixes _f32, _f64),
 # then the elementary functions they call. _grad returns d_x. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x):
     if x != x:
         return np.float32(np.nan)
@@ -68,7 +70,7 @@ def _f_f32(x):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x):
     if x != x:
         return np.float32(np.nan)
@@ -81,7 +83,7 @@ def _grad_f32(x):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x):
     if x != x:
         return np.nan
@@ -94,7 +96,7 @@ def _f_f64(x):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x):
     if x != x:
         return np.nan
@@ -129,7 +131,7 @@ _f = _calls.by_dtype(lambda x, p: _f_f32(x), lambda x, p: _f_f64(x))
 _gradx = _calls.by_dtype(lambda x, p: _grad_f32(x), lambda x, p: _grad_f64(x))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""

@@ -86,10 +86,12 @@ FLOAT32_VIA_FLOAT64 = ('d_x',)
 # d_b1, d_b2); _gradx returns d_x alone, with the subexpressions of _grad (the same
 # bits). Suffix _w: float64 arithmetic for the float32 quantities computed in float64.
 # NaN in gives NaN out, whatever branch the comparisons would pick. _t0, _t1, ... are
-# subexpressions shared within a branch.
+# subexpressions shared within a branch. forceinline=True: LLVM inlines each function
+# into the loops, which then vectorize (Numba's inline="always" gives the same code but
+# compiles many times slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.float32(np.nan)
@@ -107,21 +109,21 @@ def _f_f32(x, a0, a1, a2, a3, b1, b2):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, a0, a1, a2, a3, b1, b2):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _d_x, _d_a0, _d_a1, _d_a2, _d_a3, _d_b1, _d_b2 = _grad_w(np.float64(x), np.float64(a0), np.float64(a1), np.float64(a2), np.float64(a3), np.float64(b1), np.float64(b2))
     return np.float32(_d_x), np.float32(_d_a0), np.float32(_d_a1), np.float32(_d_a2), np.float32(_d_a3), np.float32(_d_b1), np.float32(_d_b2)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, a0, a1, a2, a3, b1, b2):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _d_x = _gradx_w(np.float64(x), np.float64(a0), np.float64(a1), np.float64(a2), np.float64(a3), np.float64(b1), np.float64(b2))
     return np.float32(_d_x)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.nan
@@ -139,7 +141,7 @@ def _f_f64(x, a0, a1, a2, a3, b1, b2):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan
@@ -196,7 +198,7 @@ def _grad_f64(x, a0, a1, a2, a3, b1, b2):
     return _d_x, _d_a0, _d_a1, _d_a2, _d_a3, _d_b1, _d_b2
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.nan
@@ -225,7 +227,7 @@ def _gradx_f64(x, a0, a1, a2, a3, b1, b2):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_w(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.nan, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan
@@ -282,7 +284,7 @@ def _grad_w(x, a0, a1, a2, a3, b1, b2):
     return _d_x, _d_a0, _d_a1, _d_a2, _d_a3, _d_b1, _d_b2
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_w(x, a0, a1, a2, a3, b1, b2):
     if x != x:
         return np.nan
@@ -334,7 +336,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0], p[1], p[2], p[3], p[4], 
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0], p[1], p[2], p[3], p[4], p[5]), lambda x, p: _gradx_f64(x, p[0], p[1], p[2], p[3], p[4], p[5]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -377,7 +379,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

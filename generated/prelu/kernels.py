@@ -54,10 +54,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # then the elementary functions they call. _grad returns (d_x, d_a); _gradx returns d_x
 # alone, with the subexpressions of _grad (the same bits). NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, a):
     if x != x:
         return np.float32(np.nan)
@@ -68,7 +70,7 @@ def _f_f32(x, a):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, a):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
@@ -81,7 +83,7 @@ def _grad_f32(x, a):
     return _d_x, _d_a
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, a):
     if x != x:
         return np.float32(np.nan)
@@ -92,7 +94,7 @@ def _gradx_f32(x, a):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, a):
     if x != x:
         return np.nan
@@ -103,7 +105,7 @@ def _f_f64(x, a):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, a):
     if x != x:
         return np.nan, np.nan
@@ -116,7 +118,7 @@ def _grad_f64(x, a):
     return _d_x, _d_a
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, a):
     if x != x:
         return np.nan
@@ -150,7 +152,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -193,7 +195,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

@@ -58,17 +58,19 @@ FLOAT32_VIA_FLOAT64 = ('f',)
 # d_x alone, with the subexpressions of _grad (the same bits). Suffix _w: float64
 # arithmetic for the float32 quantities computed in float64. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, gamma):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _f = _f_w(np.float64(x), np.float64(gamma))
     return np.float32(_f)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, gamma):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
@@ -85,7 +87,7 @@ def _grad_f32(x, gamma):
     return _d_x, _d_gamma
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, gamma):
     if x != x:
         return np.float32(np.nan)
@@ -99,7 +101,7 @@ def _gradx_f32(x, gamma):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, gamma):
     if x != x:
         return np.nan
@@ -112,7 +114,7 @@ def _f_f64(x, gamma):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, gamma):
     if x != x:
         return np.nan, np.nan
@@ -129,7 +131,7 @@ def _grad_f64(x, gamma):
     return _d_x, _d_gamma
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, gamma):
     if x != x:
         return np.nan
@@ -143,7 +145,7 @@ def _gradx_f64(x, gamma):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_w(x, gamma):
     if x != x:
         return np.nan
@@ -179,7 +181,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -222,7 +224,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

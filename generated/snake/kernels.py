@@ -54,31 +54,33 @@ FLOAT32_VIA_FLOAT64 = ('f', 'd_x',)
 # d_x alone, with the subexpressions of _grad (the same bits). Suffix _w: float64
 # arithmetic for the float32 quantities computed in float64. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, alpha):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _f = _f_w(np.float64(x), np.float64(alpha))
     return np.float32(_f)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, alpha):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _d_x, _d_alpha = _grad_w(np.float64(x), np.float64(alpha))
     return np.float32(_d_x), np.float32(_d_alpha)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, alpha):
     # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
     _d_x = _gradx_w(np.float64(x), np.float64(alpha))
     return np.float32(_d_x)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, alpha):
     if x != x:
         return np.nan
@@ -90,7 +92,7 @@ def _f_f64(x, alpha):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, alpha):
     if x != x:
         return np.nan, np.nan
@@ -102,7 +104,7 @@ def _grad_f64(x, alpha):
     return _d_x, _d_alpha
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, alpha):
     if x != x:
         return np.nan
@@ -113,7 +115,7 @@ def _gradx_f64(x, alpha):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_w(x, alpha):
     if x != x:
         return np.nan
@@ -125,7 +127,7 @@ def _f_w(x, alpha):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_w(x, alpha):
     if x != x:
         return np.nan, np.nan
@@ -137,7 +139,7 @@ def _grad_w(x, alpha):
     return _d_x, _d_alpha
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_w(x, alpha):
     if x != x:
         return np.nan
@@ -194,7 +196,7 @@ def _rempi_rows():
 _RPT = _rempi_rows()
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _rempi_f64(x):
     # Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly
     kf = np.floor(x * 0.6366197723675814 + 0.5)
@@ -261,7 +263,7 @@ def _rempi_f64(x):
     return rh, rl, q
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _cos_f64(x):
     rh, rl, q = _rempi_f64(x)
     z = rh * rh
@@ -294,7 +296,7 @@ def _cos_f64(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _rempi_w(x):
     # Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly
     kf = np.floor(x * 0.6366197723675814 + 0.5)
@@ -360,7 +362,7 @@ def _rempi_w(x):
     return rh, rl, q
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _cos_w(x):
     rh, rl, q = _rempi_w(x)
     z = rh * rh
@@ -382,7 +384,7 @@ def _cos_w(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sin_f64(x):
     rh, rl, q = _rempi_f64(x)
     z = rh * rh
@@ -416,7 +418,7 @@ def _sin_f64(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sin_w(x):
     rh, rl, q = _rempi_w(x)
     z = rh * rh
@@ -462,7 +464,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -505,7 +507,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

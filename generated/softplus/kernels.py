@@ -54,10 +54,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # then the elementary functions they call. _grad returns (d_x, d_beta); _gradx returns
 # d_x alone, with the subexpressions of _grad (the same bits). NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, beta):
     if x != x:
         return np.float32(np.nan)
@@ -65,7 +67,7 @@ def _f_f32(x, beta):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, beta):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
@@ -83,7 +85,7 @@ def _grad_f32(x, beta):
     return _d_x, _d_beta
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, beta):
     if x != x:
         return np.float32(np.nan)
@@ -91,7 +93,7 @@ def _gradx_f32(x, beta):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, beta):
     if x != x:
         return np.nan
@@ -99,7 +101,7 @@ def _f_f64(x, beta):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, beta):
     if x != x:
         return np.nan, np.nan
@@ -117,7 +119,7 @@ def _grad_f64(x, beta):
     return _d_x, _d_beta
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, beta):
     if x != x:
         return np.nan
@@ -148,7 +150,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -168,12 +170,12 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -199,12 +201,12 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _log1p_f32(x):
     x = np.float64(x)
     u = x + 1.0
@@ -236,7 +238,7 @@ def _log1p_f32(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _log1p_f64(x):
     u = x + 1.0
     r = (x - (u - 1.0)) / u
@@ -273,27 +275,27 @@ def _log1p_f64(x):
     return y
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sigmoid_f32(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f32(-abs(u))
     return (np.float32(1.0) / (np.float32(1.0) + e)) if u >= np.float32(0.0) else (e / (np.float32(1.0) + e))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _softplus_f32(u):
     # log(1 + e^u) = max(u, 0) + log1p(e^-|u|): exact for large |u|, no overflow.
     return max(u, np.float32(0.0)) + _log1p_f32(_exp_f32(-abs(u)))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sigmoid_f64(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f64(-abs(u))
     return (1.0 / (1.0 + e)) if u >= 0.0 else (e / (1.0 + e))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _softplus_f64(u):
     # log(1 + e^u) = max(u, 0) + log1p(e^-|u|): exact for large |u|, no overflow.
     return max(u, 0.0) + _log1p_f64(_exp_f64(-abs(u)))
@@ -322,7 +324,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -365,7 +367,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):

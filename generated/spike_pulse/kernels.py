@@ -50,10 +50,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # f and its gradients at one element x, one function per dtype (suffixes _f32, _f64),
 # then the elementary functions they call. _grad returns d_x. NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, inner, outer):
     if x != x:
         return np.float32(np.nan)
@@ -64,7 +66,7 @@ def _f_f32(x, inner, outer):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, inner, outer):
     if x != x:
         return np.float32(np.nan)
@@ -81,7 +83,7 @@ def _grad_f32(x, inner, outer):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, inner, outer):
     if x != x:
         return np.nan
@@ -92,7 +94,7 @@ def _f_f64(x, inner, outer):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, inner, outer):
     if x != x:
         return np.nan
@@ -132,7 +134,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -152,7 +154,7 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _cosh_f32(x):
     # e = e^(|x| - ln 2) = e^|x|/2, finite wherever cosh is; |x| - the high part of
     # ln 2 is exact for large |x|, where an error in the argument would be multiplied
@@ -160,7 +162,7 @@ def _cosh_f32(x):
     return e + np.float32(0.25) / e
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _expdw_f64(x, lo):
     x = np.minimum(np.maximum(x, -1000.0), 1000.0)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
@@ -202,7 +204,7 @@ def _expdw_f64(x, lo):
     return h, (s2 - h) + low, np.int64(kf)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _cosh_f64(x):
     eh, el, n = _expdw_f64(np.abs(x), 0.0)
     # e^-|x| = 2^-n / (eh + el) ≈ 2^-n (1/eh - el/eh²); 2^-2n, clamped where it no longer counts
@@ -237,7 +239,7 @@ _f = _calls.by_dtype(lambda x, p: _f_f32(x, p[0], p[1]), lambda x, p: _f_f64(x, 
 _gradx = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0], p[1]), lambda x, p: _grad_f64(x, p[0], p[1]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""

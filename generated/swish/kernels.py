@@ -57,10 +57,12 @@ FLOAT32_VIA_FLOAT64 = ()
 # then the elementary functions they call. _grad returns (d_x, d_beta); _gradx returns
 # d_x alone, with the subexpressions of _grad (the same bits). NaN in gives NaN out,
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
-# within a branch.
+# within a branch. forceinline=True: LLVM inlines each function into the loops, which
+# then vectorize (Numba's inline="always" gives the same code but compiles many times
+# slower).
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f32(x, beta):
     if x != x:
         return np.float32(np.nan)
@@ -70,7 +72,7 @@ def _f_f32(x, beta):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f32(x, beta):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
@@ -95,7 +97,7 @@ def _grad_f32(x, beta):
     return _d_x, _d_beta
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f32(x, beta):
     if x != x:
         return np.float32(np.nan)
@@ -115,7 +117,7 @@ def _gradx_f32(x, beta):
     return _d_x
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _f_f64(x, beta):
     if x != x:
         return np.nan
@@ -125,7 +127,7 @@ def _f_f64(x, beta):
     return _f
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _grad_f64(x, beta):
     if x != x:
         return np.nan, np.nan
@@ -150,7 +152,7 @@ def _grad_f64(x, beta):
     return _d_x, _d_beta
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _gradx_f64(x, beta):
     if x != x:
         return np.nan
@@ -193,7 +195,7 @@ def _fma(typingctx, a, b, c):
     return t(a, b, c), codegen
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f32(x, lo):
     x = np.maximum(x, np.float32(-104.0))
     x = np.minimum(x, np.float32(89.0))
@@ -213,7 +215,7 @@ def _exphl_f32(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _cosh_f32(x):
     # e = e^(|x| - ln 2) = e^|x|/2, finite wherever cosh is; |x| - the high part of
     # ln 2 is exact for large |x|, where an error in the argument would be multiplied
@@ -221,7 +223,7 @@ def _cosh_f32(x):
     return e + np.float32(0.25) / e
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _expdw_f64(x, lo):
     x = np.minimum(np.maximum(x, -1000.0), 1000.0)
     kf = np.floor(x * 1.4426950408889634 + 0.5)
@@ -263,7 +265,7 @@ def _expdw_f64(x, lo):
     return h, (s2 - h) + low, np.int64(kf)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _cosh_f64(x):
     eh, el, n = _expdw_f64(np.abs(x), 0.0)
     # e^-|x| = 2^-n / (eh + el) ≈ 2^-n (1/eh - el/eh²); 2^-2n, clamped where it no longer counts
@@ -276,12 +278,12 @@ def _cosh_f64(x):
     return (s + t) * np.int64((np.int64(m) + np.int64(1023)) << np.int64(52)).view(np.float64) * np.int64((np.int64(n - np.int64(1) - m) + np.int64(1023)) << np.int64(52)).view(np.float64)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f32(x):
     return _exphl_f32(x, np.float32(0.0))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exphl_f64(x, lo):
     x = np.maximum(x, -746.0)
     x = np.minimum(x, 710.0)
@@ -307,19 +309,19 @@ def _exphl_f64(x, lo):
     return p * s * t
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _exp_f64(x):
     return _exphl_f64(x, 0.0)
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sigmoid_f32(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f32(-abs(u))
     return (np.float32(1.0) / (np.float32(1.0) + e)) if u >= np.float32(0.0) else (e / (np.float32(1.0) + e))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _sigmoid_f64(u):
     # Note [Stable sigmoid]: exp of a non-positive number only, so no overflow on either tail.
     e = _exp_f64(-abs(u))
@@ -349,7 +351,7 @@ _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _at(p, u):
     """The parameter values of unit u, a tuple (p: per parameter, its values by channel;
     unit u is of channel u % channels)."""
@@ -392,7 +394,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 _BLOCK, _LANES, _PAD = 64, 8, 16
 
 
-@numba.njit(inline="always", error_model="numpy")
+@numba.njit(forceinline=True, error_model="numpy")
 def _add_lanes(lanes, buf, m):
     full = m - m % _LANES
     for k in range(buf.shape[0]):
