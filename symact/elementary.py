@@ -160,6 +160,12 @@ versions are the w versions of float64(x) rounded once. Measured against 50-digi
 (tests/test_elementary.py): f32 0.5 ULP, f64 0.72 ULP over grids up to 1e304, near
 multiples of π/2 up to 2^62 and at 6381956970095103·2^797.
 
+The loops of the generated kernels call the fast versions first (``_sin_fast``,
+``_cos_fast``, ``_rempi_fast``: Cody–Waite alone, the same operations and bits below 2^28
+and NaN from there on) and the full ones only for a block in which those gave a NaN: Note
+[Fast path for sin and cos] (symact/emit/templates/kernels_loops_checked.py.tmpl, printed
+into the generated kernels.py).
+
 Note [float64 cosh]: cosh(x) = 2^(n−1)·(h + l + 2^(−2n)/(h + l)) with 2^n·(h + l) = e^|x|
 from ``expdw``; 1/(h + l) ≈ 1/h − l/h², and the sum h + 2^(−2n)/h by Fast2Sum, so only the
 small terms are rounded before the last rounding (0.62 ULP measured over 60,000
@@ -836,13 +842,10 @@ def _two_sum(a: str, b: str, s: str, e: str) -> list[str]:
     return [f"{s} = {a} + {b}", f"{s}_v = {s} - {a}", f"{e} = ({a} - ({s} - {s}_v)) + ({b} - {s}_v)"]
 
 
-def _rempi(sfx: str, target: str) -> list[str]:
-    """x = q·π/2 + (rh + rl), |rh + rl| ≤ π/4 (slightly more), rh + rl a double word, q
-    an int64 of which the last two bits count: Note [sin and cos]. "w" leaves out the
-    last part of the table (for float32 accuracy its truncation, 2^-104 in quadrants, is
-    far below what counts)."""
+def _cody_waite() -> list[str]:
+    """The lines of the Cody–Waite reduction (Note [sin and cos]): kf, and cw_h + cw_e."""
     c = functools.partial(_const, "f64")
-    body = [
+    return [
         "# Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly",
         f"kf = np.floor(x * {c(2 / math.pi)} + {c(0.5)})",
         f"r1 = _fma(-kf, {c(_PIO2_1)}, x)",
@@ -851,6 +854,17 @@ def _rempi(sfx: str, target: str) -> list[str]:
         *_two_sum("r1", "-p", "s", "se"),
         f"cw_l = (se - pe) - kf * {c(_PIO2_3)}",
         *_two_sum("s", "cw_l", "cw_h", "cw_e"),
+    ]
+
+
+def _rempi(sfx: str, target: str) -> list[str]:
+    """x = q·π/2 + (rh + rl), |rh + rl| ≤ π/4 (slightly more), rh + rl a double word, q
+    an int64 of which the last two bits count: Note [sin and cos]. "w" leaves out the
+    last part of the table (for float32 accuracy its truncation, 2^-104 in quadrants, is
+    far below what counts)."""
+    c = functools.partial(_const, "f64")
+    body = [
+        *_cody_waite(),
         "# Payne–Hanek: |x| = m·2^E; m·G(E) mod 4 from four exact products",
         "a = np.abs(x)",
         "b = np.float64(a).view(np.int64)",
@@ -898,17 +912,36 @@ def _rempi(sfx: str, target: str) -> list[str]:
     return [f"def _rempi_{sfx}(x):"] + ["    " + line for line in body]
 
 
-def _sincos_source(name: str, sfx: str, target: str) -> list[str]:
+def _rempi_fast(sfx: str, target: str) -> list[str]:
+    """``_rempi`` by Cody–Waite alone: the same rh, rl and q wherever |x| < 2^28, and
+    rh NaN (q 0) elsewhere, ±inf and NaN included (Note [Fast path for sin and cos])."""
+    c = functools.partial(_const, "f64")
+    body = [
+        *_cody_waite(),
+        "# |x| ≥ 2^28, ±inf, NaN: NaN, for the caller to recompute with _rempi",
+        f"small = np.abs(x) < {c(_TRIG_CW_MAX)}",
+        f"rh = {_select(target, 'small', 'cw_h', 'np.nan')}",
+        f"qs = {_select(target, 'small', 'kf', c(0.0))}",
+        "q = np.int64(qs)",
+        "return rh, cw_e, q",
+    ]
+    return [f"def _rempi_fast_{sfx}(x):"] + ["    " + line for line in body]
+
+
+def _sincos_source(name: str, sfx: str, target: str, fast: bool = False) -> list[str]:
     """sin or cos (``name``) in float64 arithmetic: Note [sin and cos]. "f32": the "w"
-    version rounded once."""
+    version rounded once. ``fast``: the version that reduces by Cody–Waite alone (named
+    ``{name}_fast``; Note [Fast path for sin and cos]): the same operations and bits where
+    |x| < 2^28, NaN elsewhere."""
+    full = f"{name}_fast" if fast else name
     if sfx == "f32":
-        return [f"def {name}_f32(x):", f"    return np.float32({name}_w(np.float64(x)))"]
+        return [f"def {full}_f32(x):", f"    return np.float32({full}_w(np.float64(x)))"]
     c = functools.partial(_const, "f64")
     with mpmath.workdps(40):
         sin_taylor = [float((-1) ** (k + 1) / mpmath.factorial(2 * k + 3)) for k in reversed(range(_SIN_TERMS[sfx]))]
         cos_taylor = [float((-1) ** k / mpmath.factorial(2 * k + 4)) for k in reversed(range(_COS_TERMS[sfx]))]
     body = [
-        f"rh, rl, q = _rempi_{sfx}(x)",
+        f"rh, rl, q = _rempi{'_fast' if fast else ''}_{sfx}(x)",
         "z = rh * rh",
         *_horner("z", "ps", sin_taylor, c),
         *_horner("z", "pc", cos_taylor, c),
@@ -936,7 +969,7 @@ def _sincos_source(name: str, sfx: str, target: str) -> list[str]:
     if name == "_sin":
         body.append(f"y = {_select(target, f'np.abs(x) < {c(2.0**-27)}', 'x', 'y')}  # -0 stays -0; sin x = x there")
     body.append(f"y = {_select(target, f'(x - x) != {c(0.0)}', 'x - x', 'y')}  # NaN, ±inf: NaN")
-    return [f"def {name}_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
+    return [f"def {full}_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
 def _sin(sfx: str, target: str) -> list[str]:
@@ -945,6 +978,14 @@ def _sin(sfx: str, target: str) -> list[str]:
 
 def _cos(sfx: str, target: str) -> list[str]:
     return _sincos_source("_cos", sfx, target)
+
+
+def _sin_fast(sfx: str, target: str) -> list[str]:
+    return _sincos_source("_sin", sfx, target, fast=True)
+
+
+def _cos_fast(sfx: str, target: str) -> list[str]:
+    return _sincos_source("_cos", sfx, target, fast=True)
 
 
 _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
@@ -961,7 +1002,14 @@ _BUILDERS: dict[str, Callable[[str, str], list[str]]] = {
     "_rempi": _rempi,
     "_sin": _sin,
     "_cos": _cos,
+    "_rempi_fast": _rempi_fast,
+    "_sin_fast": _sin_fast,
+    "_cos_fast": _cos_fast,
 }
+
+#: The helpers with a fast version, which reduces by Cody–Waite alone and returns NaN
+#: where that does not hold (Note [Fast path for sin and cos]), and its name.
+FAST = {"_sin": "_sin_fast", "_cos": "_cos_fast"}
 
 
 def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
@@ -978,6 +1026,8 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
         return [("_expm1", "w")]
     if name in ("_sin", "_cos"):
         return [(name, "w")] if sfx == "f32" else [("_rempi", sfx)]
+    if name in ("_sin_fast", "_cos_fast"):
+        return [(name, "w")] if sfx == "f32" else [("_rempi_fast", sfx)]
     return []
 
 
@@ -1013,7 +1063,7 @@ def _namespace() -> dict[str, Any]:
         (n, s)
         for n in _BUILDERS
         for s in SUFFIXES
-        if (n, s) not in (("_exphl", "w"), ("_rempi", "f32"))
+        if (n, s) not in (("_exphl", "w"), ("_rempi", "f32"), ("_rempi_fast", "f32"))
         and only.get(n, s) == s
         and not (n in FLOAT32_ONLY and s == "f64")
     ]

@@ -734,3 +734,88 @@ def test_sin_cos_numba_agrees_with_numpy_and_vectorizes(compiled_trig, name, sfx
     llvm = loop.inspect_llvm(loop.signatures[0])
     assert _vector_types(llvm) > 0
     assert re.search(r"@llvm\.fma\.v\d+f64", llvm)
+
+
+@pytest.mark.parametrize("sfx", ["f32", "w", "f64"])
+@pytest.mark.parametrize("name", ["_sin", "_cos"])
+def test_fast_sin_cos_are_the_full_ones_below_2_28(name, sfx):
+    """Note [Fast path for sin and cos]: the fast helpers give the full ones' bits wherever
+    |x| < 2^28, and NaN everywhere else (±inf and NaN included)."""
+    dtype = np.float32 if sfx == "f32" else np.float64
+    with np.errstate(over="ignore"):
+        xs = np.concatenate([_trig_grid(), [np.nan, np.inf, -np.inf, -0.0, 0.0]]).astype(dtype)
+    full = elementary.numpy_function(name, sfx)(xs)
+    fast = elementary.numpy_function(elementary.FAST[name], sfx)(xs)
+    small = np.abs(xs) < 2.0**28
+    assert small.sum() > 1000 and (~small).sum() > 500
+    assert np.array_equal(fast[small].view(np.uint8), full[small].view(np.uint8))
+    assert np.isnan(fast[~small]).all()
+
+
+def _snake_inputs(dtype: type, size: int) -> np.ndarray:
+    """Mostly ordinary arguments, with huge ones (both reductions' sides of 2^28 once
+    multiplied by α), neighbours of multiples of π/2, NaN, ±inf and subnormals sprinkled
+    in, so that most blocks of 64 mix them with ordinary ones and some have none."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(0.0, 4.0, size)
+    with mpmath.workdps(40):
+        near = [float(mpmath.mpf(k) * mpmath.pi / 2) for k in (1, 2, 3, 10**6, 2**27, 10**9, 2**40)]
+    tiny = np.finfo(dtype).smallest_subnormal
+    special = np.array(
+        [1e10, -1e10, 1e300, -1e300, 3e38, 2.0**28, -(2.0**28), np.nextafter(2.0**28, 0.0), np.nan, np.inf, -np.inf]
+        + near + list(np.nextafter(near, np.inf)) + [float(tiny), -float(tiny), 1e-310, 0.0, -0.0]
+    )
+    where = rng.choice(size, size // 20, replace=False)
+    where = where[where < size - 64 * 8]  # the last eight blocks: ordinary arguments only
+    x[where] = rng.choice(special, where.size)
+    with np.errstate(over="ignore"):
+        return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, pytest.param(np.float16, marks=pytest.mark.slow)])
+def test_snake_fast_path_has_the_bits_of_the_full_formulas(tmp_path, dtype):
+    """Note [Fast path for sin and cos]: snake's loops (fast formulas, blocks with a NaN
+    computed again by the full ones) give the bits of the same loops calling the full
+    formulas only, forward, backward (with α's gradient sum) and backward_x, for scalar
+    and per-channel α, on blocks mixing huge arguments, NaN, ±inf and subnormals with
+    ordinary ones. float16 runs through the 16-bit loops (the NaN test on float16 bits).
+    The generated kernels load as test_numba_backend loads them (sharing Numba's cache);
+    the full-formula copy compiles in a temporary folder."""
+    path = ROOT / "generated" / "snake" / "kernels.py"
+    source = path.read_text()
+    assert "_f_fast(" in source and "_has_nan(" in source
+    lines = source.split("\n")
+    full = [
+        line.replace("_fast_", "_") if line.startswith(("_f_fast = ", "_grad_fast = ", "_gradx_fast = ")) else line
+        for line in lines
+    ]
+    assert full != lines
+    calls = (ROOT / "generated" / "snake" / "_kernel_calls.py").read_text()
+    (tmp_path / "kernels.py").write_text("\n".join(full))
+    (tmp_path / "_kernel_calls.py").write_text(calls)
+    modules = {
+        "fast": load_module(path, "symact_generated_snake_kernels"),
+        "full": load_module(tmp_path / "kernels.py", f"symact_test_snake_full_{np.dtype(dtype).name}"),
+    }
+    x = _snake_inputs(dtype, 64 * 40 + 17).reshape(1, -1)
+    g = np.random.default_rng(6).normal(size=x.shape).astype(dtype)
+    g[0, ::97] = 0.0  # 0 times a NaN gradient
+    x3 = np.concatenate([x[:, :-17]] * 3).reshape(2, 3, -1)  # (N, C, L), α per channel
+    g3 = np.concatenate([g[:, :-17]] * 3).reshape(2, 3, -1)
+    # a huge α (1e9 is inf in float16, which the kernels refuse as a parameter: 6e4 there,
+    # whose products with float16's largest inputs still pass 2^28)
+    big = 6e4 if dtype == np.float16 else 1e9
+    cases = [(x, g, np.array(a, dtype)) for a in (1.0, 3.0, big)]
+    cases.append((x3, g3, np.array([1.0, big, 0.5], dtype).reshape(3, 1)))
+    nans = 0
+    for xs, gs, alpha in cases:
+        results = {
+            name: [m.forward(xs, alpha), *m.backward(gs, xs, alpha), m.backward_x(gs, xs, alpha)]
+            for name, m in modules.items()
+        }
+        for got, want in zip(results["fast"], results["full"]):
+            assert got.dtype == want.dtype and got.shape == want.shape
+            assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+        nans += int(np.isnan(results["full"][0]).sum())
+        assert np.isfinite(results["full"][0][..., -64:]).all()  # some blocks take the fast path only
+    assert nans > 0

@@ -133,9 +133,9 @@ def _get(v):
     return lambda v: v
 
 
-# The conversions select by multiplying with a condition's 0 or 1 in wrapping uint32
-# arithmetic rather than with if/else: Numba's inlining of a conditional expression here
-# warns of a variable out of scope, and a separate (not inlined) function would keep the
+# The conversions (and the NaN case of bfloat16's rounding in put) select by multiplying
+# with a condition's 0 or 1 in wrapping uint32 arithmetic rather than with if/else: Numba's
+# inlining of a conditional expression here warns of a variable out of scope, and a separate (not inlined) function would keep the
 # loops out of Numba's cache, which cannot load a callee from a module it cannot import.
 @numba.njit(inline="always")
 def _half_to_float(v):
@@ -166,8 +166,9 @@ def _put(out, v):
         def rounded(out, v):
             f = np.float32(v)
             b = f.view(np.uint32)
-            r = np.uint16((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
-            return np.uint16(0x7FC0) if f != f else r
+            r = np.uint32((b + np.uint32(0x7FFF) + ((b >> np.uint32(16)) & np.uint32(1))) >> np.uint32(16))
+            # NaN: the quiet NaN 0x7FC0, selected without a branch (see below)
+            return np.uint16(r + np.uint32(np.uint32(0x7FC0) - r) * np.uint32(f != f))
 
         return rounded
     if out.dtype == numba.int16:

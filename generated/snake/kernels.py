@@ -56,7 +56,9 @@ FLOAT32_VIA_FLOAT64 = ('f', 'd_x',)
 # whatever branch the comparisons would pick. _t0, _t1, ... are subexpressions shared
 # within a branch. forceinline=True: LLVM inlines each function into the loops, which
 # then vectorize (Numba's inline="always" gives the same code but compiles many times
-# slower).
+# slower). The _fast versions (_f_fast, ...) are the same with sin and cos helpers that
+# reduce by Cody–Waite alone and give NaN for |u| ≥ 2^28: Note [Fast path for sin and
+# cos].
 
 
 @numba.njit(forceinline=True, error_model="numpy")
@@ -146,6 +148,97 @@ def _gradx_w(x, alpha):
     _t0 = alpha*x
     _t1 = _sin_w(_t0)  # sin(alpha*x)
     _t2 = _cos_w(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    return _d_x
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _f_fast_f32(x, alpha):
+    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
+    _f = _f_fast_w(np.float64(x), np.float64(alpha))
+    return np.float32(_f)
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _grad_fast_f32(x, alpha):
+    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
+    _d_x, _d_alpha = _grad_fast_w(np.float64(x), np.float64(alpha))
+    return np.float32(_d_x), np.float32(_d_alpha)
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _gradx_fast_f32(x, alpha):
+    # Note [float32 computed in float64]: float32 arithmetic misses the accuracy bound here.
+    _d_x = _gradx_fast_w(np.float64(x), np.float64(alpha))
+    return np.float32(_d_x)
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _f_fast_f64(x, alpha):
+    if x != x:
+        return np.nan
+    _f = x + (_sin_fast_f64(alpha*x)*_sin_fast_f64(alpha*x))/alpha
+    if (x == np.inf):
+        _f = np.inf
+    if (x == -np.inf):
+        _f = -np.inf
+    return _f
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _grad_fast_f64(x, alpha):
+    if x != x:
+        return np.nan, np.nan
+    _t0 = alpha*x
+    _t1 = _sin_fast_f64(_t0)  # sin(alpha*x)
+    _t2 = _cos_fast_f64(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    _d_alpha = _t1*(2.0*_t0*_t2 - _t1)/(alpha*alpha)
+    return _d_x, _d_alpha
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _gradx_fast_f64(x, alpha):
+    if x != x:
+        return np.nan
+    _t0 = alpha*x
+    _t1 = _sin_fast_f64(_t0)  # sin(alpha*x)
+    _t2 = _cos_fast_f64(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    return _d_x
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _f_fast_w(x, alpha):
+    if x != x:
+        return np.nan
+    _f = x + (_sin_fast_w(alpha*x)*_sin_fast_w(alpha*x))/alpha
+    if (x == np.inf):
+        _f = np.inf
+    if (x == -np.inf):
+        _f = -np.inf
+    return _f
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _grad_fast_w(x, alpha):
+    if x != x:
+        return np.nan, np.nan
+    _t0 = alpha*x
+    _t1 = _sin_fast_w(_t0)  # sin(alpha*x)
+    _t2 = _cos_fast_w(_t0)  # cos(alpha*x)
+    _d_x = ((_t1 + _t2)*(_t1 + _t2))
+    _d_alpha = _t1*(2.0*_t0*_t2 - _t1)/(alpha*alpha)
+    return _d_x, _d_alpha
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _gradx_fast_w(x, alpha):
+    if x != x:
+        return np.nan
+    _t0 = alpha*x
+    _t1 = _sin_fast_w(_t0)  # sin(alpha*x)
+    _t2 = _cos_fast_w(_t0)  # cos(alpha*x)
     _d_x = ((_t1 + _t2)*(_t1 + _t2))
     return _d_x
 
@@ -385,6 +478,105 @@ def _cos_w(x):
 
 
 @numba.njit(forceinline=True, error_model="numpy")
+def _rempi_fast_f64(x):
+    # Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly
+    kf = np.floor(x * 0.6366197723675814 + 0.5)
+    r1 = _fma(-kf, 1.5707963267948966, x)
+    p = kf * 6.123233995736766e-17
+    pe = _fma(kf, 6.123233995736766e-17, -p)
+    s = r1 + -p
+    s_v = s - r1
+    se = (r1 - (s - s_v)) + (-p - s_v)
+    cw_l = (se - pe) - kf * -1.4973849048591698e-33
+    cw_h = s + cw_l
+    cw_h_v = cw_h - s
+    cw_e = (s - (cw_h - cw_h_v)) + (cw_l - cw_h_v)
+    # |x| ≥ 2^28, ±inf, NaN: NaN, for the caller to recompute with _rempi
+    small = np.abs(x) < 268435456.0
+    rh = (cw_h if small else np.nan)
+    qs = (kf if small else 0.0)
+    q = np.int64(qs)
+    return rh, cw_e, q
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _cos_fast_f64(x):
+    rh, rl, q = _rempi_fast_f64(x)
+    z = rh * rh
+    ps = -8.22063524662433e-18
+    ps = _fma(ps, z, 2.8114572543455206e-15)
+    ps = _fma(ps, z, -7.647163731819816e-13)
+    ps = _fma(ps, z, 1.6059043836821613e-10)
+    ps = _fma(ps, z, -2.505210838544172e-08)
+    ps = _fma(ps, z, 2.7557319223985893e-06)
+    ps = _fma(ps, z, -0.0001984126984126984)
+    ps = _fma(ps, z, 0.008333333333333333)
+    ps = _fma(ps, z, -0.16666666666666666)
+    pc = -1.5619206968586225e-16
+    pc = _fma(pc, z, 4.779477332387385e-14)
+    pc = _fma(pc, z, -1.1470745597729725e-11)
+    pc = _fma(pc, z, 2.08767569878681e-09)
+    pc = _fma(pc, z, -2.755731922398589e-07)
+    pc = _fma(pc, z, 2.48015873015873e-05)
+    pc = _fma(pc, z, -0.001388888888888889)
+    pc = _fma(pc, z, 0.041666666666666664)
+    # sin(rh + rl) = rh + (rh·z·S(z) + rl·(1 - z/2)); cos = w + (((1 - w) - z/2) + ...)
+    # with w = 1 - z/2, whose rounding error (1 - w) - z/2 is exact
+    s = rh + _fma(rh * z, ps, rl * (1.0 - 0.5 * z))
+    hz = 0.5 * z
+    w = 1.0 - hz
+    co = w + (((1.0 - w) - hz) + _fma(z * z, pc, -(rh * rl)))
+    y = (s if (q & np.int64(1)) != np.int64(0) else co)
+    y = (-y if ((q + np.int64(1)) & np.int64(2)) != np.int64(0) else y)
+    y = (x - x if (x - x) != 0.0 else y)  # NaN, ±inf: NaN
+    return y
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _rempi_fast_w(x):
+    # Cody–Waite: r1 exact (fma); kf·π/2 in three parts, the first two exactly
+    kf = np.floor(x * 0.6366197723675814 + 0.5)
+    r1 = _fma(-kf, 1.5707963267948966, x)
+    p = kf * 6.123233995736766e-17
+    pe = _fma(kf, 6.123233995736766e-17, -p)
+    s = r1 + -p
+    s_v = s - r1
+    se = (r1 - (s - s_v)) + (-p - s_v)
+    cw_l = (se - pe) - kf * -1.4973849048591698e-33
+    cw_h = s + cw_l
+    cw_h_v = cw_h - s
+    cw_e = (s - (cw_h - cw_h_v)) + (cw_l - cw_h_v)
+    # |x| ≥ 2^28, ±inf, NaN: NaN, for the caller to recompute with _rempi
+    small = np.abs(x) < 268435456.0
+    rh = (cw_h if small else np.nan)
+    qs = (kf if small else 0.0)
+    q = np.int64(qs)
+    return rh, cw_e, q
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _cos_fast_w(x):
+    rh, rl, q = _rempi_fast_w(x)
+    z = rh * rh
+    ps = -2.505210838544172e-08
+    ps = _fma(ps, z, 2.7557319223985893e-06)
+    ps = _fma(ps, z, -0.0001984126984126984)
+    ps = _fma(ps, z, 0.008333333333333333)
+    ps = _fma(ps, z, -0.16666666666666666)
+    pc = 2.08767569878681e-09
+    pc = _fma(pc, z, -2.755731922398589e-07)
+    pc = _fma(pc, z, 2.48015873015873e-05)
+    pc = _fma(pc, z, -0.001388888888888889)
+    pc = _fma(pc, z, 0.041666666666666664)
+    s = _fma(rh * z, ps, rh)
+    co = _fma(z * z, pc, 1.0 - 0.5 * z)
+    y = (s if (q & np.int64(1)) != np.int64(0) else co)
+    y = (-y if ((q + np.int64(1)) & np.int64(2)) != np.int64(0) else y)
+    y = (x - x if (x - x) != 0.0 else y)  # NaN, ±inf: NaN
+    return y
+
+
+@numba.njit(forceinline=True, error_model="numpy")
 def _sin_f64(x):
     rh, rl, q = _rempi_f64(x)
     z = rh * rh
@@ -441,6 +633,63 @@ def _sin_w(x):
     return y
 
 
+@numba.njit(forceinline=True, error_model="numpy")
+def _sin_fast_f64(x):
+    rh, rl, q = _rempi_fast_f64(x)
+    z = rh * rh
+    ps = -8.22063524662433e-18
+    ps = _fma(ps, z, 2.8114572543455206e-15)
+    ps = _fma(ps, z, -7.647163731819816e-13)
+    ps = _fma(ps, z, 1.6059043836821613e-10)
+    ps = _fma(ps, z, -2.505210838544172e-08)
+    ps = _fma(ps, z, 2.7557319223985893e-06)
+    ps = _fma(ps, z, -0.0001984126984126984)
+    ps = _fma(ps, z, 0.008333333333333333)
+    ps = _fma(ps, z, -0.16666666666666666)
+    pc = -1.5619206968586225e-16
+    pc = _fma(pc, z, 4.779477332387385e-14)
+    pc = _fma(pc, z, -1.1470745597729725e-11)
+    pc = _fma(pc, z, 2.08767569878681e-09)
+    pc = _fma(pc, z, -2.755731922398589e-07)
+    pc = _fma(pc, z, 2.48015873015873e-05)
+    pc = _fma(pc, z, -0.001388888888888889)
+    pc = _fma(pc, z, 0.041666666666666664)
+    # sin(rh + rl) = rh + (rh·z·S(z) + rl·(1 - z/2)); cos = w + (((1 - w) - z/2) + ...)
+    # with w = 1 - z/2, whose rounding error (1 - w) - z/2 is exact
+    s = rh + _fma(rh * z, ps, rl * (1.0 - 0.5 * z))
+    hz = 0.5 * z
+    w = 1.0 - hz
+    co = w + (((1.0 - w) - hz) + _fma(z * z, pc, -(rh * rl)))
+    y = (co if (q & np.int64(1)) != np.int64(0) else s)
+    y = (-y if ((q) & np.int64(2)) != np.int64(0) else y)
+    y = (x if np.abs(x) < 7.450580596923828e-09 else y)  # -0 stays -0; sin x = x there
+    y = (x - x if (x - x) != 0.0 else y)  # NaN, ±inf: NaN
+    return y
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _sin_fast_w(x):
+    rh, rl, q = _rempi_fast_w(x)
+    z = rh * rh
+    ps = -2.505210838544172e-08
+    ps = _fma(ps, z, 2.7557319223985893e-06)
+    ps = _fma(ps, z, -0.0001984126984126984)
+    ps = _fma(ps, z, 0.008333333333333333)
+    ps = _fma(ps, z, -0.16666666666666666)
+    pc = 2.08767569878681e-09
+    pc = _fma(pc, z, -2.755731922398589e-07)
+    pc = _fma(pc, z, 2.48015873015873e-05)
+    pc = _fma(pc, z, -0.001388888888888889)
+    pc = _fma(pc, z, 0.041666666666666664)
+    s = _fma(rh * z, ps, rh)
+    co = _fma(z * z, pc, 1.0 - 0.5 * z)
+    y = (co if (q & np.int64(1)) != np.int64(0) else s)
+    y = (-y if ((q) & np.int64(2)) != np.int64(0) else y)
+    y = (x if np.abs(x) < 7.450580596923828e-09 else y)  # -0 stays -0; sin x = x there
+    y = (x - x if (x - x) != 0.0 else y)  # NaN, ±inf: NaN
+    return y
+
+
 # == Loops over arrays: the same in every kernels.py but for the parameters ============
 
 def _load_calls():
@@ -462,6 +711,10 @@ _get, _put = _calls.get, _calls.put
 _f = _calls.by_dtype(lambda x, p: _f_f32(x, p[0]), lambda x, p: _f_f64(x, p[0]))
 _grad = _calls.by_dtype(lambda x, p: _grad_f32(x, p[0]), lambda x, p: _grad_f64(x, p[0]))
 _gradx = _calls.by_dtype(lambda x, p: _gradx_f32(x, p[0]), lambda x, p: _gradx_f64(x, p[0]))
+# the same with the fast sin and cos: Note [Fast path for sin and cos]
+_f_fast = _calls.by_dtype(lambda x, p: _f_fast_f32(x, p[0]), lambda x, p: _f_fast_f64(x, p[0]))
+_grad_fast = _calls.by_dtype(lambda x, p: _grad_fast_f32(x, p[0]), lambda x, p: _grad_fast_f64(x, p[0]))
+_gradx_fast = _calls.by_dtype(lambda x, p: _gradx_fast_f32(x, p[0]), lambda x, p: _gradx_fast_f64(x, p[0]))
 
 
 @numba.njit(forceinline=True, error_model="numpy")
@@ -478,13 +731,52 @@ def _at(p, u):
 # element: as is, or bfloat16 bits (uint16) as float32 and back. The inner loops index
 # views that start at 0 (x[s:e]): LLVM then drops the negative-index wraparound and
 # vectorizes; from range(s, e) it does not.
+# Note [Fast path for sin and cos]: the sin and cos helpers reduce their argument in two
+# ways and select (Note [sin and cos] in symact/elementary.py): Cody–Waite for |x| < 2^28,
+# and Payne–Hanek, a table gather and a dozen exact products, for huge arguments. A
+# vectorized loop computes both for every element, and the Payne–Hanek part took most of
+# the time though hardly any argument needs it. So the loops run in blocks of _BLOCK
+# elements: first with the _fast formulas (_f_fast, ...), whose sin and cos reduce by
+# Cody–Waite alone and return NaN where it does not hold (|x| ≥ 2^28, ±inf, NaN); then an
+# integer OR over the block's outputs (and over the parameter-gradient buffer) looks for a
+# NaN, and only a block with one is computed again by the full formulas, before it is
+# added into the running sums. Below 2^28 the fast helpers do the very operations whose
+# results the full ones select, so a block without a NaN has the bits of the full
+# formulas, and a block with one is computed by them: the outputs are those of the full
+# formulas, bit for bit, whatever the input. This needs every NaN of a fast sin or cos to
+# reach an output: the emitter (symact.emit.numba) takes this path only when no
+# comparison or other NaN-dropping operation lies between a sin or cos and the outputs,
+# and only for activations that call sin or cos; the others' loops have no blocks. The
+# recomputation reads x again, so an output must not overwrite x (the public functions
+# always allocate the outputs).
+_BLOCK = 64
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _has_nan(a, m):
+    """Whether a[:m] holds a NaN (a float array, or 16-bit float bits as _get reads them):
+    an OR over the whole block rather than a search that stops at the first NaN, so that
+    it vectorizes."""
+    bad = 0
+    for j in range(m):
+        v = _get(a[j])
+        bad |= np.int32(v != v)
+    return bad != 0
+
+
 @_kernel
 def _forward(x, out, lo, hi, size, *p):
     for u in range(lo, hi):
         s, e = u * size, (u + 1) * size
         xs, fs, pc = x[s:e], out[s:e], _at(p, u)
-        for j in range(xs.shape[0]):
-            fs[j] = _put(fs, _f(_get(xs[j]), pc))
+        for b in range(0, xs.shape[0], _BLOCK):
+            m = min(_BLOCK, xs.shape[0] - b)
+            xb, fb = xs[b : b + m], fs[b : b + m]
+            for j in range(m):
+                fb[j] = _put(fb, _f_fast(_get(xb[j]), pc))
+            if _has_nan(fb, m):  # Note [Fast path for sin and cos]
+                for j in range(m):
+                    fb[j] = _put(fb, _f(_get(xb[j]), pc))
 
 
 @_kernel
@@ -492,8 +784,14 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
     for u in range(lo, hi):
         s, e = u * size, (u + 1) * size
         xs, gs, gxs, pc = x[s:e], g[s:e], gx[s:e], _at(p, u)
-        for j in range(xs.shape[0]):
-            gxs[j] = _put(gxs, _get(gs[j]) * _gradx(_get(xs[j]), pc))
+        for b in range(0, xs.shape[0], _BLOCK):
+            m = min(_BLOCK, xs.shape[0] - b)
+            xb, gb, gxb = xs[b : b + m], gs[b : b + m], gxs[b : b + m]
+            for j in range(m):
+                gxb[j] = _put(gxb, _get(gb[j]) * _gradx_fast(_get(xb[j]), pc))
+            if _has_nan(gxb, m):  # Note [Fast path for sin and cos]
+                for j in range(m):
+                    gxb[j] = _put(gxb, _get(gb[j]) * _gradx(_get(xb[j]), pc))
 
 
 # Note [Vectorized reductions]: a loop that adds into one running float sum does not
@@ -504,7 +802,7 @@ def _backward_x(g, x, gx, lo, hi, size, *p):
 # into its own row of `partial`: the order of every addition is fixed by the shape of x
 # alone (the same bits every run, with any number of threads). _PAD float64 after each
 # scratch row (128 bytes) keep two threads' scratch off each other's cache lines.
-_BLOCK, _LANES, _PAD = 64, 8, 16
+_LANES, _PAD = 8, 16
 
 
 @numba.njit(forceinline=True, error_model="numpy")
@@ -516,6 +814,16 @@ def _add_lanes(lanes, buf, m):
                 lanes[k, q] += buf[k, b + q]
         for j in range(full, m):
             lanes[k, j - full] += buf[k, j]
+
+
+@numba.njit(forceinline=True, error_model="numpy")
+def _rows_have_nan(buf, m):
+    """Whether buf[:, :m] holds a NaN, by an OR that vectorizes, as _has_nan."""
+    bad = 0
+    for k in range(buf.shape[0]):
+        for j in range(m):
+            bad |= np.int32(buf[k, j] != buf[k, j])
+    return bad != 0
 
 
 @_kernel
@@ -530,9 +838,14 @@ def _backward(g, x, gx, partial, lo, hi, size, *p):
             m = min(_BLOCK, xs.shape[0] - b)
             xb, gb, gxb = xs[b : b + m], gs[b : b + m], gxs[b : b + m]
             for j in range(m):
-                d, gj = _grad(_get(xb[j]), pc), _get(gb[j])  # d: (d_x, d_alpha)
+                d, gj = _grad_fast(_get(xb[j]), pc), _get(gb[j])  # d: (d_x, d_alpha)
                 gxb[j] = _put(gxb, gj * d[0])
                 buf[0, j] = np.float64(gj) * d[1]
+            if _has_nan(gxb, m) or _rows_have_nan(buf, m):  # Note [Fast path for sin and cos]
+                for j in range(m):
+                    d, gj = _grad(_get(xb[j]), pc), _get(gb[j])
+                    gxb[j] = _put(gxb, gj * d[0])
+                    buf[0, j] = np.float64(gj) * d[1]
             _add_lanes(lanes, buf, m)
         for k in range(len(TRAINABLE)):
             partial[u, k] = lanes[k, :_LANES].sum()

@@ -137,10 +137,15 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
     printmethod = "_numbacode"
     language = "numba"
 
-    def __init__(self, dtype: str, settings: dict[str, Any] | None = None, vector: bool | None = None):
+    def __init__(
+        self, dtype: str, settings: dict[str, Any] | None = None, vector: bool | None = None, fast: bool = False
+    ):
         super().__init__({"strict": True, "fully_qualified_modules": True, **(settings or {})})
         self.dtype = dtype
         self.vector = dtype == "float32" if vector is None else vector
+        #: Print sin and cos as their fast helpers (elementary.FAST), which reduce by
+        #: Cody–Waite alone: Note [Fast path for sin and cos] in the generated kernels.py.
+        self.fast = fast
         #: Suffix of the functions printed with this printer, and of the elementary helpers
         #: they call: "f32", "f64", or "w" (float64 arithmetic to float32 accuracy).
         self.suffix = "w" if self.vector and dtype == "float64" else {v: k for k, v in DTYPES.items()}[dtype]
@@ -193,6 +198,8 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
         if not self.vectorizes(helper):
             return f"{self._module_format('math.' + helper[1:])}({self._print(expr.args[0])})"
         # Note [Vectorizable elementary functions]: plain arithmetic, so loops vectorize.
+        if self.fast:
+            helper = elementary.FAST.get(helper, helper)
         self.elementary.add(helper)
         return f"{helper}_{self.suffix}({self._print(expr.args[0])})"
 
@@ -547,10 +554,38 @@ def _needed(replacements: list[tuple[sp.Symbol, sp.Expr]], outputs: list[sp.Expr
     return kept[::-1]
 
 
-def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
+#: Nodes through which a NaN argument always gives a NaN value (integer powers are printed
+#: as products; a negative one is a division).
+_NAN_KEEPING = (sp.Add, sp.Mul, sp.sin, sp.cos)
+
+
+def _nan_reaches_outputs(derivation: Derivation) -> bool:
+    """Whether a NaN from any sin or cos in the quantities' formulas makes the quantity
+    NaN: no sin or cos in a branch condition, and between a sin or cos and the formula's
+    root only sums, products, integer powers and sin and cos (Note [Fast path for sin and
+    cos] in the generated kernels.py needs this)."""
+
+    def keeps(expr: sp.Basic) -> bool:
+        """Every sin or cos in ``expr`` reaches its value through NaN-keeping nodes only."""
+        if not expr.has(sp.sin, sp.cos):
+            return True
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer and not expr.exp.has(sp.sin, sp.cos):
+            return keeps(expr.base)
+        return isinstance(expr, _NAN_KEEPING) and all(keeps(a) for a in expr.args)
+
+    for q in derivation.quantities:
+        for branch, cond in zip(q.branches, q.conditions):
+            if sp.sympify(cond).has(sp.sin, sp.cos) or not keeps(branch.expr):
+                return False
+    return True
+
+
+def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool, bool]:
     """The scalar functions of f and the gradients for each dtype, then the elementary
     functions and helpers they call; whether some float32 quantity computes in float64;
-    whether the code calls ``math``."""
+    whether the code calls ``math``; whether there are fast versions of the scalar
+    functions (``_f_fast``, ...: Note [Fast path for sin and cos] in the generated
+    kernels.py), for activations that call sin or cos."""
     act = derivation.activation
     functions: list[str] = []
     helpers: list[str] = []
@@ -569,14 +604,26 @@ def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
     printers = [NumbaPrinter("float32"), NumbaPrinter("float64")]
     if widened:
         printers.append(NumbaPrinter("float64", vector=True))
-    for printer in printers:
+
+    def print_functions(printer: NumbaPrinter, tag: str) -> None:
         sfx = printer.suffix
         for name, quantities in scalar if sfx != "w" else widened:
             if sfx == "f32" and (name, quantities) in widened:
-                functions.append(_widened(name, derivation, quantities))
+                functions.append(_widened(name + tag, derivation, quantities))
             else:
                 shared = list(derivation.gradients) if name == "_gradx" else None
-                functions.append(_scalar_function(name, derivation, quantities, printer, shared))
+                functions.append(_scalar_function(name + tag, derivation, quantities, printer, shared))
+
+    for printer in printers:
+        print_functions(printer, "")
+    fast = any(p.elementary & elementary.FAST.keys() for p in printers) and _nan_reaches_outputs(derivation)
+    if fast:  # Note [Fast path for sin and cos] in the generated kernels.py
+        fast_printers = [NumbaPrinter(p.dtype, vector=p.vector, fast=True) for p in printers]
+        for printer in fast_printers:
+            print_functions(printer, "_fast")
+        printers += fast_printers
+    for printer in printers:
+        sfx = printer.suffix
         uses_math |= "math" in printer.module_imports
         unknown = set(printer.module_imports) - {"math"}
         if unknown:
@@ -598,7 +645,7 @@ def _formula_code(derivation: Derivation) -> tuple[list[str], bool, bool]:
     if needed:
         helpers.insert(0, elementary.FMA_SOURCE.rstrip())
         helpers.insert(0, elementary_note([name[1:] for name, _ in needed]))
-    return [*functions, *helpers], bool(widened), uses_math
+    return [*functions, *helpers], bool(widened), uses_math, fast
 
 
 def _as_tuple(names: list[str]) -> str:
@@ -617,20 +664,24 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
     params = [p.name for p in act.params]
     trainable = [p.name for p in act.trainable_params]
     grad_names = ", ".join(q.name for q in derivation.gradients)
-    code, widened, uses_math = _formula_code(derivation)
+    code, widened, uses_math, fast = _formula_code(derivation)
     unpacked = ", ".join(["x", *(f"p[{k}]" for k in range(len(params)))])
 
     def by_dtype(name: str, formula: str) -> str:
         """The line that makes ``name`` call ``formula`` in the loops, for either dtype."""
         return f"{name} = _calls.by_dtype(" + ", ".join(f"lambda x, p: {formula}_{s}({unpacked})" for s in ("f32", "f64")) + ")"
 
-    by_dtype_lines = [by_dtype("_f", "_f")]
-    if trainable:
-        by_dtype_lines.append(by_dtype("_grad", "_grad"))
-    by_dtype_lines.append(by_dtype("_gradx", "_gradx" if trainable else "_grad"))
+    by_dtype_lines = []
+    for tag in ("", "_fast") if fast else ("",):
+        by_dtype_lines.append(by_dtype("_f" + tag, "_f" + tag))
+        if trainable:
+            by_dtype_lines.append(by_dtype("_grad" + tag, "_grad" + tag))
+        by_dtype_lines.append(by_dtype("_gradx" + tag, ("_gradx" if trainable else "_grad") + tag))
+    if fast:
+        by_dtype_lines.insert(len(by_dtype_lines) // 2, "# the same with the fast sin and cos: Note [Fast path for sin and cos]")
     at = ", ".join(f"p[{k}][u % p[{k}].shape[0]]" for k in range(len(params))) + ("," if len(params) == 1 else "")
     backward = render(
-        "kernels_backward.py",
+        "kernels_backward_checked.py" if fast else "kernels_backward.py",
         grad_names=f"({grad_names})",
         buffer_stores=[f"buf[{k}, j] = np.float64(gj) * d[{k + 1}]" for k in range(len(trainable))],
     )
@@ -662,9 +713,16 @@ def render_kernels(derivation: Derivation, header: str, formulas: str) -> str:
             "subexpressions shared within a branch. forceinline=True: LLVM inlines each function "
             "into the loops, which then vectorize (Numba's inline=\"always\" gives the same code "
             "but compiles many times slower)."
+            + (
+                " The _fast versions (_f_fast, ...) are the same with sin and cos helpers that reduce by "
+                "Cody–Waite alone and give NaN for |u| ≥ 2^28: Note [Fast path for sin and cos]."
+                if fast
+                else ""
+            )
         ),
         formulas_code="\n\n\n".join(code),
         by_dtype=by_dtype_lines,
+        loops=render("kernels_loops_checked.py" if fast else "kernels_loops.py").rstrip("\n"),
         at_values=f"({at})" + (f"  # ({', '.join(params)}{',' if len(params) == 1 else ''})" if params else ""),
         backward_loop=["", "", backward.rstrip("\n")] if trainable else [],
         backward_or_none="_backward" if trainable else "None",
