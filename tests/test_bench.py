@@ -270,3 +270,20 @@ def test_the_compile_time_benchmark_measures_ours_against_a_baseline():
     assert [r[0].strip() for r in rows] == ["leaky_relu", "all"]
     baseline, ours = (float(c.strip().removesuffix(" s")) for c in rows[0][1:3])
     assert 0 < baseline < 600 and 0 < ours < 600
+
+
+@pytest.mark.slow
+def test_the_first_call_benchmark_times_the_generated_op_and_the_built_in():
+    """benchmarks/first_call.py: new processes, generated and built-in alternating; the
+    table's last row is the difference of the bests."""
+    pytest.importorskip("torch")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "first_call.py"), "--activation", "mish", "--rounds", "1"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mish vs F.mish, 100 float32, Numba cache warm, 1 rounds" in result.stdout
+    rows = {r.split("|")[1].strip(): r.split("|")[2:-1] for r in result.stdout.splitlines() if r.startswith("| ")}
+    generated, built_in = (float(rows[k][0].strip().removesuffix(" s")) for k in ("generated", "built-in"))
+    difference = float(rows["generated − built-in"][0].strip().removesuffix(" s"))
+    assert generated > 0 and built_in > 0 and difference == pytest.approx(generated - built_in, abs=2e-3)
