@@ -31,19 +31,20 @@ __all__ = ["NumbaPrinter", "render_kernel_calls", "render_kernels"]
 
 DTYPES = {"f32": "float32", "f64": "float64"}
 
-#: Functions printed as a call to a helper defined in the generated file.
 # Note [Inlined by LLVM]: every function the loops call is compiled with Numba's
 # ``forceinline=True``: LLVM's always-inline attribute, so that after linking the loop and
 # its callees are one function, which LLVM vectorizes as a whole. Numba's own
 # ``inline="always"`` inlines at the level of Numba's IR instead, before type inference: the
 # same machine code (the same bits, the same speed), but every inlined call copies the
-# callee's IR, nested calls copy it again, and compiling a kernel with a few exp and log1p
-# in it took seconds per loop and dtype (a soft clip's forward and backward, float32 and
-# float64: 78 s from a cold cache against 5 s). A function the loops call without either
-# would stay a call, and the loop scalar.
+# callee's IR, and nested calls copy it again, so a kernel with a few exps and log1ps took
+# many times longer to compile (benchmarks/compile_time.py measures both; the README has
+# the numbers). A function the loops call with neither would stay a call, and the loop
+# scalar. The small helpers of _kernel_calls.py keep ``inline="always"``: that module is
+# loaded by path under a name Numba cannot import, and a loop that calls a function of
+# such a module is not cached (Note [Numba cache] there).
 _JIT = '@numba.njit(forceinline=True, error_model="numpy")'
 
-
+#: Functions printed as a call to a helper defined in the generated file.
 HELPERS = {
     "Sigmoid": "_sigmoid",
     "Softplus": "_softplus",
