@@ -1086,6 +1086,23 @@ def numpy_function(name: str, sfx: str) -> Callable[..., Any]:
 
 
 @functools.cache
+def _log_or_limit(v: float) -> float:
+    """math.log, but -inf at 0 and NaN below, as the compiled kernels give (Python's raises)."""
+    if v > 0.0 or v != v:
+        return math.log(v)
+    return -math.inf if v == 0.0 else math.nan
+
+
+def _libm(fn: Callable[[float], float]) -> Callable[[Any], Any]:
+    """``fn`` (a function of one Python float) elementwise on a float64 array."""
+    vectorized = np.frompyfunc(fn, 1, 1)
+
+    def apply(u: Any) -> Any:
+        return np.asarray(vectorized(np.asarray(u, dtype=np.float64)), dtype=np.float64)
+
+    return apply
+
+
 def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
     """The sympy function names in FUNCTIONS mapped to NumPy functions that compute as the
     kernels do for their argument's dtype: the float32 helpers for float32; for float64
@@ -1100,8 +1117,10 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_erfc": numpy_function("_erfc", "f64"),
         "_log1p": numpy_function("_log1p", "f64"),
         "_expm1": numpy_function("_expm1", "f64"),
-        "_tanh": np.tanh,  # FLOAT32_ONLY: libm's
-        "_log": np.log,
+        # FLOAT32_ONLY: the float64 kernels call libm's (math.tanh, math.log), whose bits
+        # NumPy's own float64 tanh and log do not always have
+        "_tanh": _libm(math.tanh),
+        "_log": _libm(_log_or_limit),
         "_sin": numpy_function("_sin", "f64"),
         "_cos": numpy_function("_cos", "f64"),
     }

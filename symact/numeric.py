@@ -291,8 +291,6 @@ def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
         "Sigmoid": sigmoid,
         "Softplus": softplus,
         "erf": _np_ufunc(math.erf),
-        "log1p": np.log1p,
-        "expm1": np.expm1,
         "AtInfinity": lambda u, sign: np.asarray(u) == sign * np.inf,
     }
 

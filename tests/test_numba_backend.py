@@ -242,3 +242,35 @@ def test_one_skeleton_for_all_branches_keeps_the_values(tmp_path, monkeypatch, d
             np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
         for got, want in zip(unified.backward(g, xs, *values), separate.backward(g, xs, *values)):
             np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "expr",
+    [sp.log(1 + x**2) * sp.tanh(x), sp.exp(x) - 1 + sp.log(2 + sp.sin(x)), sp.log(1 + sp.exp(-sp.Abs(x))) + x],
+    ids=["log1p-tanh", "expm1-log", "log1p-exp"],
+)
+def test_the_numpy_evaluator_has_the_bits_of_the_kernels(expr, tmp_path):
+    """The formula chooser and the check before writing score a printed form through
+    symact.numeric.np_function: it must compute as the kernels do, bit for bit (log1p and
+    expm1 through the kernels' helpers, float64 tanh and log as libm's, not NumPy's)."""
+    from symact.numeric import np_function
+
+    derivation = derive(Activation(name="evaluator", expr=expr))
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "kernels.py").write_text(render_kernels(derivation, "# header", ""))
+    (folder / "_kernel_calls.py").write_text(render_kernel_calls("# header"))
+    kernels = load_module(folder / "kernels.py", f"symact_test_evaluator_{abs(hash(str(expr)))}_kernels")
+    rng = np.random.default_rng(3)
+    xs = np.concatenate([rng.normal(0, 3, 20000), rng.uniform(-40, 40, 20000), [0.0, -0.0, 1e-8, -1e-8, 0.3]])
+    (f,) = [q for q in derivation.quantities if q.name == "f"]
+    for dtype in (np.float32, np.float64):
+        values = xs.astype(dtype)
+        wide = dtype == np.float32 and f.float32_via_float64
+        inputs = values.astype(np.float64) if wide else values
+        with np.errstate(all="ignore"):
+            expected = np.asarray(np_function(f.printed, [x], vector64=wide)(inputs)).astype(dtype)
+        got = kernels.forward(values)
+        mismatch = np.flatnonzero((got != expected) & ~(np.isnan(got) & np.isnan(expected)))
+        assert mismatch.size == 0, (np.dtype(dtype).name, values[mismatch[:5]], got[mismatch[:5]], expected[mismatch[:5]])
