@@ -284,6 +284,8 @@ def _one_plus_sin(expr: sp.Expr) -> sp.Expr:
     3*(sin(x) - cos(x))**2
     >>> _one_plus_sin(2 + 2*sp.cos(x))
     4*cos(x/2)**2
+    >>> _one_plus_sin(x - x*sp.sin(3*x))
+    x*(sin(3*x/2) - cos(3*x/2))**2
     """
 
     def term_form(term: sp.Expr, k: sp.Expr, constant: sp.Expr) -> sp.Expr | None:
@@ -305,12 +307,22 @@ def _one_plus_sin(expr: sp.Expr) -> sp.Expr:
             return add
         terms = add.as_coefficients_dict()
         constant = terms.get(sp.S.One, sp.S.Zero)
-        if constant == 0:
-            return add
-        for term, k in terms.items():
-            form = term_form(term, k, constant)
-            if form is not None:
-                return add - constant - k * term + form
+        if constant != 0:
+            for term, k in terms.items():
+                form = term_form(term, k, constant)
+                if form is not None:
+                    return add - constant - k * term + form
+        # c ± c·sin(u) with a c that is not a number (x - x·sin(u), the derivative of
+        # cos(u) in a parameter of u): a pair of terms whose quotient is ±sin(u), ...
+        if len(add.args) <= 8:
+            for c in add.args:
+                for other in add.args:
+                    if other is c:
+                        continue
+                    k, term = (other / c).as_coeff_Mul()
+                    form = term_form(term, k, sp.S.One)
+                    if form is not None and not form.has(sp.zoo, sp.nan):
+                        return add - c - other + c * form
         return add
 
     return expr.replace(lambda e: isinstance(e, sp.Add), fix)

@@ -65,6 +65,22 @@ def test_one_plus_sin_becomes_a_square_of_half_angle_terms():
     assert _worst(f, _one_plus_sin(f), near) < 2
 
 
+def test_one_plus_sin_with_a_factor_that_is_not_a_number():
+    """x - x·sin(u), the derivative of cos(u) in a parameter of u (u = p·x - x): the pair of
+    terms whose quotient is -sin(u) is repaired as x·(sin(u/2) - cos(u/2))², and the
+    derivation that refused this definition (d_p off by millions of ULPs where sin(u) = 1)
+    now meets the bounds at its golden points."""
+    pp = sp.Symbol("p")
+    u = pp * x - x
+    assert _one_plus_sin(x - x * sp.sin(u)) == x * (sp.sin(u / 2) - sp.cos(u / 2)) ** 2
+    assert _one_plus_sin(x + 2 * x * sp.sin(x) * sp.cos(x)) == x * (sp.sin(x) + sp.cos(x)) ** 2
+    assert _one_plus_sin(x + x * sp.cos(x) + 3) == 2 * x * sp.cos(x / 2) ** 2 + 3
+    assert _one_plus_sin(x + sp.sin(x)) == x + sp.sin(x)  # no common factor: left alone
+    p = Param("p", init=2.0, bounds=(0.5, 3.0))
+    derivation = derive(Activation(name="cos_ripple", expr=p * x + sp.cos(p * x - x) - 1, params=[p]))
+    assert shortfalls(derivation, compute_golden(derivation)) == []
+
+
 def test_a_double_zero_is_found_and_its_cancellation_repaired():
     """A periodic ripple's derivative 1 + sin(2ax) touches 0 once per period; the probes
     and the golden points include points beside its zeros, where the printed form lost
