@@ -1093,12 +1093,14 @@ def _log_or_limit(v: float) -> float:
     return -math.inf if v == 0.0 else math.nan
 
 
-def _libm(fn: Callable[[float], float]) -> Callable[[Any], Any]:
-    """``fn`` (a function of one Python float) elementwise on a float64 array."""
+def libm_elementwise(fn: Callable[[float], float]) -> Callable[[Any], Any]:
+    """``fn`` (a function of one Python float, as libm computes it) elementwise on an
+    array, computed in float64 and returned in the array's dtype."""
     vectorized = np.frompyfunc(fn, 1, 1)
 
     def apply(u: Any) -> Any:
-        return np.asarray(vectorized(np.asarray(u, dtype=np.float64)), dtype=np.float64)
+        u = np.asarray(u)
+        return np.asarray(vectorized(u.astype(np.float64))).astype(u.dtype)
 
     return apply
 
@@ -1119,8 +1121,8 @@ def numpy_functions(vector64: bool = True) -> dict[str, Callable[[Any], Any]]:
         "_expm1": numpy_function("_expm1", "f64"),
         # FLOAT32_ONLY: the float64 kernels call libm's (math.tanh, math.log), whose bits
         # NumPy's own float64 tanh and log do not always have
-        "_tanh": _libm(math.tanh),
-        "_log": _libm(_log_or_limit),
+        "_tanh": libm_elementwise(math.tanh),
+        "_log": libm_elementwise(_log_or_limit),
         "_sin": numpy_function("_sin", "f64"),
         "_cos": numpy_function("_cos", "f64"),
     }

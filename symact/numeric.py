@@ -257,16 +257,6 @@ def below_floats(exact: Callable[..., Any], stable: Callable[..., Any], point: S
     )
 
 
-def _np_ufunc(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
-    vectorized = np.frompyfunc(fn, 1, 1)
-
-    def apply(u: np.ndarray) -> np.ndarray:
-        u = np.asarray(u)
-        return np.asarray(vectorized(u.astype(np.float64))).astype(u.dtype)
-
-    return apply
-
-
 @functools.cache
 def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
     """How the NumPy evaluator computes each function: exp, cosh, erfc, log1p and expm1 as
@@ -290,7 +280,7 @@ def _np_functions(vector64: bool) -> dict[str, Callable[..., Any]]:
         "sech": lambda u: 1 / elem["cosh"](u),
         "Sigmoid": sigmoid,
         "Softplus": softplus,
-        "erf": _np_ufunc(math.erf),
+        "erf": elementary.libm_elementwise(math.erf),
         "AtInfinity": lambda u, sign: np.asarray(u) == sign * np.inf,
     }
 
