@@ -50,11 +50,11 @@ print(json.dumps([time.perf_counter() - wall, time.process_time() - cpu]))
 """
 
 
-def first_call(name: str, built_in: str | None, cache: str) -> tuple[float, float]:
+def first_call(name: str, built_in: str | None, cache: str, folder: Path = ROOT / "generated") -> tuple[float, float]:
     """(wall, CPU) seconds of a new process's first forward + backward after ``import torch``."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache}
     out = subprocess.run(
-        [sys.executable, "-c", _FIRST, str(ROOT / "generated"), name, built_in or "-"],
+        [sys.executable, "-c", _FIRST, str(folder), name, built_in or "-"],
         capture_output=True, text=True, env=env,
     )
     if out.returncode != 0:
@@ -68,19 +68,20 @@ def main() -> None:
     parser.add_argument("--activation", default="swish", choices=sorted(BUILT_INS))
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--cold", action="store_true", help="an empty Numba cache for every measurement")
+    parser.add_argument("--generated", type=Path, default=ROOT / "generated", help="the folder of generated code to time")
     args = parser.parse_args()
     name, built_in = args.activation, BUILT_INS[args.activation]
     times: dict[str, list[tuple[float, float]]] = {"generated": [], "built-in": []}
     with tempfile.TemporaryDirectory() as warm:
         if not args.cold:
-            first_call(name, None, warm)  # fills the cache
+            first_call(name, None, warm, args.generated)  # fills the cache
         for _ in range(args.rounds):
             for label, which in (("generated", None), ("built-in", built_in)):
                 if args.cold:
                     with tempfile.TemporaryDirectory() as cold:
-                        times[label].append(first_call(name, which, cold))
+                        times[label].append(first_call(name, which, cold, args.generated))
                 else:
-                    times[label].append(first_call(name, which, warm))
+                    times[label].append(first_call(name, which, warm, args.generated))
                 wall, cpu = times[label][-1]
                 print(f"  {label}: {wall:.3f} s wall, {cpu:.3f} s CPU", file=sys.stderr, flush=True)
     cache = "cold (empty)" if args.cold else "warm"

@@ -384,7 +384,8 @@ def test_bad_parameters_are_refused(swish_kernels, bad, error):
 
 def test_cache_loads_pause_the_collector_and_restore_it(swish_kernels):
     """Note [First call]: a load from Numba's cache runs with the cyclic garbage collector
-    paused and leaves it as it found it, enabled or not, also when the load raises."""
+    paused and leaves it as it found it, enabled or not, also when the load raises (here
+    a cache without Numba's internals, loaded as it would be)."""
     import gc
 
     assert "load_overload" in vars(swish_kernels._forward._cache)  # the loops' loads are wrapped
@@ -399,7 +400,7 @@ def test_cache_loads_pause_the_collector_and_restore_it(swish_kernels):
     class Dispatcher:
         _cache = Cache()
 
-    swish_kernels._calls._pause_gc_in_cache_loads(Dispatcher)
+    swish_kernels._calls._quick_cache_loads(Dispatcher)
     assert gc.isenabled()
     Dispatcher._cache.load_overload()
     with pytest.raises(RuntimeError, match="a failed load"):
@@ -411,6 +412,38 @@ def test_cache_loads_pause_the_collector_and_restore_it(swish_kernels):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+_FIRST_LOAD = """
+import sys
+import numpy as np
+import numba.core.base
+
+refreshes = []
+refresh = numba.core.base.BaseContext.refresh
+numba.core.base.BaseContext.refresh = lambda self: (refreshes.append(1), refresh(self))[1]
+sys.path.insert(0, sys.argv[1])
+from swish import kernels
+x = np.linspace(-30, 30, 1001)
+values = [kernels.forward(x.astype(d), d(1.3)) for d in (np.float32, np.float64)]
+values += [g for d in (np.float32, np.float64) for g in kernels.backward(x.astype(d), x.astype(d), d(1.3))]
+print(len(refreshes), float(sum(np.float64(np.sum(v)) for v in values)))
+"""
+
+
+def test_a_load_from_the_cache_does_not_refresh_numbas_contexts(tmp_path):
+    """Note [First call]: with the cache warm, a new process's first calls load the loops
+    without refreshing Numba's contexts (imports of everything Numba implements), and
+    compute what a process that compiled them computes."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    runs = [
+        subprocess.run([sys.executable, "-c", _FIRST_LOAD, str(ROOT / "generated")], env=env, capture_output=True, text=True, timeout=600)
+        for _ in range(2)
+    ]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-2000:]
+    (compiled, first), (loaded, second) = (r.stdout.split() for r in runs)
+    assert int(compiled) > 0 and int(loaded) == 0
+    assert first == second
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

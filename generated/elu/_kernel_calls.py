@@ -45,27 +45,29 @@ def compiler(module_name, module_globals):
     def kernel(loop):
         loop.__qualname__ = f"{module_name}.{loop.__name__}"
         dispatcher = numba.njit(nogil=True, cache=cache, error_model="numpy")(loop)
-        _pause_gc_in_cache_loads(dispatcher)
+        _quick_cache_loads(dispatcher)
         return dispatcher
 
     kernel.cache = cache
     return kernel
 
 
-# Note [First call]: the first call of a loop in a process loads it from Numba's cache;
-# the first load in a process first sets up Numba's typing and target contexts (their
-# registries of implementations), and importing numba is alike: some 100,000 new objects
-# that live on. Their allocations trigger Python's cyclic garbage collector, and with torch
-# imported a full collection walks a large heap (about 0.15 s each, measured on a busy
-# 2-core machine). Loading swish's kernels and running the first forward and backward
-# took two full collections where torch's built-in F.silu took one (that one comes from
-# the first backward, which imports sympy). So loading from the cache runs with the
-# collector paused, as does the import of a folder's kernels.py by its torch_ops.py: the
-# collector is re-enabled after, as it was, and the objects are collected with the rest
-# at the next full collection, one fewer in all (process CPU time of a first swish forward
-# + backward after `import torch`, warm cache, on that machine: 0.68-0.75 s before,
-# 0.60-0.69 s after; F.silu's 0.29-0.42 s). A compile (no cache entry) runs with the
-# collector on, as always: it makes garbage in bulk.
+# Note [First call]: the first call of a loop in a process loads it from Numba's cache.
+# Two costs come with that first load, each larger than the loop's:
+# - Numba's cache load first refreshes its typing and target contexts, which imports and
+#   registers every implementation Numba has (math, NumPy, lists, dicts, random, ...):
+#   what a compile needs, not a load. A loaded loop needs only Numba's runtime (its
+#   reference counting of arrays), so a load here initializes the runtime and reads the
+#   cache entry without the refresh; a compile (a miss) refreshes the contexts itself, as
+#   always. A Numba without these internals loads as it would anyway.
+# - Importing numba and setting up its contexts makes some 100,000 objects that live on.
+#   Their allocations trigger Python's cyclic garbage collector, and with torch imported a
+#   full collection walks a large heap (about 0.15 s each on a busy 2-core machine). So
+#   loading from the cache runs with the collector paused, as does the import of a
+#   folder's kernels.py by its torch_ops.py: the collector is re-enabled after, as it
+#   was, and the objects are collected with the rest at the next full collection. A
+#   compile runs with the collector on, as always: it makes garbage in bulk.
+# benchmarks/first_call.py measures the first forward + backward against torch's own.
 @contextlib.contextmanager
 def gc_paused():
     """Python's cyclic garbage collector off for the block, then as it was before."""
@@ -78,18 +80,39 @@ def gc_paused():
             gc.enable()
 
 
-def _pause_gc_in_cache_loads(dispatcher):
+def _runtime_initializer():
+    """Numba's initialization of its runtime for a target context, or None if this Numba
+    has none where it is looked for."""
+    try:
+        from numba.core.runtime import nrt
+    except ImportError:
+        return None
+    return getattr(getattr(nrt, "rtsys", None), "initialize", None)
+
+
+def _quick_cache_loads(dispatcher):
     """The dispatcher's loads from Numba's cache (the first call of each signature, when the
-    cache has it) run with the collector paused (Note [First call]). A Numba whose
-    dispatchers have no such cache interface is left as it is."""
+    cache has it) without the refresh of Numba's contexts, and with the collector paused
+    (Note [First call]). A Numba whose dispatchers have no such cache interface is left
+    as it is; one whose cache lacks the internals used here loads as it would, paused."""
     cache = getattr(dispatcher, "_cache", None)
     load = getattr(cache, "load_overload", None)
     if load is None:
         return
+    read = getattr(cache, "_load_overload", None)
+    guard = getattr(cache, "_guard_against_spurious_io_errors", None)
+    initialize = _runtime_initializer()
+    direct = read is not None and guard is not None and initialize is not None
 
     def load_overload(*args, **kwargs):
         with gc_paused():
-            return load(*args, **kwargs)
+            if not direct or len(args) != 2 or kwargs:
+                return load(*args, **kwargs)
+            sig, target_context = args
+            initialize(target_context)
+            with guard():
+                return read(sig, target_context)
+            return None  # the guard swallowed an error reading the cache: compile
 
     cache.load_overload = load_overload
 
