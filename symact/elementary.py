@@ -19,8 +19,8 @@ mean the same on NumPy arrays and on Numba scalars. Nothing here may be rewritte
 fastmath, so the rounding of every operation is that of the source.
 
 The functions (errors measured by tests/test_elementary.py against mpmath; float32 /
-float64: exp 0.88 / 0.86 ULP, cosh 0.94 / 0.62, erfc 0.55 / 0.72, log1p 0.5 / 0.73,
-expm1 0.5 / 0.74, tanh 0.5 / libm, log 0.5 / libm; every float64 helper is below 1 ULP, as
+float64: exp 0.88 / 0.86 ULP, cosh 0.94 / 0.62, erfc 0.55 / 0.72, log1p 0.80 / 0.73,
+expm1 0.93 / 0.74, tanh 0.5 / libm, log 0.5 / libm; every float64 helper is below 1 ULP, as
 libm, and the float64 kernels call them all, see symact.emit.numba.NumbaPrinter; tanh and
 log have float32 versions only, Note [tanh and log]):
 
@@ -41,17 +41,17 @@ log have float32 versions only, Note [tanh and log]):
   erfc this way also lets a formula share e^(−a²) (``erfc_through_erfcx``).
 - ``erfc`` (float32): the w form with its own fit over a ≤ 10.5 (beyond, erfc is 0 in
   float32), rounded once.
-- ``log1p`` (float32 and w): float64 arithmetic. u = 1 + x and the rounding error of that
-  sum, r = (x − (u − 1))/u; u = 2^k·m with m in [√2/2, √2) from the exponent bits;
+- ``log1p`` (w): float64 arithmetic. u = 1 + x and the rounding error of that sum,
+  r = (x − (u − 1))/u; u = 2^k·m with m in [√2/2, √2) from the exponent bits;
   log m = 2·atanh(s), s = (m − 1)/(m + 1), by its Taylor series in s² (|s| ≤ 0.172);
-  log1p(x) = k·ln 2 + log m + r. The float32 version rounds once. ``log1p`` (float64,
-  0.73 ULP): the same reduction, with f = m − 1 exact (or x itself when k = 0), ln 2 in
-  two parts and the series arranged so that the large terms are exact
-  (:func:`_log1p64`).
-- ``expm1`` (float32 and w): float64 arithmetic. Its Taylor polynomial for |x| < ln 2 / 2,
-  where e^x − 1 would cancel, and the float64 exp minus 1 beyond (no cancellation there).
-  The float32 version rounds once. ``expm1`` (float64, 0.74 ULP): x = k·ln 2 + r and
-  2^k·((1 − 2^−k) + r + s) with the large terms summed exactly (:func:`_expm164`).
+  log1p(x) = k·ln 2 + log m + r. ``log1p`` (float64 and float32, each in its own
+  arithmetic, below 1 ULP): the same reduction, with f = m − 1 exact (or x itself when
+  k = 0), ln 2 in two parts and the series arranged so that the large terms are exact
+  (:func:`_log1p_reduced`).
+- ``expm1`` (w): float64 arithmetic. Its Taylor polynomial for |x| < ln 2 / 2, where
+  e^x − 1 would cancel, and the float64 exp minus 1 beyond (no cancellation there).
+  ``expm1`` (float64 and float32, each in its own arithmetic, below 1 ULP): x = k·ln 2 + r
+  and 2^k·((1 − 2^−k) + r + s) with the large terms summed exactly (:func:`_expm1_reduced`).
 - ``sin``, ``cos`` (f32 through w, rounded once; w; f64): Note [sin and cos].
 
 Note [Clamps]: floats are clamped by ``np.maximum``/``np.minimum`` (NaN kept). The select
@@ -243,19 +243,18 @@ _SPLIT = 2.0**32
 #: Terms of the series of atanh(s)/s in z = s² for log1p (|s| ≤ 3 − 2√2, z ≤ 0.0295): the
 #: truncation is below 1e-13 relative.
 _LOG_TERMS = 8
-#: Terms of the series of (2·atanh(s) − 2s)/s in z = s² for the float64 log1p (z ≤ 0.0295):
-#: the truncation is below 2e-20 relative.
-_LOG64_TERMS = 12
+#: Terms of the series of (2·atanh(s) − 2s)/s in z = s² for the log1p of each dtype's own
+#: arithmetic (z ≤ 0.0295): the truncation is below 2e-20 relative in float64, 1e-10 in
+#: float32.
+_LOG1P_REDUCED_TERMS = {"f64": 12, "f32": 6}
 #: Terms of the Taylor polynomial of (expm1(x) − x)/x² for |x| ≤ ln 2 / 2 (degree 9): the
 #: truncation is below 1e-11 relative.
 _EXPM1_TERMS = 10
 _EXPM1_SMALL = math.log(2.0) / 2
-#: The float64 expm1: terms of the Taylor polynomial of (e^r − 1 − r)/r² for |r| ≤ ln 2 / 2
-#: (truncation below 1e-18 relative); below LOW, e^x − 1 rounds to −1; above HIGH it
-#: overflows.
-_EXPM1_64_TERMS = 14
-_EXPM1_64_LOW = -40.0
-_EXPM1_64_HIGH = 709.782712893384
+#: The expm1 of each dtype's own arithmetic (:func:`_expm1_reduced`): terms of the Taylor
+#: polynomial of (e^r − 1 − r)/r² for |r| ≤ ln 2 / 2 (truncation below 1e-18 relative in
+#: float64, 1e-9 in float32); below LOW, e^x − 1 rounds to −1; above HIGH it overflows.
+_EXPM1_REDUCED = {"f64": (14, -40.0, 709.782712893384), "f32": (7, -18.0, 88.72283172607422)}
 #: The double-word exp (:func:`_expdw`): terms of the Taylor polynomial of
 #: (e^r − 1 − r − r²/2)/r³ for |r| ≤ ln 2 / 2 (degree 14 in all: truncation below 1e-19
 #: relative).
@@ -615,10 +614,10 @@ def _erfcx(sfx: str, target: str) -> list[str]:
 
 
 def _log1p(sfx: str, target: str) -> list[str]:
-    """log(1 + x) in float64 arithmetic ("f32": for float32 x, rounded once; "w"; "f64":
-    to float64 accuracy, :func:`_log1p64`)."""
-    if sfx == "f64":
-        return _log1p64(target)
+    """log(1 + x): "f64" and "f32" in their own arithmetic, below 1 ULP
+    (:func:`_log1p_reduced`); "w" in float64 arithmetic to float32 accuracy."""
+    if sfx != "w":
+        return _log1p_reduced(sfx, target)
     c = functools.partial(_const, "f64")
     series = [1.0 / (2 * k + 1) for k in reversed(range(_LOG_TERMS))]
     body = [
@@ -642,52 +641,63 @@ def _log1p(sfx: str, target: str) -> list[str]:
         f"y = {_select(target, 'x == np.inf', 'np.inf', 'y')}",
         f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
     ]
-    if sfx == "f32":
-        body.append("y = np.float32(y)")
     return [f"def _log1p_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
-def _log1p64(target: str) -> list[str]:
-    """log(1 + x) to float64 accuracy (below 1 ULP, measured). u = 1 + x = 2^k·m with m in
-    [√2/2, √2); f = m − 1 (exact), or f = x itself when k = 0 (then 1 + x needs no
-    rounding correction); c = (x − (u − 1))/u, the rounding error of 1 + x relative to u.
-    With s = f/(2 + f) and z = s², log(1 + f) = f − (f²/2 − s·(f²/2 + R)), R = Σ 2z^j/(2j+1)
-    (j ≥ 1), which keeps the large terms exact and puts the rounding into the small ones;
-    log1p(x) = k·ln2_head + (that + (k·ln2_tail + c)), ln 2 in two parts so that k·ln2_head
-    is exact."""
-    c = functools.partial(_const, "f64")
-    series = [2.0 / (2 * j + 1) for j in reversed(range(1, _LOG64_TERMS + 1))]
+def _log1p_reduced(sfx: str, target: str) -> list[str]:
+    """log(1 + x) in the arithmetic of ``sfx`` ("f32" or "f64"), below 1 ULP (measured).
+    u = 1 + x = 2^k·m with m in [√2/2, √2); f = m − 1 (exact), or f = x itself when k = 0
+    (then 1 + x needs no rounding correction); c = (x − (u − 1))/u, the rounding error of
+    1 + x relative to u. With s = f/(2 + f) and z = s², log(1 + f) = f − (f²/2 −
+    s·(f²/2 + R)), R = Σ 2z^j/(2j+1) (j ≥ 1), which keeps the large terms exact and puts
+    the rounding into the small ones; log1p(x) = k·ln2_head + (that + (k·ln2_tail + c)),
+    ln 2 in two parts so that k·ln2_head is exact. float32 x stays in float32 arithmetic,
+    so a float32 kernel's loop keeps its full vector width."""
+    c = functools.partial(_const, sfx)
+    bias, mantissa, int_type = _BITS[sfx]
+    float_type = "np.float32" if sfx == "f32" else "np.float64"
+    series = [2.0 / (2 * j + 1) for j in reversed(range(1, _LOG1P_REDUCED_TERMS[sfx] + 1))]
+    fraction = hex((1 << mantissa) - 1)
+    one = hex(bias << mantissa)
+
+    def integer(value: int | str) -> str:
+        return f"{int_type}({value})"
+
+    def special(value: str) -> str:  # inf or NaN of the dtype (np.inf alone is a float64)
+        return f"{float_type}({value})"
+
     body = [
         f"u = x + {c(1.0)}",
         f"r = (x - (u - {c(1.0)})) / u",
-        "b = np.float64(u).view(np.int64)",
-        "k = (b >> np.int64(52)) - np.int64(1023)",
-        "m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)",
+        f"b = {float_type}(u).view({int_type})",
+        f"k = (b >> {integer(mantissa)}) - {integer(bias)}",
+        f"m = {int_type}((b & {integer(fraction)}) | {integer(one)}).view({float_type})",
         f"high = m > {c(math.sqrt(2.0))}",
         f"m = {_select(target, 'high', f'm * {c(0.5)}', 'm')}",
-        f"k = {_select(target, 'high', 'k + np.int64(1)', 'k')}",
-        f"f = {_select(target, 'k == np.int64(0)', 'x', f'm - {c(1.0)}')}",
-        f"r = {_select(target, 'k == np.int64(0)', c(0.0), 'r')}",
+        f"k = {_select(target, 'high', f'k + {integer(1)}', 'k')}",
+        f"f = {_select(target, f'k == {integer(0)}', 'x', f'm - {c(1.0)}')}",
+        f"r = {_select(target, f'k == {integer(0)}', c(0.0), 'r')}",
         f"h = {c(0.5)} * f * f",
         f"s = f / ({c(2.0)} + f)",
         "z = s * s",
         *_horner("z", "p", series, c),
-        "kf = np.float64(k)",
-        f"y = kf * {c(_LN2_HI['f64'])} + (f - (h - (s * (h + z * p) + (kf * {c(_LN2_LO['f64'])} + r))))",
+        f"kf = {float_type}(k)",
+        f"y = kf * {c(_LN2_HI[sfx])} + (f - (h - (s * (h + z * p) + (kf * {c(_LN2_LO[sfx])} + r))))",
         "# 1 + x is 0, negative, inf or NaN: the bits above mean nothing",
-        f"y = {_select(target, f'x == {c(-1.0)}', '-np.inf', 'y')}",
-        f"y = {_select(target, f'x < {c(-1.0)}', 'np.nan', 'y')}",
-        f"y = {_select(target, 'x == np.inf', 'np.inf', 'y')}",
+        f"y = {_select(target, f'x == {c(-1.0)}', special('-np.inf'), 'y')}",
+        f"y = {_select(target, f'x < {c(-1.0)}', special('np.nan'), 'y')}",
+        f"y = {_select(target, 'x == np.inf', special('np.inf'), 'y')}",
         f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
     ]
-    return ["def _log1p_f64(x):"] + ["    " + line for line in body] + ["    return y"]
+    return [f"def _log1p_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
 def _expm1(sfx: str, target: str) -> list[str]:
-    """e^x − 1 in float64 arithmetic ("f32": for float32 x, rounded once; "w"; "f64": to
-    float64 accuracy, :func:`_expm164`)."""
-    if sfx == "f64":
-        return _expm164(target)
+    """e^x − 1: "f64" and "f32" in their own arithmetic, below 1 ULP
+    (:func:`_expm1_reduced`); "w" in float64 arithmetic to float32 accuracy, for the float64
+    parts of float32 helpers."""
+    if sfx != "w":
+        return _expm1_reduced(sfx, target)
     c = functools.partial(_const, "f64")
     taylor = [1.0 / math.factorial(k) for k in range(_EXPM1_TERMS + 1, 1, -1)]
     body = [
@@ -697,8 +707,6 @@ def _expm1(sfx: str, target: str) -> list[str]:
         f"y = {_select(target, f'np.abs(x) < {c(_EXPM1_SMALL)}', 'small', f'_exp_f64(x) - {c(1.0)}')}",
         f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
     ]
-    if sfx == "f32":
-        body.append("y = np.float32(y)")
     return [f"def _expm1_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
@@ -749,42 +757,53 @@ def _log(sfx: str, target: str) -> list[str]:
     return [f"def _log_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
-def _expm164(target: str) -> list[str]:
-    """e^x − 1 to float64 accuracy (below 1 ULP, measured). x = k·ln 2 + r (|r| ≤ ln 2 / 2;
-    ln 2 in two parts, c the rounding error of r); e^r − 1 = r + s, s = r²·Q(r) + c·(1 + r)
-    with Q the Taylor polynomial of (e^r − 1 − r)/r² (a small term: its rounding hardly
-    counts); e^x − 1 = 2^k·((1 − 2^−k) + r + s), where (1 − 2^−k) + r is summed exactly
-    (two-sum; 1 − 2^−k is exact up to k = 53, beyond it 1 with the tail moved into the
-    small terms) and 2^k is two normal powers of two, so the result overflows exactly where
-    e^x − 1 does."""
-    c = functools.partial(_const, "f64")
-    taylor = [1.0 / math.factorial(j + 2) for j in reversed(range(_EXPM1_64_TERMS))]
+def _expm1_reduced(sfx: str, target: str) -> list[str]:
+    """e^x − 1 in the arithmetic of ``sfx`` ("f32" or "f64"), below 1 ULP (measured).
+    x = k·ln 2 + r (|r| ≤ ln 2 / 2; ln 2 in two parts, c the rounding error of r);
+    e^r − 1 = r + s, s = r²·Q(r) + c·(1 + r) with Q the Taylor polynomial of
+    (e^r − 1 − r)/r² (a small term: its rounding hardly counts); e^x − 1 =
+    2^k·((1 − 2^−k) + r + s), where (1 − 2^−k) + r is summed exactly (two-sum; 1 − 2^−k is
+    exact up to k = the mantissa's bits + 1, beyond it 1 with the tail moved into the small
+    terms) and 2^k is two normal powers of two, so the result overflows exactly where
+    e^x − 1 does. float32 x stays in float32 arithmetic, so a float32 kernel's loop keeps
+    its full vector width."""
+    c = functools.partial(_const, sfx)
+    bias, mantissa, int_type = _BITS[sfx]
+    terms, low, high = _EXPM1_REDUCED[sfx]
+    taylor = [1.0 / math.factorial(j + 2) for j in reversed(range(terms))]
+    exact = mantissa + 1  # 1 − 2^−k is exact up to here
+    smallest = bias - 1  # 2^−k is a normal number up to here
+
+    def integer(value: int) -> str:
+        return f"{int_type}({value})"
+
+    float_type = "np.float32" if sfx == "f32" else "np.float64"
 
     def pow2(exponent: str) -> str:
-        return f"np.int64((np.int64({exponent}) + np.int64(1023)) << np.int64(52)).view(np.float64)"
+        return f"{int_type}(({int_type}({exponent}) + {integer(bias)}) << {integer(mantissa)}).view({float_type})"
 
     body = [
-        f"xc = {_clamp(target, 'x', c(_EXPM1_64_LOW), c(710.0), select=False)}",
+        f"xc = {_clamp(target, 'x', c(low), c(_EXP_RANGE[sfx][1]), select=False)}",
         f"kf = np.floor(xc * {c(1.0 / math.log(2.0))} + {c(0.5)})",
-        "k = np.int64(kf)",
-        f"hi = xc - kf * {c(_LN2_HI['f64'])}",
-        f"lo = kf * {c(_LN2_LO['f64'])}",
+        f"k = {int_type}(kf)",
+        f"hi = xc - kf * {c(_LN2_HI[sfx])}",
+        f"lo = kf * {c(_LN2_LO[sfx])}",
         "r = hi - lo",
         "e = (hi - r) - lo",
         *_horner("r", "q", taylor, c),
         f"s = r * r * q + e * ({c(1.0)} + r)",
-        f"t = {_select(target, 'k > np.int64(53)', c(1.0), f'{c(1.0)} - ' + pow2('-np.minimum(k, np.int64(53))'))}",
-        f"t_lo = {_select(target, 'k > np.int64(53)', '-' + pow2('-np.minimum(k, np.int64(1000))'), c(0.0))}",
+        f"t = {_select(target, f'k > {integer(exact)}', c(1.0), f'{c(1.0)} - ' + pow2(f'-np.minimum(k, {integer(exact)})'))}",
+        f"t_lo = {_select(target, f'k > {integer(exact)}', '-' + pow2(f'-np.minimum(k, {integer(smallest)})'), c(0.0))}",
         "a = t + r",
         f"a_lo = {_select(target, 'np.abs(t) >= np.abs(r)', '(t - a) + r', '(r - a) + t')}",
-        "h = k >> np.int64(1)",
+        f"h = k >> {integer(1)}",
         f"y = (a + (a_lo + (s + t_lo))) * {pow2('h')} * {pow2('k - h')}",
-        f"y = {_select(target, 'k == np.int64(0)', 'r + s', 'y')}",
-        f"y = {_select(target, f'x > {c(_EXPM1_64_HIGH)}', 'np.inf', 'y')}",
-        f"y = {_select(target, f'x < {c(_EXPM1_64_LOW)}', c(-1.0), 'y')}",
+        f"y = {_select(target, f'k == {integer(0)}', 'r + s', 'y')}",
+        f"y = {_select(target, f'x > {c(high)}', f'{float_type}(np.inf)', 'y')}",  # np.inf alone is a float64
+        f"y = {_select(target, f'x < {c(low)}', c(-1.0), 'y')}",
         f"y = {_select(target, f'(x != x) | (x == {c(0.0)})', 'x', 'y')}",  # NaN; -0 stays -0
     ]
-    return ["def _expm1_f64(x):"] + ["    " + line for line in body] + ["    return y"]
+    return [f"def _expm1_{sfx}(x):"] + ["    " + line for line in body] + ["    return y"]
 
 
 #: The sin/cos reduction (Note [sin and cos]): Cody–Waite below this |x|, Payne–Hanek from it.
@@ -1021,7 +1040,7 @@ def _depends(name: str, sfx: str) -> list[tuple[str, str]]:
     if name == "_erfc":
         return {"f32": [("_exp", "w")], "w": [("_exp", "w"), ("_erfcx", "w")], "f64": [("_expdw", "f64")]}[sfx]
     if name == "_expm1":
-        return [] if sfx == "f64" else [("_exp", "f64")]
+        return [("_exp", "f64")] if sfx == "w" else []
     if name == "_tanh":
         return [("_expm1", "w")]
     if name in ("_sin", "_cos"):

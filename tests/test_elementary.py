@@ -364,7 +364,7 @@ def test_erfcx_is_printed_only_for_float32_computed_in_float64():
         NumbaPrinter("float32").doprint(Erfcx(x))
 
 
-# ---- log1p and expm1: float64 arithmetic, float32 and w versions only ----------------------
+# ---- log1p and expm1: float32 and float64 arithmetic, and w ---------------------------------
 
 LOG_EXP = {"_log1p": mpmath.log1p, "_expm1": mpmath.expm1}
 
@@ -380,9 +380,15 @@ def _log_exp_grid(name: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["_log1p", "_expm1"])
-def test_log1p_expm1_float32_are_correctly_rounded(name):
-    """float64 arithmetic rounded once: within half an ULP (and a hair) of the true value."""
+def test_log1p_expm1_float32_are_within_one_ulp(name):
+    """float32 arithmetic (so the loops keep their vector width): below 1 ULP of the true
+    value (the module docstring's figures), overflowing exactly where it leaves float32;
+    the w versions (float64 arithmetic) within 1.5e-8 relative."""
     xs = _log_exp_grid(name)
+    if name == "_log1p":  # around the switches of k between -1, 0 and 1
+        xs = np.concatenate([xs, np.linspace(-0.3, -0.28, 400, dtype=np.float32), np.linspace(0.40, 0.43, 400, dtype=np.float32)])
+    else:  # around the reduction's switch to k = ±1, and where 1 - 2^-k stops being exact
+        xs = np.concatenate([xs, np.linspace(0.33, 0.37, 400, dtype=np.float32), np.linspace(-0.37, -0.33, 400, dtype=np.float32), np.linspace(15, 19, 400, dtype=np.float32)])
     xs = xs[np.isfinite(xs) & (xs > -1)] if name == "_log1p" else xs
     got = elementary.numpy_function(name, "f32")(xs)
     assert got.dtype == np.float32
@@ -394,7 +400,7 @@ def test_log1p_expm1_float32_are_correctly_rounded(name):
     unit = [max(float(np.spacing(np.float32(abs(float(r))))), float(np.finfo(np.float32).smallest_subnormal)) for r in refs]
     errs = np.array([float(abs(mpmath.mpf(float(g)) - r)) / u for g, r, u in zip(got, refs, unit)])
     worst = int(np.argmax(errs))
-    assert errs[worst] <= 0.501, f"{name}_f32({xs[worst]!r}): {errs[worst]:.3f} ULP"
+    assert errs[worst] < 0.95, f"{name}_f32({xs[worst]!r}): {errs[worst]:.3f} ULP"
     rel_w = [
         float(abs(mpmath.mpf(float(g)) / r - 1)) if r != 0 else float(g != 0)
         for g, r in zip(elementary.numpy_function(name, "w")(xs.astype(np.float64)), refs)
@@ -586,7 +592,7 @@ def test_tanh_log_float32_are_correctly_rounded(name):
     unit = [max(float(np.spacing(np.float32(abs(float(r))))), float(np.finfo(np.float32).smallest_subnormal)) for r in refs]
     errs = np.array([float(abs(mpmath.mpf(float(g)) - r)) / u for g, r, u in zip(got, refs, unit)])
     worst = int(np.argmax(errs))
-    assert errs[worst] <= 0.501, f"{name}_f32({xs[worst]!r}): {errs[worst]:.3f} ULP"
+    assert errs[worst] < 0.95, f"{name}_f32({xs[worst]!r}): {errs[worst]:.3f} ULP"
     wide = elementary.numpy_function(name, "w")(xs.astype(np.float64))
     rel_w = [float(abs(mpmath.mpf(float(g)) / r - 1)) if r != 0 else float(g != 0) for g, r in zip(wide, refs)]
     assert max(rel_w) < 1.5e-8

@@ -102,10 +102,10 @@ def _grad_f64(x, alpha):
 # Note [Vectorizable elementary functions]: the exp and expm1 below are plain arithmetic
 # (range reduction, a polynomial, exponent bits), not libm calls, so that LLVM vectorizes
 # the loops that call them. Errors of the float32 versions against 50-digit references:
-# exp below 1 ULP, expm1 0.5 (expm1 computes in float64 and rounds once); "_w" versions
-# compute in float64 to float32 accuracy (for float32 quantities computed in float64); the
-# float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's
-# fma intrinsic): the polynomial steps use it; no other arithmetic is fused.
+# exp below 1 ULP, expm1 0.93; "_w" versions compute in float64 to float32 accuracy (for
+# float32 quantities computed in float64); the float64 versions are below 1 ULP, as libm.
+# _fma(a, b, c) is a*b + c rounded once (LLVM's fma intrinsic): the polynomial steps use
+# it; no other arithmetic is fused.
 
 
 @numba.extending.intrinsic
@@ -180,21 +180,31 @@ def _exp_f64(x):
 
 @numba.njit(forceinline=True, error_model="numpy")
 def _expm1_f32(x):
-    x = np.float64(x)
-    p = 2.505210838544172e-08
-    p = _fma(p, x, 2.755731922398589e-07)
-    p = _fma(p, x, 2.7557319223985893e-06)
-    p = _fma(p, x, 2.48015873015873e-05)
-    p = _fma(p, x, 0.0001984126984126984)
-    p = _fma(p, x, 0.001388888888888889)
-    p = _fma(p, x, 0.008333333333333333)
-    p = _fma(p, x, 0.041666666666666664)
-    p = _fma(p, x, 0.16666666666666666)
-    p = _fma(p, x, 0.5)
-    small = x + x * (x * p)
-    y = (small if np.abs(x) < 0.34657359027997264 else _exp_f64(x) - 1.0)
-    y = (x if (x != x) | (x == 0.0) else y)
-    y = np.float32(y)
+    xc = np.minimum(np.maximum(x, np.float32(-18.0)), np.float32(89.0))
+    kf = np.floor(xc * np.float32(1.4426950408889634) + np.float32(0.5))
+    k = np.int32(kf)
+    hi = xc - kf * np.float32(0.693359375)
+    lo = kf * np.float32(-0.00021219444005469057)
+    r = hi - lo
+    e = (hi - r) - lo
+    q = np.float32(2.48015873015873e-05)
+    q = _fma(q, r, np.float32(0.0001984126984126984))
+    q = _fma(q, r, np.float32(0.001388888888888889))
+    q = _fma(q, r, np.float32(0.008333333333333333))
+    q = _fma(q, r, np.float32(0.041666666666666664))
+    q = _fma(q, r, np.float32(0.16666666666666666))
+    q = _fma(q, r, np.float32(0.5))
+    s = r * r * q + e * (np.float32(1.0) + r)
+    t = (np.float32(1.0) if k > np.int32(24) else np.float32(1.0) - np.int32((np.int32(-np.minimum(k, np.int32(24))) + np.int32(127)) << np.int32(23)).view(np.float32))
+    t_lo = (-np.int32((np.int32(-np.minimum(k, np.int32(126))) + np.int32(127)) << np.int32(23)).view(np.float32) if k > np.int32(24) else np.float32(0.0))
+    a = t + r
+    a_lo = ((t - a) + r if np.abs(t) >= np.abs(r) else (r - a) + t)
+    h = k >> np.int32(1)
+    y = (a + (a_lo + (s + t_lo))) * np.int32((np.int32(h) + np.int32(127)) << np.int32(23)).view(np.float32) * np.int32((np.int32(k - h) + np.int32(127)) << np.int32(23)).view(np.float32)
+    y = (r + s if k == np.int32(0) else y)
+    y = (np.float32(np.inf) if x > np.float32(88.72283172607422) else y)
+    y = (np.float32(-1.0) if x < np.float32(-18.0) else y)
+    y = (x if (x != x) | (x == np.float32(0.0)) else y)
     return y
 
 
@@ -223,13 +233,13 @@ def _expm1_f64(x):
     q = _fma(q, r, 0.5)
     s = r * r * q + e * (1.0 + r)
     t = (1.0 if k > np.int64(53) else 1.0 - np.int64((np.int64(-np.minimum(k, np.int64(53))) + np.int64(1023)) << np.int64(52)).view(np.float64))
-    t_lo = (-np.int64((np.int64(-np.minimum(k, np.int64(1000))) + np.int64(1023)) << np.int64(52)).view(np.float64) if k > np.int64(53) else 0.0)
+    t_lo = (-np.int64((np.int64(-np.minimum(k, np.int64(1022))) + np.int64(1023)) << np.int64(52)).view(np.float64) if k > np.int64(53) else 0.0)
     a = t + r
     a_lo = ((t - a) + r if np.abs(t) >= np.abs(r) else (r - a) + t)
     h = k >> np.int64(1)
     y = (a + (a_lo + (s + t_lo))) * np.int64((np.int64(h) + np.int64(1023)) << np.int64(52)).view(np.float64) * np.int64((np.int64(k - h) + np.int64(1023)) << np.int64(52)).view(np.float64)
     y = (r + s if k == np.int64(0) else y)
-    y = (np.inf if x > 709.782712893384 else y)
+    y = (np.float64(np.inf) if x > 709.782712893384 else y)
     y = (-1.0 if x < -40.0 else y)
     y = (x if (x != x) | (x == 0.0) else y)
     return y

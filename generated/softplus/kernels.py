@@ -130,10 +130,10 @@ def _gradx_f64(x, beta):
 # Note [Vectorizable elementary functions]: the exp and log1p below are plain arithmetic
 # (range reduction, a polynomial, exponent bits), not libm calls, so that LLVM vectorizes
 # the loops that call them. Errors of the float32 versions against 50-digit references:
-# exp below 1 ULP, log1p 0.5 (log1p computes in float64 and rounds once); "_w" versions
-# compute in float64 to float32 accuracy (for float32 quantities computed in float64); the
-# float64 versions are below 1 ULP, as libm. _fma(a, b, c) is a*b + c rounded once (LLVM's
-# fma intrinsic): the polynomial steps use it; no other arithmetic is fused.
+# exp below 1 ULP, log1p 0.8; "_w" versions compute in float64 to float32 accuracy (for
+# float32 quantities computed in float64); the float64 versions are below 1 ULP, as libm.
+# _fma(a, b, c) is a*b + c rounded once (LLVM's fma intrinsic): the polynomial steps use
+# it; no other arithmetic is fused.
 
 
 @numba.extending.intrinsic
@@ -208,33 +208,32 @@ def _exp_f64(x):
 
 @numba.njit(forceinline=True, error_model="numpy")
 def _log1p_f32(x):
-    x = np.float64(x)
-    u = x + 1.0
-    # the rounding error of 1 + x, relative to u
-    r = (x - (u - 1.0)) / u
-    b = np.float64(u).view(np.int64)
-    k = (b >> np.int64(52)) - np.int64(1023)
-    m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)
-    high = m > 1.4142135623730951
-    m = (m * 0.5 if high else m)
-    k = (k + np.int64(1) if high else k)
-    s = (m - 1.0) / (m + 1.0)
+    u = x + np.float32(1.0)
+    r = (x - (u - np.float32(1.0))) / u
+    b = np.float32(u).view(np.int32)
+    k = (b >> np.int32(23)) - np.int32(127)
+    m = np.int32((b & np.int32(0x7fffff)) | np.int32(0x3f800000)).view(np.float32)
+    high = m > np.float32(1.4142135623730951)
+    m = (m * np.float32(0.5) if high else m)
+    k = (k + np.int32(1) if high else k)
+    f = (x if k == np.int32(0) else m - np.float32(1.0))
+    r = (np.float32(0.0) if k == np.int32(0) else r)
+    h = np.float32(0.5) * f * f
+    s = f / (np.float32(2.0) + f)
     z = s * s
-    p = 0.06666666666666667
-    p = _fma(p, z, 0.07692307692307693)
-    p = _fma(p, z, 0.09090909090909091)
-    p = _fma(p, z, 0.1111111111111111)
-    p = _fma(p, z, 0.14285714285714285)
-    p = _fma(p, z, 0.2)
-    p = _fma(p, z, 0.3333333333333333)
-    p = _fma(p, z, 1.0)
-    y = np.float64(k) * 0.6931471805599453 + (2.0 * s * p + r)
+    p = np.float32(0.15384615384615385)
+    p = _fma(p, z, np.float32(0.18181818181818182))
+    p = _fma(p, z, np.float32(0.2222222222222222))
+    p = _fma(p, z, np.float32(0.2857142857142857))
+    p = _fma(p, z, np.float32(0.4))
+    p = _fma(p, z, np.float32(0.6666666666666666))
+    kf = np.float32(k)
+    y = kf * np.float32(0.693359375) + (f - (h - (s * (h + z * p) + (kf * np.float32(-0.00021219444005469057) + r))))
     # 1 + x is 0, negative, inf or NaN: the bits above mean nothing
-    y = (-np.inf if x == -1.0 else y)
-    y = (np.nan if x < -1.0 else y)
-    y = (np.inf if x == np.inf else y)
-    y = (x if (x != x) | (x == 0.0) else y)
-    y = np.float32(y)
+    y = (np.float32(-np.inf) if x == np.float32(-1.0) else y)
+    y = (np.float32(np.nan) if x < np.float32(-1.0) else y)
+    y = (np.float32(np.inf) if x == np.inf else y)
+    y = (x if (x != x) | (x == np.float32(0.0)) else y)
     return y
 
 
@@ -244,7 +243,7 @@ def _log1p_f64(x):
     r = (x - (u - 1.0)) / u
     b = np.float64(u).view(np.int64)
     k = (b >> np.int64(52)) - np.int64(1023)
-    m = np.int64((b & np.int64(0xFFFFFFFFFFFFF)) | np.int64(0x3FF0000000000000)).view(np.float64)
+    m = np.int64((b & np.int64(0xfffffffffffff)) | np.int64(0x3ff0000000000000)).view(np.float64)
     high = m > 1.4142135623730951
     m = (m * 0.5 if high else m)
     k = (k + np.int64(1) if high else k)
@@ -268,9 +267,9 @@ def _log1p_f64(x):
     kf = np.float64(k)
     y = kf * 0.693145751953125 + (f - (h - (s * (h + z * p) + (kf * 1.4286068203094173e-06 + r))))
     # 1 + x is 0, negative, inf or NaN: the bits above mean nothing
-    y = (-np.inf if x == -1.0 else y)
-    y = (np.nan if x < -1.0 else y)
-    y = (np.inf if x == np.inf else y)
+    y = (np.float64(-np.inf) if x == -1.0 else y)
+    y = (np.float64(np.nan) if x < -1.0 else y)
+    y = (np.float64(np.inf) if x == np.inf else y)
     y = (x if (x != x) | (x == 0.0) else y)
     return y
 
