@@ -591,6 +591,45 @@ def _hyperbolic_log(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, (sp.tanh, sp.sech, sp.cosh, sp.sinh)) and e.args[0].has(x), fix)
 
 
+def _exp_factors(term: sp.Expr) -> dict[sp.Expr, sp.Expr]:
+    """The exponentials of x among the factors of ``term`` (exp(u) or Exp(u)), each with
+    its positive power."""
+    out: dict[sp.Expr, sp.Expr] = {}
+    for factor in sp.Mul.make_args(term):
+        # SymPy's exp(u) is its own base (as_base_exp would give E**u); Exp(u)**k is a power
+        base, power = (factor, sp.S.One) if isinstance(factor, (sp.exp, Exp)) else factor.as_base_exp()
+        if isinstance(base, (sp.exp, Exp)) and base.args[0].has(x) and power.is_positive:
+            out[base] = power
+    return out
+
+
+def _common_exp(expr: sp.Expr) -> sp.Expr:
+    """A sum whose terms all have the factor e^u as e^u times the sum of the rest.
+
+    Where e^u overflows, the terms are ±inf each while their sum, and the true value, is
+    inf with one sign (or finite, times a finite rest): inf − inf gives NaN. With the
+    factor taken out, the rest is a finite number and e^u·rest is inf with its sign.
+
+    >>> from symact import x
+    >>> _common_exp(2*sp.exp(2*x)/(x**2 + 1) - 2*x*sp.exp(2*x)/(x**2 + 1)**2)
+    (-2*x/(x**2 + 1)**2 + 2/(x**2 + 1))*exp(2*x)
+    """
+
+    def fix(add: sp.Expr) -> sp.Expr:
+        factors = [_exp_factors(t) for t in add.args]
+        common = set(factors[0]).intersection(*factors[1:])
+        if not common:
+            return add
+        base = min(common, key=sp.default_sort_key)
+        powers = {f[base] for f in factors}
+        if not all(p.is_number for p in powers):
+            return add
+        e = base ** min(powers)
+        return e * sp.Add(*[t / e for t in add.args])  # a product with a sum stays one
+
+    return expr.replace(lambda e: isinstance(e, sp.Add) and len(e.args) > 1 and e.has(x), fix)
+
+
 #: Repairs of cancellations that only pay on some inputs: candidates the derivation
 #: measures and keeps where they are more accurate (never applied unconditionally).
 CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
@@ -609,6 +648,11 @@ CANCELLATION_REPAIRS: tuple[Rewrite, ...] = (
         "exp-offset",
         "c + k·e^u cancels where k·e^u ≈ −c; −c·expm1(u + log(−k/c)) does not",
         _exp_offset,
+    ),
+    Rewrite(
+        "common-exp",
+        "terms that share a factor e^u are ±inf each where e^u overflows, and their sum NaN; e^u times the sum of the rest is not",
+        _common_exp,
     ),
     Rewrite(
         "log-difference",
