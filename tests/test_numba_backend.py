@@ -245,6 +245,35 @@ def test_one_skeleton_for_all_branches_keeps_the_values(tmp_path, monkeypatch, d
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("definition, function, call", [("swish", "_gradx_f32", "_exp_f32("), ("softplus", "_grad_f32", "_log1p_f32(")])
+def test_a_call_both_sides_of_a_sign_split_make_is_made_once(tmp_path, monkeypatch, definition, function, call):
+    """Note [Branch-free sign splits]: e^(-|u|), and a call of it both sides make
+    (softplus's log1p(e^(-|u|)) in d_beta), is computed once before the branches (LLVM
+    does not merge it across them, and a vectorized loop computes both sides), with the
+    same bits as when each side computes its own."""
+    import symact.emit.numba as numba_emit
+    from symact.spec import load_definitions
+
+    (act,) = load_definitions(ROOT / "definitions" / f"{definition}.py")
+    body = render_kernels(derive(act), "# header", "").split(f"def {function}(")[1].split("\n\n")[0]
+    before, branches = body.split("    if (", 1)
+    assert body.count(call) == 1 and call in before, body
+    hoisted = _kernels_of(act, tmp_path, "hoisted")
+    monkeypatch.setattr(numba_emit, "_one_exp_for_both_sides", lambda conds, exprs: (exprs, []))
+    separate = _kernels_of(act, tmp_path, "separate")
+    rng = np.random.default_rng(2)
+    for dtype in (np.float32, np.float64):
+        specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e30, 88.0, -120.0]
+        xs = np.concatenate([rng.uniform(-30, 30, 5000), specials]).astype(dtype)
+        g = rng.uniform(-1, 1, xs.size).astype(dtype)
+        values = [dtype(p.init) for p in act.params]
+        np.testing.assert_array_equal(hoisted.forward(xs, *values).view(np.uint8), separate.forward(xs, *values).view(np.uint8))
+        np.testing.assert_array_equal(hoisted.backward_x(g, xs, *values).view(np.uint8), separate.backward_x(g, xs, *values).view(np.uint8))
+        for got, want in zip(hoisted.backward(g, xs, *values), separate.backward(g, xs, *values)):
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "expr",
     [sp.log(1 + x**2) * sp.tanh(x), sp.exp(x) - 1 + sp.log(2 + sp.sin(x)), sp.log(1 + sp.exp(-sp.Abs(x))) + x],

@@ -64,13 +64,12 @@ FLOAT32_VIA_FLOAT64 = ('d_x',)
 def _f_f32(x):
     if x != x:
         return np.float32(np.nan)
+    _e_shared = _exp_f32(-abs(x))  # e^(-|x|)
     if (x >= np.float32(0.0)):
-        _t0 = _exp_f32(-abs(x))  # e^(-|x|)
-        _f = -np.float32(2.0)*(_t0*_t0)*x/(_t0*(np.float32(2.0)*_t0 + np.float32(2.0)) + np.float32(1.0)) + x
+        _f = -np.float32(2.0)*(_e_shared*_e_shared)*x/(_e_shared*(np.float32(2.0)*_e_shared + np.float32(2.0)) + np.float32(1.0)) + x
     else:
-        _t0 = _exp_f32(-abs(x))  # e^(-|x|)
-        _t1 = _t0*(_t0 + np.float32(2.0))  # (e^(-|x|) + 2)*e^(-|x|)
-        _f = _t1*x/(_t1 + np.float32(2.0))
+        _t0 = _e_shared*(_e_shared + np.float32(2.0))
+        _f = _t0*x/(_t0 + np.float32(2.0))
     if (x == np.float32(np.inf)):
         _f = np.float32(np.inf)
     if (x == -np.float32(np.inf)):
@@ -89,13 +88,12 @@ def _grad_f32(x):
 def _f_f64(x):
     if x != x:
         return np.nan
+    _e_shared = _exp_f64(-abs(x))  # e^(-|x|)
     if (x >= 0.0):
-        _t0 = _exp_f64(-abs(x))  # e^(-|x|)
-        _f = -2.0*(_t0*_t0)*x/(_t0*(2.0*_t0 + 2.0) + 1.0) + x
+        _f = -2.0*(_e_shared*_e_shared)*x/(_e_shared*(2.0*_e_shared + 2.0) + 1.0) + x
     else:
-        _t0 = _exp_f64(-abs(x))  # e^(-|x|)
-        _t1 = _t0*(_t0 + 2.0)  # (e^(-|x|) + 2)*e^(-|x|)
-        _f = _t1*x/(_t1 + 2.0)
+        _t0 = _e_shared*(_e_shared + 2.0)
+        _f = _t0*x/(_t0 + 2.0)
     if (x == np.inf):
         _f = np.inf
     if (x == -np.inf):
@@ -107,14 +105,13 @@ def _f_f64(x):
 def _grad_f64(x):
     if x != x:
         return np.nan
+    _e_shared = _exp_f64(-abs(x))  # e^(-|x|)
     if (x >= 0.0):
-        _t0 = _exp_f64(-abs(x))  # e^(-|x|)
-        _t1 = 2.0*_t0 + 2.0  # 2*e^(-|x|) + 2
-        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+        _t0 = 2.0*_e_shared + 2.0
+        _d_x = 2.0*(_e_shared*_e_shared)*(_e_shared*(-_t0 + 2.0*x) + 2.0*x - 1.0)/((_e_shared*_t0 + 1.0)*(_e_shared*_t0 + 1.0)) + 1.0
     else:
-        _t0 = _exp_f64(-abs(x))  # e^(-|x|)
-        _t1 = 4.0*x
-        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+        _t0 = 4.0*x
+        _d_x = _e_shared*(_e_shared*(_e_shared*(_e_shared + 4.0) + _t0 + 6.0) + _t0 + 4.0)/((_e_shared*(_e_shared + 2.0) + 2.0)*(_e_shared*(_e_shared + 2.0) + 2.0))
     if (x == np.inf):
         _d_x = 1.0
     if (x == -np.inf):
@@ -126,14 +123,13 @@ def _grad_f64(x):
 def _grad_w(x):
     if x != x:
         return np.nan
+    _e_shared = _exp_w(-abs(x))  # e^(-|x|)
     if (x >= 0.0):
-        _t0 = _exp_w(-abs(x))  # e^(-|x|)
-        _t1 = 2.0*_t0 + 2.0  # 2*e^(-|x|) + 2
-        _d_x = 2.0*(_t0*_t0)*(_t0*(-_t1 + 2.0*x) + 2.0*x - 1.0)/((_t0*_t1 + 1.0)*(_t0*_t1 + 1.0)) + 1.0
+        _t0 = 2.0*_e_shared + 2.0
+        _d_x = 2.0*(_e_shared*_e_shared)*(_e_shared*(-_t0 + 2.0*x) + 2.0*x - 1.0)/((_e_shared*_t0 + 1.0)*(_e_shared*_t0 + 1.0)) + 1.0
     else:
-        _t0 = _exp_w(-abs(x))  # e^(-|x|)
-        _t1 = 4.0*x
-        _d_x = _t0*(_t0*(_t0*(_t0 + 4.0) + _t1 + 6.0) + _t1 + 4.0)/((_t0*(_t0 + 2.0) + 2.0)*(_t0*(_t0 + 2.0) + 2.0))
+        _t0 = 4.0*x
+        _d_x = _e_shared*(_e_shared*(_e_shared*(_e_shared + 4.0) + _t0 + 6.0) + _t0 + 4.0)/((_e_shared*(_e_shared + 2.0) + 2.0)*(_e_shared*(_e_shared + 2.0) + 2.0))
     if (x == np.inf):
         _d_x = 1.0
     if (x == -np.inf):

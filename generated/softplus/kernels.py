@@ -72,12 +72,12 @@ def _grad_f32(x, beta):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
     _d_x = _sigmoid_f32(beta*x)
+    _e_shared = _exp_f32(-beta*abs(x))  # e^(-beta*|x|)
+    _e_shared1 = _log1p_f32(_e_shared)  # log1p(e^(-beta*|x|))
     if (beta*x >= np.float32(0.0)):
-        _t0 = _exp_f32(-beta*abs(x))  # e^(-beta*|x|)
-        _d_beta = -(beta*_t0*x/(_t0 + np.float32(1.0)) + _log1p_f32(_t0))/(beta*beta)
+        _d_beta = -(beta*_e_shared*x/(_e_shared + np.float32(1.0)) + _e_shared1)/(beta*beta)
     else:
-        _t0 = _exp_f32(-beta*abs(x))  # e^(-beta*|x|)
-        _d_beta = _t0*x/(beta*(_t0 + np.float32(1.0))) - _log1p_f32(_t0)/(beta*beta)
+        _d_beta = _e_shared*x/(beta*(_e_shared + np.float32(1.0))) - _e_shared1/(beta*beta)
     if (x == np.float32(np.inf)):
         _d_beta = np.float32(0.0)
     if (x == -np.float32(np.inf)):
@@ -106,12 +106,12 @@ def _grad_f64(x, beta):
     if x != x:
         return np.nan, np.nan
     _d_x = _sigmoid_f64(beta*x)
+    _e_shared = _exp_f64(-beta*abs(x))  # e^(-beta*|x|)
+    _e_shared1 = _log1p_f64(_e_shared)  # log1p(e^(-beta*|x|))
     if (beta*x >= 0.0):
-        _t0 = _exp_f64(-beta*abs(x))  # e^(-beta*|x|)
-        _d_beta = -(beta*_t0*x/(_t0 + 1.0) + _log1p_f64(_t0))/(beta*beta)
+        _d_beta = -(beta*_e_shared*x/(_e_shared + 1.0) + _e_shared1)/(beta*beta)
     else:
-        _t0 = _exp_f64(-beta*abs(x))  # e^(-beta*|x|)
-        _d_beta = _t0*x/(beta*(_t0 + 1.0)) - _log1p_f64(_t0)/(beta*beta)
+        _d_beta = _e_shared*x/(beta*(_e_shared + 1.0)) - _e_shared1/(beta*beta)
     if (x == np.inf):
         _d_beta = 0.0
     if (x == -np.inf):

@@ -76,15 +76,13 @@ def _f_f32(x, beta):
 def _grad_f32(x, beta):
     if x != x:
         return np.float32(np.nan), np.float32(np.nan)
+    _e_shared = _exp_f32(-abs(beta*x))  # e^(-|beta*x|)
     if (beta*x >= np.float32(0.0)):
-        _t0 = _exp_f32(-abs(beta*x))  # e^(-|beta*x|)
-        _t1 = _t0 + np.float32(1.0)  # e^(-|beta*x|) + 1
-        _d_x = _t0*(beta*x - _t1)/(_t1*_t1) + np.float32(1.0)
+        _t0 = _e_shared + np.float32(1.0)
+        _d_x = _e_shared*(beta*x - _t0)/(_t0*_t0) + np.float32(1.0)
     else:
-        _t0 = beta*x
-        _t1 = _exp_f32(-abs(_t0))  # e^(-|beta*x|)
-        _t2 = _t1 + np.float32(1.0)  # e^(-|beta*x|) + 1
-        _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
+        _t0 = _e_shared + np.float32(1.0)
+        _d_x = _e_shared*(beta*x + _t0)/(_t0*_t0)
     if (x == np.float32(np.inf)):
         _d_x = np.float32(1.0)
     if (x == -np.float32(np.inf)):
@@ -101,15 +99,13 @@ def _grad_f32(x, beta):
 def _gradx_f32(x, beta):
     if x != x:
         return np.float32(np.nan)
+    _e_shared = _exp_f32(-abs(beta*x))  # e^(-|beta*x|)
     if (beta*x >= np.float32(0.0)):
-        _t0 = _exp_f32(-abs(beta*x))  # e^(-|beta*x|)
-        _t1 = _t0 + np.float32(1.0)  # e^(-|beta*x|) + 1
-        _d_x = _t0*(beta*x - _t1)/(_t1*_t1) + np.float32(1.0)
+        _t0 = _e_shared + np.float32(1.0)
+        _d_x = _e_shared*(beta*x - _t0)/(_t0*_t0) + np.float32(1.0)
     else:
-        _t0 = beta*x
-        _t1 = _exp_f32(-abs(_t0))  # e^(-|beta*x|)
-        _t2 = _t1 + np.float32(1.0)  # e^(-|beta*x|) + 1
-        _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
+        _t0 = _e_shared + np.float32(1.0)
+        _d_x = _e_shared*(beta*x + _t0)/(_t0*_t0)
     if (x == np.float32(np.inf)):
         _d_x = np.float32(1.0)
     if (x == -np.float32(np.inf)):
@@ -131,15 +127,13 @@ def _f_f64(x, beta):
 def _grad_f64(x, beta):
     if x != x:
         return np.nan, np.nan
+    _e_shared = _exp_f64(-abs(beta*x))  # e^(-|beta*x|)
     if (beta*x >= 0.0):
-        _t0 = _exp_f64(-abs(beta*x))  # e^(-|beta*x|)
-        _t1 = _t0 + 1.0  # e^(-|beta*x|) + 1
-        _d_x = _t0*(beta*x - _t1)/(_t1*_t1) + 1.0
+        _t0 = _e_shared + 1.0
+        _d_x = _e_shared*(beta*x - _t0)/(_t0*_t0) + 1.0
     else:
-        _t0 = beta*x
-        _t1 = _exp_f64(-abs(_t0))  # e^(-|beta*x|)
-        _t2 = _t1 + 1.0  # e^(-|beta*x|) + 1
-        _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
+        _t0 = _e_shared + 1.0
+        _d_x = _e_shared*(beta*x + _t0)/(_t0*_t0)
     if (x == np.inf):
         _d_x = 1.0
     if (x == -np.inf):
@@ -156,15 +150,13 @@ def _grad_f64(x, beta):
 def _gradx_f64(x, beta):
     if x != x:
         return np.nan
+    _e_shared = _exp_f64(-abs(beta*x))  # e^(-|beta*x|)
     if (beta*x >= 0.0):
-        _t0 = _exp_f64(-abs(beta*x))  # e^(-|beta*x|)
-        _t1 = _t0 + 1.0  # e^(-|beta*x|) + 1
-        _d_x = _t0*(beta*x - _t1)/(_t1*_t1) + 1.0
+        _t0 = _e_shared + 1.0
+        _d_x = _e_shared*(beta*x - _t0)/(_t0*_t0) + 1.0
     else:
-        _t0 = beta*x
-        _t1 = _exp_f64(-abs(_t0))  # e^(-|beta*x|)
-        _t2 = _t1 + 1.0  # e^(-|beta*x|) + 1
-        _d_x = _t1*(_t0 + _t2)/(_t2*_t2)
+        _t0 = _e_shared + 1.0
+        _d_x = _e_shared*(beta*x + _t0)/(_t0*_t0)
     if (x == np.inf):
         _d_x = 1.0
     if (x == -np.inf):

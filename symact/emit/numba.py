@@ -266,24 +266,62 @@ class NumbaPrinter(TypedConstants, PythonCodePrinter):
         return "False"
 
 
-def _one_exp_for_both_sides(conditions: tuple[sp.Basic, ...], exprs: tuple[tuple[sp.Expr, ...], ...]) -> tuple[tuple[sp.Expr, ...], ...]:
+def _one_exp_for_both_sides(
+    conditions: tuple[sp.Basic, ...], exprs: tuple[tuple[sp.Expr, ...], ...]
+) -> tuple[tuple[tuple[sp.Expr, ...], ...], list[tuple[sp.Symbol, sp.Expr]]]:
     """Note [Branch-free sign splits]: the two sides of a sign split on u (conditions
     ``u >= 0``, then the rest) call e^(−u) on the first and e^u on the second: that is
-    e^(−|u|) on both, the same value, and written so LLVM computes it once. A vectorized
-    loop evaluates both sides of a branch for every element (then selects), so this halves
-    the exps of such a formula. The values are bit for bit the same. Applied wherever the
-    exp is the vectorizable helper: float32, and float64 now that its helpers vectorize.
+    e^(−|u|) on both, the same value. A vectorized loop evaluates both sides of a branch
+    for every element (then selects), and LLVM does not merge the same call made in two
+    branches (neither branch comes before the other), so e^(−|u|), and any other call both
+    sides make with the same argument (log1p(e^(−|u|)) in softplus's d_β), is computed
+    once, before the branches, into a variable both use: half the exps of such a formula.
+    The values are bit for bit the same. Applied wherever the exp is the vectorizable
+    helper: float32, and float64 now that its helpers vectorize. Returns the expressions
+    and the (variable, value) pairs to assign before the branches, in order.
     """
     if len(conditions) != 2 or conditions[1] != sp.true or not isinstance(conditions[0], sp.GreaterThan):
-        return exprs
+        return exprs, []
     u, zero = conditions[0].args
     if zero != 0:
-        return exprs
+        return exprs, []
     shared = Exp(-sp.Abs(u))
-    return (
+    sides = (
         tuple(e.xreplace({Exp(-u): shared}) for e in exprs[0]),
         tuple(e.xreplace({Exp(u): shared}) for e in exprs[1]),
     )
+    hoisted: list[tuple[sp.Symbol, sp.Expr]] = []
+    while True:
+        calls = [
+            {n for e in side for n in sp.preorder_traversal(e) if isinstance(n, sp.Function) and not isinstance(n, (sp.Abs, AtInfinity))}
+            for side in sides
+        ]
+        both = calls[0] & calls[1]
+        if not both:
+            return sides, hoisted
+        # the innermost first, so that an outer call is written with its variable
+        call = min(both, key=lambda n: (sp.count_ops(n), sp.default_sort_key(n)))
+        var = sp.Symbol(f"_e_shared{len(hoisted) or ''}", real=True)
+        hoisted.append((var, call))
+        sides = tuple(tuple(e.xreplace({call: var}) for e in side) for side in sides)
+
+
+def _used_hoists(
+    hoisted: list[tuple[sp.Symbol, sp.Expr]], outputs: list[sp.Expr]
+) -> tuple[list[tuple[sp.Symbol, sp.Expr]], dict[sp.Symbol, sp.Expr]]:
+    """The hoisted values that ``outputs`` use (directly or through one another), and the
+    others as replacements back into the formulas."""
+    used = set().union(*(e.free_symbols for e in outputs)) if outputs else set()
+    kept: list[tuple[sp.Symbol, sp.Expr]] = []
+    for var, value in reversed(hoisted):
+        if var in used:
+            kept.append((var, value))
+            used |= value.free_symbols
+    back: dict[sp.Symbol, sp.Expr] = {}
+    for var, value in hoisted:  # in order: a later value may use an earlier variable
+        if (var, value) not in kept:
+            back[var] = value.xreplace(back)
+    return kept[::-1], back
 
 
 def _scalar_function(
@@ -323,7 +361,11 @@ def _scalar_function(
         finite_conds = tuple(c for c, inf in zip(group.conditions, at_inf) if not inf)
         finite_exprs = tuple(e for e, inf in zip(group.exprs, at_inf) if not inf)
         if printer.vectorizes("_exp"):
-            finite_exprs = _one_exp_for_both_sides(finite_conds, finite_exprs)
+            finite_exprs, hoisted = _one_exp_for_both_sides(finite_conds, finite_exprs)
+            kept, back = _used_hoists(hoisted, [e for side in finite_exprs for n, e in zip(group.names, side) if n in wanted])
+            if back:  # values only the quantities this function leaves out use
+                finite_exprs = tuple(tuple(e.xreplace(back) for e in side) for side in finite_exprs)
+            body += _print_block(printer, kept, [], where)
         conds = [c for c, inf in zip(group.conditions, at_inf) if inf] + list(finite_conds)
         exprs = [e for e, inf in zip(group.exprs, at_inf) if inf] + list(finite_exprs)
         limits: list[str] = []
