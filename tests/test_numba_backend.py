@@ -229,18 +229,23 @@ def test_one_skeleton_for_all_branches_keeps_the_values(tmp_path, monkeypatch, d
     ), body
     unified = _kernels_of(act, tmp_path, "unified")
     monkeypatch.setattr(numba_emit, "_shared_skeleton", lambda *args: None)
-    separate = _kernels_of(act, tmp_path, "separate")
-    rng = np.random.default_rng(1)
+    _assert_same_bits(unified, _kernels_of(act, tmp_path, "separate"), act, 4.0, [0.75, -1.0], seed=1)
+
+
+def _assert_same_bits(a, b, act, spread, extra, seed):
+    """Two kernels.py of ``act`` give the same bits, forward and backward, float32 and
+    float64, on uniform x in (-spread, spread), the special values and ``extra``."""
+    rng = np.random.default_rng(seed)
     for dtype in (np.float32, np.float64):
-        specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e30, 0.75, -1.0]
-        xs = np.concatenate([rng.uniform(-4, 4, 5000), specials]).astype(dtype)
+        specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e30, *extra]
+        xs = np.concatenate([rng.uniform(-spread, spread, 5000), specials]).astype(dtype)
         g = rng.uniform(-1, 1, xs.size).astype(dtype)
         values = [dtype(p.init) for p in act.params]
         for fn in ("forward", "backward_x"):
             args = (xs, *values) if fn == "forward" else (g, xs, *values)
-            got, want = getattr(unified, fn)(*args), getattr(separate, fn)(*args)
+            got, want = getattr(a, fn)(*args), getattr(b, fn)(*args)
             np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
-        for got, want in zip(unified.backward(g, xs, *values), separate.backward(g, xs, *values)):
+        for got, want in zip(a.backward(g, xs, *values), b.backward(g, xs, *values)):
             np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
@@ -256,21 +261,11 @@ def test_a_call_both_sides_of_a_sign_split_make_is_made_once(tmp_path, monkeypat
 
     (act,) = load_definitions(ROOT / "definitions" / f"{definition}.py")
     body = render_kernels(derive(act), "# header", "").split(f"def {function}(")[1].split("\n\n")[0]
-    before, branches = body.split("    if (", 1)
+    before = body.split("    if (", 1)[0]
     assert body.count(call) == 1 and call in before, body
     hoisted = _kernels_of(act, tmp_path, "hoisted")
     monkeypatch.setattr(numba_emit, "_one_exp_for_both_sides", lambda conds, exprs: (exprs, []))
-    separate = _kernels_of(act, tmp_path, "separate")
-    rng = np.random.default_rng(2)
-    for dtype in (np.float32, np.float64):
-        specials = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e30, 88.0, -120.0]
-        xs = np.concatenate([rng.uniform(-30, 30, 5000), specials]).astype(dtype)
-        g = rng.uniform(-1, 1, xs.size).astype(dtype)
-        values = [dtype(p.init) for p in act.params]
-        np.testing.assert_array_equal(hoisted.forward(xs, *values).view(np.uint8), separate.forward(xs, *values).view(np.uint8))
-        np.testing.assert_array_equal(hoisted.backward_x(g, xs, *values).view(np.uint8), separate.backward_x(g, xs, *values).view(np.uint8))
-        for got, want in zip(hoisted.backward(g, xs, *values), separate.backward(g, xs, *values)):
-            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    _assert_same_bits(hoisted, _kernels_of(act, tmp_path, "separate"), act, 30.0, [88.0, -120.0], seed=2)
 
 
 @pytest.mark.slow
