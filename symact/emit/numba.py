@@ -286,7 +286,7 @@ def _one_exp_for_both_sides(
     if zero != 0:
         return exprs, []
     shared = Exp(-sp.Abs(u))
-    sides = (
+    sides: tuple[tuple[sp.Expr, ...], ...] = (
         tuple(e.xreplace({Exp(-u): shared}) for e in exprs[0]),
         tuple(e.xreplace({Exp(u): shared}) for e in exprs[1]),
     )
