@@ -343,12 +343,15 @@ def test_erfc_through_erfcx_shares_the_exp_and_keeps_the_value():
 
 @pytest.mark.parametrize("sfx", ["f32", "f64"])
 def test_sign_split_sides_share_one_exp(sfx):
-    """Note [Branch-free sign splits]: both sides of swish's d_x call e^(−|βx|), in the
-    float64 kernels too (their exp is the vectorized helper)."""
+    """Note [Branch-free sign splits]: both sides of swish's d_x use e^(−|βx|), computed
+    once before the branches, in the float64 kernels too (their exp is the vectorized
+    helper)."""
     source = (ROOT / "generated" / "swish" / "kernels.py").read_text()
     body = source.split(f"def _grad_{sfx}(")[1].split("\n\n")[0]
-    sides = body.split("else:")
-    assert len(sides) == 2 and all(f"_exp_{sfx}(-abs(" in side for side in sides), body
+    before, branches = body.split("    if (", 1)
+    sides = branches.split("else:")
+    assert body.count(f"_exp_{sfx}(-abs(") == 1 and f"_e_shared = _exp_{sfx}(-abs(" in before, body
+    assert len(sides) == 2 and all("_e_shared" in side for side in sides), body
 
 
 def test_erfcx_is_printed_only_for_float32_computed_in_float64():
