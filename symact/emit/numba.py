@@ -311,17 +311,12 @@ def _used_hoists(
 ) -> tuple[list[tuple[sp.Symbol, sp.Expr]], dict[sp.Symbol, sp.Expr]]:
     """The hoisted values that ``outputs`` use (directly or through one another), and the
     others as replacements back into the formulas."""
-    used = set().union(*(e.free_symbols for e in outputs)) if outputs else set()
-    kept: list[tuple[sp.Symbol, sp.Expr]] = []
-    for var, value in reversed(hoisted):
-        if var in used:
-            kept.append((var, value))
-            used |= value.free_symbols
+    kept = _needed(hoisted, outputs)
     back: dict[sp.Symbol, sp.Expr] = {}
     for var, value in hoisted:  # in order: a later value may use an earlier variable
         if (var, value) not in kept:
             back[var] = value.xreplace(back)
-    return kept[::-1], back
+    return kept, back
 
 
 def _scalar_function(
